@@ -1,0 +1,1 @@
+//! Domain rules over the key store.

@@ -1,0 +1,139 @@
+//! Generic planning rules shared by all resources.
+
+use super::{AttrPath, Schema, Value};
+
+/// What `PlanResourceChange` hands a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRequest {
+    /// State before the change (`Null` on create).
+    pub prior: Value,
+    /// Terraform's proposal: configuration merged with prior state for
+    /// computed attributes (`Null` on destroy).
+    pub proposed: Value,
+    /// The configuration as written (may hold unknowns; `Null` on destroy).
+    pub config: Value,
+}
+
+impl PlanRequest {
+    /// True when planning a create.
+    pub fn is_create(&self) -> bool {
+        self.prior.is_null() && !self.proposed.is_null()
+    }
+
+    /// True when planning a destroy.
+    pub fn is_destroy(&self) -> bool {
+        self.proposed.is_null()
+    }
+}
+
+/// A planned new state and the attributes that force a replacement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanResponse {
+    /// The planned state (`Null` for destroy).
+    pub planned: Value,
+    /// Paths whose change makes this a replacement.
+    pub requires_replace: Vec<AttrPath>,
+}
+
+impl PlanResponse {
+    /// True when `attr` differs between `prior` and the planned state.
+    pub fn changed(&self, prior: &Value, attr: &str) -> bool {
+        !prior.is_null() && prior.get(attr) != self.planned.get(attr)
+    }
+}
+
+/// The default plan:
+/// - destroy: planned `Null`;
+/// - create: the proposal, with every computed attribute that configuration
+///   leaves null made unknown;
+/// - update: the proposal (Terraform already kept prior values for computed
+///   attributes), plus `requires_replace` for each changed `force_new`
+///   attribute;
+/// - always: write-only attributes null.
+pub fn default_plan(schema: &Schema, req: &PlanRequest) -> PlanResponse {
+    if req.is_destroy() {
+        return PlanResponse {
+            planned: Value::Null,
+            requires_replace: Vec::new(),
+        };
+    }
+    let mut planned = req.proposed.clone();
+    let mut requires_replace = Vec::new();
+    for attr in &schema.attributes {
+        if attr.write_only {
+            planned.set(attr.name, Value::Null);
+            continue;
+        }
+        if req.prior.is_null() {
+            if attr.computed && req.config.get(attr.name).is_null() {
+                planned.set(attr.name, Value::Unknown);
+            }
+        } else if attr.force_new && req.prior.get(attr.name) != planned.get(attr.name) {
+            requires_replace.push(AttrPath::attr(attr.name));
+        }
+    }
+    PlanResponse {
+        planned,
+        requires_replace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{AttrType, Attribute, Object};
+
+    fn schema() -> Schema {
+        Schema {
+            version: 0,
+            description: "t",
+            attributes: vec![
+                Attribute::computed("id", AttrType::String, "id"),
+                Attribute::required("spec", AttrType::String, "spec").force_new(),
+                Attribute::optional("description", AttrType::String, "d"),
+                Attribute::optional("secret_wo", AttrType::String, "w").write_only(),
+            ],
+        }
+    }
+
+    fn obj(pairs: &[(&str, Value)]) -> Value {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect::<Object>(),
+        )
+    }
+
+    #[test]
+    fn create_marks_computed_unknown_and_nulls_write_only() {
+        let cfg = obj(&[
+            ("id", Value::Null),
+            ("spec", "AES_256".into()),
+            ("description", Value::Null),
+            ("secret_wo", "x".into()),
+        ]);
+        let req = PlanRequest {
+            prior: Value::Null,
+            proposed: cfg.clone(),
+            config: cfg,
+        };
+        let p = default_plan(&schema(), &req);
+        assert_eq!(p.planned.get("id"), &Value::Unknown);
+        assert_eq!(p.planned.get("secret_wo"), &Value::Null);
+        assert!(p.requires_replace.is_empty());
+    }
+
+    #[test]
+    fn force_new_change_requires_replace() {
+        let prior = obj(&[("id", "k".into()), ("spec", "AES_256".into())]);
+        let proposed = obj(&[("id", "k".into()), ("spec", "RSA_2048".into())]);
+        let req = PlanRequest {
+            prior,
+            proposed: proposed.clone(),
+            config: proposed,
+        };
+        let p = default_plan(&schema(), &req);
+        assert_eq!(p.requires_replace, vec![AttrPath::attr("spec")]);
+    }
+}

@@ -1,0 +1,3 @@
+//! `terraform-provider-keyshift`: started by Terraform, never by hand.
+
+fn main() {}

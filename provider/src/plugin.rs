@@ -1,0 +1,1 @@
+//! Process start-up: go-plugin handshake, AutoMTLS, serving.
