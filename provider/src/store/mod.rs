@@ -1,8 +1,28 @@
 //! The key store: data model, error contract, storage trait and its
 //! implementations.
+//!
+//! - [`model`]: the objects (instances, keys, aliases, audit entries).
+//! - [`error`]: [`StoreError`], the one error type (any error ⇒ no change).
+//! - [`traits`]: [`KeyStore`], the small object-safe storage trait a
+//!   networked database can implement later.
+//! - [`sqlite`]: [`SqliteStore`], the embedded implementation.
+//! - [`crypto`]: master key file, root key wrapping, sealing of material.
+//! - [`keygen`]: real key generation per spec and the spec/usage rule.
+//! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
+pub mod conformance;
+pub mod crypto;
 pub mod error;
+pub mod keygen;
 pub mod model;
+pub mod sqlite;
+mod sqlite_tx;
+pub mod traits;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use sqlite::SqliteStore;
+pub use traits::{
+    ContainerRecord, KeyStore, NewAuditEntry, SealedVersion, StoreReader, StoreTx, read_with,
+    write_with,
+};

@@ -1,0 +1,253 @@
+//! [`KeyStore`] on an embedded SQLite database (`<dir>/keyshift.db`).
+//!
+//! - WAL journal, `synchronous = FULL`, foreign keys on, `busy_timeout`
+//!   (10 s by default; a lock held longer surfaces as [`StoreError::Busy`]).
+//! - Every write runs in `BEGIN IMMEDIATE`, so writers from any number of
+//!   processes serialize and readers (WAL snapshots) never see half a change.
+//! - Inside one process the connection sits behind a `Mutex`.
+//! - The schema is created / migrated on open under a write lock and
+//!   versioned with `PRAGMA user_version`.
+
+use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use crate::store::sqlite_tx::SqliteTx;
+use crate::store::traits::{KeyStore, StoreReader, StoreTx};
+use crate::store::{StoreError, StoreResult};
+
+/// File name of the database inside the store directory.
+pub const DB_FILE: &str = "keyshift.db";
+/// Schema version written to `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Default time a writer waits for another process's lock.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA_V1: &str = include_str!("schema.sql");
+
+/// The embedded SQLite key store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<dir>/keyshift.db`; `dir` must exist.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        Self::open_with_timeout(dir, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`SqliteStore::open`] with a custom lock wait.
+    pub fn open_with_timeout(dir: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let path = dir.join(DB_FILE);
+        // Create the file private (0600) before SQLite does with its default mode.
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StoreError::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let store = SqliteStore {
+            conn: Mutex::new(Connection::open(&path).map_err(|e| db_err(e, busy_timeout))?),
+            path,
+            busy_timeout,
+        };
+        store.configure()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> StoreResult<()> {
+        let t = self.busy_timeout;
+        let mut conn = self.lock();
+        conn.busy_timeout(t).map_err(|e| db_err(e, t))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| db_err(e, t))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!(
+                "cannot enable WAL journal (got {mode})"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| db_err(e, t))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| db_err(e, t))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(e, t))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| db_err(e, t))?;
+        match version {
+            0 => {
+                tx.execute_batch(SCHEMA_V1).map_err(|e| db_err(e, t))?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .map_err(|e| db_err(e, t))?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(StoreError::Database(format!(
+                    "store schema version {newer} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
+                )));
+            }
+        }
+        tx.commit().map_err(|e| db_err(e, t))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic inside a closure rolled its transaction back on unwind, so
+        // the connection is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl KeyStore for SqliteStore {
+    fn read(&self, f: &mut dyn FnMut(&dyn StoreReader) -> StoreResult<()>) -> StoreResult<()> {
+        let t = self.busy_timeout;
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| db_err(e, t))?;
+        f(&SqliteTx {
+            conn: &tx,
+            timeout: t,
+        })?;
+        tx.commit().map_err(|e| db_err(e, t))
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>) -> StoreResult<()> {
+        let t = self.busy_timeout;
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(e, t))?;
+        // On error `tx` is dropped here, which rolls everything back.
+        f(&mut SqliteTx {
+            conn: &tx,
+            timeout: t,
+        })?;
+        tx.commit().map_err(|e| db_err(e, t))
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+pub(super) fn db_err(e: rusqlite::Error, timeout: Duration) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(format!(
+            "gave up after waiting {}s for the write lock ({e})",
+            timeout.as_secs_f32()
+        )),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::traits::write_with;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    crate::keystore_conformance_tests!(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        (dir, s)
+    });
+
+    #[test]
+    fn pragmas_and_schema_version() {
+        let (_dir, s) = store();
+        let conn = s.lock();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn db_file_is_private_and_reopen_keeps_data() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, s) = store();
+        let mode = fs::metadata(s.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(s);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        assert!(again.location().ends_with(DB_FILE));
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let (dir, s) = store();
+        s.lock().pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn lock_held_too_long_is_busy() {
+        let (dir, s) = store();
+        let other = SqliteStore::open_with_timeout(dir.path(), Duration::from_millis(100)).unwrap();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|sc| {
+            sc.spawn(move || {
+                write_with(&s, |_tx| {
+                    held_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap();
+            });
+            held_rx.recv().unwrap();
+            let err = write_with(&other, |_tx| Ok(())).unwrap_err();
+            assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
+            // Readers are not blocked by the writer (WAL).
+            crate::store::traits::read_with(&other, |r| r.instances()).unwrap();
+            release_tx.send(()).unwrap();
+        });
+    }
+}
