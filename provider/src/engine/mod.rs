@@ -1,1 +1,26 @@
 //! Domain rules over the key store.
+//!
+//! [`Kms`] is the facade the Terraform resources and the CLI call: it owns
+//! the rules (quotas, usage, deletion window, migration rules, audit) and
+//! runs every mutation as one store transaction.
+//!
+//! - [`kms`]: the facade, instances, aliases, audit.
+//! - `kms_keys`: key lifecycle (create, update, deletion).
+//! - `kms_material`: import, rotation, in-place migration, encrypt/decrypt.
+//! - [`migration_rules`]: the single migration rule (SPEC §5a).
+//! - [`validate`]: input rules shared with plan-time validation.
+
+pub mod ekms_status;
+pub mod kms;
+mod kms_keys;
+mod kms_material;
+pub mod migration_rules;
+pub mod preflight;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_material;
+
+pub use kms::Kms;
