@@ -10,6 +10,8 @@
 //! - [`store`]: the [`store::KeyStore`]-style storage trait, its SQLite
 //!   implementation, crypto.
 
+pub mod aws;
+pub mod docs;
 pub mod engine;
 pub mod framework;
 pub mod plugin;

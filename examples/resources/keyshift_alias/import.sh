@@ -1,0 +1,2 @@
+# Import by alias name.
+terraform import keyshift_alias.example alias/payments/data

@@ -1,0 +1,110 @@
+//! `keyshift_alias`: an `alias/...` name for one key; re-pointing is an update.
+
+use super::ProviderCtx;
+use super::common::{object, str_or, store_err};
+use crate::framework::{
+    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, Resource, Schema, Value,
+};
+use crate::store::{Alias, StoreError};
+
+/// The `keyshift_alias` resource type.
+pub struct AliasResource;
+
+/// Checks an alias name: `alias/` prefix, 7–255 characters of
+/// `[A-Za-z0-9/_-]`; `alias/acs/` is reserved for service keys.
+pub(crate) fn check_alias_name(name: &str) -> Result<(), String> {
+    if !name.starts_with("alias/") {
+        return Err(format!("{name:?} must start with \"alias/\""));
+    }
+    if !(7..=255).contains(&name.len()) {
+        return Err(format!("{name:?} must be 7 to 255 characters long"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))) {
+        return Err(format!("{name:?} contains {c:?}; only letters, digits, '/', '_' and '-' are allowed"));
+    }
+    if name.starts_with("alias/acs/") {
+        return Err(format!("{name:?}: the alias/acs/ prefix is reserved for service keys"));
+    }
+    Ok(())
+}
+
+fn state_of(a: &Alias) -> Value {
+    object(vec![
+        ("id", Value::string(&a.name)),
+        ("name", Value::string(&a.name)),
+        ("key_id", Value::string(&a.key_id)),
+    ])
+}
+
+impl Resource<ProviderCtx> for AliasResource {
+    fn type_name(&self) -> &'static str {
+        "keyshift_alias"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema {
+            version: 0,
+            description: "An alias (`alias/...`) pointing at one key. Re-pointing the alias at another key is an in-place update.",
+            attributes: vec![
+                Attribute::computed("id", AttrType::String, "Same as `name`."),
+                Attribute::required("name", AttrType::String, "Alias name, starting with `alias/` (7 to 255 characters: letters, digits, `/`, `_`, `-`; `alias/acs/` is reserved). Changing it replaces the alias.").force_new(),
+                Attribute::required("key_id", AttrType::String, "Id of the key the alias points at. Updatable."),
+            ],
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        match config.get("name").as_str().map(check_alias_name) {
+            Some(Err(e)) => vec![Diagnostic::attr_error("name", "Invalid alias name", e)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
+        if req.is_destroy() {
+            return match ctx.kms.delete_alias(&str_or(&req.prior, "name", "")) {
+                Ok(()) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
+                Err(e) => Err(store_err("Cannot delete alias")(e)),
+            };
+        }
+        let (name, key_id) = (str_or(&req.planned, "name", ""), str_or(&req.planned, "key_id", ""));
+        let a = if req.is_create() {
+            ctx.kms.create_alias(&name, &key_id).map_err(store_err("Cannot create alias"))?
+        } else {
+            ctx.kms.update_alias(&name, &key_id).map_err(store_err("Cannot update alias"))?
+        };
+        Ok(state_of(&a))
+    }
+
+    fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
+        match ctx.kms.get_alias(&str_or(state, "name", "")) {
+            Ok(a) => Ok(state_of(&a)),
+            Err(StoreError::NotFound { .. }) => Ok(Value::Null),
+            Err(e) => Err(store_err("Cannot read alias")(e)),
+        }
+    }
+
+    fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
+        let a = ctx.kms.get_alias(id).map_err(store_err("Cannot import alias"))?;
+        Ok(state_of(&a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names() {
+        for (case, name, ok) in [
+            ("plain", "alias/app", true),
+            ("nested", "alias/team/app-1_x", true),
+            ("no prefix", "app", false),
+            ("too short", "alias/", false),
+            ("bad char", "alias/a b", false),
+            ("reserved", "alias/acs/rds", false),
+        ] {
+            assert_eq!(check_alias_name(name).is_ok(), ok, "{case}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Helpers shared by the resource and data source modules: reading typed
+//! attributes, building state objects, turning store errors into
+//! diagnostics with attribute paths.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::framework::{AttrPath, Diagnostic, Diagnostics, Object, Value};
+use crate::store::StoreError;
+
+/// The error diagnostic for a failed store call; `Invalid { field }` errors
+/// point at that attribute.
+pub(crate) fn store_diag(summary: &str, err: &StoreError) -> Diagnostic {
+    let d = Diagnostic::error(summary, err.to_string());
+    match err {
+        StoreError::Invalid { field, .. } => d.at(AttrPath::attr(field)),
+        _ => d,
+    }
+}
+
+/// `store_diag` wrapped as the `Err` of a resource call.
+pub(crate) fn store_err(summary: &str) -> impl Fn(StoreError) -> Diagnostics + '_ {
+    move |e| vec![store_diag(summary, &e)]
+}
+
+/// A known, non-null string attribute.
+pub(crate) fn opt_str(v: &Value, attr: &str) -> Option<String> {
+    v.get(attr).as_str().map(str::to_string)
+}
+
+/// A known string attribute, or `default` when null/unknown.
+pub(crate) fn str_or(v: &Value, attr: &str, default: &str) -> String {
+    opt_str(v, attr).unwrap_or_else(|| default.to_string())
+}
+
+/// A known boolean attribute, or `default`.
+pub(crate) fn bool_or(v: &Value, attr: &str, default: bool) -> bool {
+    v.get(attr).as_bool().unwrap_or(default)
+}
+
+/// A known integer attribute, or `default`.
+pub(crate) fn int_or(v: &Value, attr: &str, default: i64) -> i64 {
+    v.get(attr).as_i64().unwrap_or(default)
+}
+
+/// Parses a known string attribute into `T`; the error names the attribute.
+pub(crate) fn parse_attr<T: FromStr<Err = String>>(v: &Value, attr: &str, default: T) -> Result<T, Diagnostics> {
+    match v.get(attr).as_str() {
+        None => Ok(default),
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| vec![Diagnostic::attr_error(attr, format!("Invalid {attr}"), e)]),
+    }
+}
+
+/// Adds a diagnostic when a known string attribute is not a valid `T`.
+pub(crate) fn check_enum<T: FromStr<Err = String>>(config: &Value, attr: &str, diags: &mut Diagnostics) {
+    if let Some(s) = config.get(attr).as_str() {
+        if let Err(e) = s.parse::<T>() {
+            diags.push(Diagnostic::attr_error(attr, format!("Invalid {attr}"), e));
+        }
+    }
+}
+
+/// The entries of a known `map(string)` attribute (empty when null).
+pub(crate) fn tags_of(v: &Value, attr: &str) -> BTreeMap<String, String> {
+    v.get(attr)
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A `map(string)` value for `tags`: null when empty, unless `shape` (the
+/// prior or planned value) was an empty map, so read-back matches config.
+pub(crate) fn tags_value(tags: &BTreeMap<String, String>, shape: &Value) -> Value {
+    if tags.is_empty() && !matches!(shape, Value::Map(_)) {
+        return Value::Null;
+    }
+    Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
+}
+
+/// A string value that is null when empty, unless `shape` held `""`.
+pub(crate) fn text_value(s: &str, shape: &Value) -> Value {
+    if s.is_empty() && shape.as_str() != Some("") {
+        Value::Null
+    } else {
+        Value::string(s)
+    }
+}
+
+/// An object value from `(name, value)` pairs.
+pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Object>())
+}
+
+/// In a plan, sets `attr` to `default` when the configuration leaves it null
+/// (Optional+Computed attributes with a known default).
+pub(crate) fn default_if_null(planned: &mut Value, config: &Value, attr: &str, default: Value) {
+    if config.get(attr).is_null() {
+        planned.set(attr, default);
+    }
+}
+
+/// True when an attribute's planned value differs from its prior value.
+pub(crate) fn changed(prior: &Value, planned: &Value, attr: &str) -> bool {
+    prior.get(attr) != planned.get(attr)
+}
+
+/// Checks `kst-` + 12 lowercase hex digits.
+pub(crate) fn is_instance_id(s: &str) -> bool {
+    s.strip_prefix("kst-")
+        .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// Adds an error when a known `instance_id`-style attribute is malformed.
+pub(crate) fn check_instance_id(config: &Value, attr: &str, diags: &mut Diagnostics) {
+    if let Some(s) = config.get(attr).as_str() {
+        if !is_instance_id(s) {
+            diags.push(Diagnostic::attr_error(
+                attr,
+                "Invalid instance id",
+                format!("{s:?} is not a KMS instance id (expected kst- followed by 12 lowercase hex digits)"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids() {
+        for (name, id, ok) in [
+            ("valid", "kst-0123456789ab", true),
+            ("uppercase", "kst-0123456789AB", false),
+            ("short", "kst-0123", false),
+            ("prefix", "key-0123456789ab", false),
+        ] {
+            assert_eq!(is_instance_id(id), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn empty_tags_follow_shape() {
+        let empty = BTreeMap::new();
+        assert_eq!(tags_value(&empty, &Value::Null), Value::Null);
+        assert_eq!(tags_value(&empty, &Value::Map(BTreeMap::new())), Value::Map(BTreeMap::new()));
+        assert_eq!(text_value("", &Value::Null), Value::Null);
+        assert_eq!(text_value("", &Value::string("")), Value::string(""));
+    }
+
+    #[test]
+    fn invalid_field_gets_a_path() {
+        let e = StoreError::Invalid { field: "spec", message: "bad".into() };
+        assert_eq!(store_diag("x", &e).path, Some(AttrPath::attr("spec")));
+    }
+}
