@@ -70,7 +70,7 @@ fn parse_ciphertext(ct: &[u8]) -> StoreResult<(&[u8], &str, &str, &[u8])> {
 
 impl Kms {
     /// Unseals one version of a key (inside any transaction).
-    fn version_material<R: StoreReader + ?Sized>(
+    pub(super) fn version_material<R: StoreReader + ?Sized>(
         &self,
         r: &R,
         key: &Key,

@@ -7,6 +7,7 @@
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - `kms_material`: import, rotation, in-place migration, encrypt/decrypt.
+//! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
 //! - [`migration_rules`]: the single migration rule (SPEC §5a).
 //! - [`validate`]: input rules shared with plan-time validation.
 
@@ -14,6 +15,7 @@ pub mod ekms_status;
 pub mod kms;
 mod kms_keys;
 mod kms_material;
+mod kms_sign;
 pub mod migration_rules;
 pub mod preflight;
 pub mod validate;
