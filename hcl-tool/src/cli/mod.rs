@@ -1,0 +1,36 @@
+//! The `keyshift` subcommands. `main.rs` only parses arguments and maps
+//! [`Outcome`]/[`CliError`] to exit codes.
+
+pub mod plan_check;
+pub mod rewrite;
+
+use thiserror::Error;
+
+/// What a successful command run found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report: exit 0.
+    Clean,
+    /// Findings, refusals, or `--check` needing edits: exit 1.
+    Findings,
+}
+
+/// A usage or input error: exit 2.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// Bad plan/state/report input.
+    #[error(transparent)]
+    Input(#[from] crate::plan::InputError),
+    /// Bad `--attr`.
+    #[error(transparent)]
+    AttrSpec(#[from] crate::presets::AttrSpecError),
+    /// Rewrite failure (parse error, write error, ...).
+    #[error(transparent)]
+    Rewrite(#[from] crate::rewrite::RewriteError),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    /// Anything else the user must fix.
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,145 @@
+//! `keyshift plan-check PLAN.json`: CI gate on a Terraform plan.
+
+use crate::check::{CheckConfig, Finding, Severity, check_plan};
+use crate::cli::{CliError, Outcome};
+use crate::plan::{Plan, read_input};
+use crate::presets::{KeyTypes, MigrationAttrs};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Output format of plan-check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON document (schema_version 1).
+    Json,
+    /// GitHub Actions workflow commands (`::error ...`).
+    Github,
+}
+
+/// Arguments of `keyshift plan-check`.
+#[derive(Debug, Args)]
+pub struct PlanCheckArgs {
+    /// Plan JSON from `terraform show -json PLANFILE`.
+    pub plan: PathBuf,
+    /// Address whose deletion/replacement is intentional (repeatable);
+    /// a resource address without instance key covers all its instances.
+    #[arg(long, value_name = "ADDRESS")]
+    pub allow: Vec<String>,
+    /// Extra key-bearing resource type (repeatable).
+    #[arg(long, value_name = "TYPE")]
+    pub key_type: Vec<String>,
+    /// Extra migration attribute `TYPE.ATTR` (repeatable).
+    #[arg(long, value_name = "TYPE.ATTR")]
+    pub attr: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    findings: &'a [Finding],
+    summary: Summary,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    checked: usize,
+    errors: usize,
+    warnings: usize,
+    allowed: usize,
+}
+
+/// Runs plan-check, writing the report to `out`.
+pub fn run(args: &PlanCheckArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let text = read_input(&args.plan)?;
+    let plan = Plan::parse(&args.plan, &text)?;
+    let cfg = CheckConfig {
+        key_types: KeyTypes::with_defaults(&args.key_type),
+        attrs: MigrationAttrs::with_presets(&args.attr)?,
+        allow: args.allow.clone(),
+    };
+    let findings = check_plan(&plan, &cfg);
+    let mut summary = Summary {
+        checked: plan.resource_changes.len(),
+        ..Summary::default()
+    };
+    for f in &findings {
+        match (f.allowed, f.severity) {
+            (true, _) => summary.allowed += 1,
+            (false, Severity::Error) => summary.errors += 1,
+            (false, Severity::Warning) => summary.warnings += 1,
+        }
+    }
+    match args.format {
+        CheckFormat::Text => write_text(out, &findings, &summary)?,
+        CheckFormat::Json => {
+            let report = JsonReport {
+                schema_version: 1,
+                findings: &findings,
+                summary,
+            };
+            serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+            return Ok(outcome(&report.summary));
+        }
+        CheckFormat::Github => write_github(out, &findings)?,
+    }
+    Ok(outcome(&summary))
+}
+
+fn outcome(summary: &Summary) -> Outcome {
+    if summary.errors > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    }
+}
+
+fn write_text(out: &mut dyn Write, findings: &[Finding], s: &Summary) -> std::io::Result<()> {
+    for f in findings {
+        let label = match (f.allowed, f.severity) {
+            (true, _) => "allowed",
+            (false, Severity::Error) => "error",
+            (false, Severity::Warning) => "warning",
+        };
+        writeln!(out, "{label}: {}: {}", f.address, f.message)?;
+    }
+    if findings.is_empty() {
+        writeln!(
+            out,
+            "plan-check: no findings ({} resource changes checked)",
+            s.checked
+        )
+    } else {
+        writeln!(
+            out,
+            "plan-check: {} error(s), {} warning(s), {} allowed ({} resource changes checked)",
+            s.errors, s.warnings, s.allowed, s.checked
+        )
+    }
+}
+
+fn write_github(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    for f in findings.iter().filter(|f| !f.allowed) {
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let msg = gh_escape(&format!("{}: {}", f.address, f.message));
+        writeln!(out, "::{level} title=keyshift plan-check::{msg}")?;
+    }
+    Ok(())
+}
+
+/// Escapes a GitHub workflow-command message.
+fn gh_escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}

@@ -1,0 +1,247 @@
+//! `keyshift rewrite [DIR]`: write migration attributes into resource
+//! blocks so that the plan becomes clean.
+
+use crate::cli::{CliError, Outcome};
+use crate::plan::{Plan, read_input};
+use crate::presets::MigrationAttrs;
+use crate::progress;
+use crate::report::Report;
+use crate::rewrite::apply::{RewritePlan, plan_rewrite};
+use crate::rewrite::config::Config;
+use crate::rewrite::everywhere::{plan_everywhere, tf_files_recursive};
+use crate::rewrite::targets::{Derivation, from_plan, from_report};
+use crate::rewrite::write::commit;
+use crate::rewrite::{Refusal, RewriteError};
+use crate::state::State;
+use clap::{ArgGroup, Args, ValueEnum};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Output format of rewrite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RewriteFormat {
+    /// Human-readable lines (and a unified diff with `--check`).
+    #[default]
+    Text,
+    /// One JSON summary document.
+    Json,
+}
+
+/// Arguments of `keyshift rewrite`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["plan", "report", "insert_everywhere"])))]
+pub struct RewriteArgs {
+    /// Terraform configuration directory (root module).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Plan JSON from `terraform show -json PLANFILE`.
+    #[arg(long, value_name = "PLAN.json", conflicts_with = "report")]
+    pub plan: Option<PathBuf>,
+    /// Migration report JSON (schema_version 1); needs `--state`.
+    #[arg(long, value_name = "REPORT.json", requires = "state")]
+    pub report: Option<PathBuf>,
+    /// State JSON from `terraform show -json`, to map report ids to addresses.
+    #[arg(long, value_name = "STATE.json", requires = "report")]
+    pub state: Option<PathBuf>,
+    /// Extra migration attribute `TYPE.ATTR` (repeatable).
+    #[arg(long, value_name = "TYPE.ATTR")]
+    pub attr: Vec<String>,
+    /// Write nothing; print a unified diff and exit 1 if edits are needed.
+    #[arg(long)]
+    pub check: bool,
+    /// After writing, run `terraform plan -detailed-exitcode` in DIR and
+    /// fail unless the plan is clean.
+    #[arg(long, conflicts_with = "check")]
+    pub verify: bool,
+    /// Terraform binary for `--verify`.
+    #[arg(long, env = "KEYSHIFT_TERRAFORM_BIN", default_value = "terraform")]
+    pub terraform_bin: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: RewriteFormat,
+    /// Bulk mode (tests/benchmarks): set ATTR=EXPR in every resource block of
+    /// every .tf file under DIR, recursively.
+    #[arg(long, hide = true, value_name = "ATTR=EXPR")]
+    pub insert_everywhere: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    schema_version: u32,
+    check: bool,
+    changed_files: Vec<String>,
+    edits: &'a [crate::rewrite::apply::Applied],
+    refused: &'a [Refusal],
+    skipped: &'a [Refusal],
+    unchanged: usize,
+    verified: Option<bool>,
+}
+
+/// Runs rewrite, writing the report to `out`.
+pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let attrs = MigrationAttrs::with_presets(&args.attr)?;
+    let plan = build_plan(args, &attrs)?;
+    let needs_edits = !plan.changes.is_empty();
+    let mut outcome = if plan.refusals.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    };
+    let mut verified = None;
+    if args.check {
+        if needs_edits {
+            outcome = Outcome::Findings;
+        }
+        if args.format == RewriteFormat::Text {
+            write_diffs(out, &plan)?;
+        }
+    } else {
+        commit(&plan.changes)?;
+        if args.verify {
+            let clean = verify(&args.dir, &args.terraform_bin)?;
+            verified = Some(clean);
+            if !clean {
+                outcome = Outcome::Findings;
+            }
+        }
+    }
+    match args.format {
+        RewriteFormat::Text => write_text(out, &plan, args.check, verified)?,
+        RewriteFormat::Json => {
+            let summary = JsonSummary {
+                schema_version: 1,
+                check: args.check,
+                changed_files: plan
+                    .changes
+                    .iter()
+                    .map(|c| c.source.path.display().to_string())
+                    .collect(),
+                edits: &plan.applied,
+                refused: &plan.refusals,
+                skipped: &plan.skipped,
+                unchanged: plan.unchanged,
+                verified,
+            };
+            serde_json::to_writer_pretty(&mut *out, &summary).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(outcome)
+}
+
+fn build_plan(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<RewritePlan, CliError> {
+    if let Some(spec) = &args.insert_everywhere {
+        let (key, value) = spec.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!("--insert-everywhere {spec:?}: expected ATTR=EXPR"))
+        })?;
+        let files = tf_files_recursive(&args.dir)?;
+        let bar = progress::bar(files.len() as u64, "rewriting");
+        let changes = plan_everywhere(&files, key.trim(), value.trim(), &bar)?;
+        bar.finish_and_clear();
+        return Ok(RewritePlan {
+            changes,
+            ..RewritePlan::default()
+        });
+    }
+    let derivation = derive(args, attrs)?;
+    let config = Config::load(&args.dir)?;
+    Ok(plan_rewrite(&config, derivation)?)
+}
+
+fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliError> {
+    match (&args.plan, &args.report, &args.state) {
+        (Some(path), _, _) => {
+            let text = read_input(path)?;
+            let plan = Plan::parse(path, &text)?;
+            Ok(from_plan(&plan, attrs))
+        }
+        (None, Some(report), Some(state)) => {
+            let report = Report::read(report)?;
+            let text = read_input(state)?;
+            let state = State::parse(state, &text)?;
+            Ok(from_report(&report, &state, attrs))
+        }
+        _ => Err(CliError::Usage(
+            "give --plan, or --report with --state".into(),
+        )),
+    }
+}
+
+fn write_diffs(out: &mut dyn Write, plan: &RewritePlan) -> std::io::Result<()> {
+    for change in &plan.changes {
+        let name = change.source.path.display().to_string();
+        let diff = similar::TextDiff::from_lines(&change.source.text, &change.new_text);
+        write!(
+            out,
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+        )?;
+    }
+    Ok(())
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    plan: &RewritePlan,
+    check: bool,
+    verified: Option<bool>,
+) -> std::io::Result<()> {
+    let verb = if check { "would set" } else { "set" };
+    for a in &plan.applied {
+        let at = format!("{}:{}", a.file.display(), a.line);
+        writeln!(out, "{}: {verb} {} = {} ({at})", a.address, a.attr, a.value)?;
+    }
+    for r in &plan.refusals {
+        writeln!(out, "refused: {}: {}", r.address, r.reason)?;
+    }
+    for r in &plan.skipped {
+        writeln!(out, "skipped: {}: {}", r.address, r.reason)?;
+    }
+    let files = plan.changes.len();
+    let summary = match (check, files) {
+        (_, 0) => "rewrite: no edits needed".to_owned(),
+        (true, n) => format!("rewrite --check: edits needed in {n} file(s)"),
+        (false, n) => format!("rewrite: wrote {n} file(s)"),
+    };
+    let refused = match plan.refusals.len() {
+        0 => String::new(),
+        n => format!(", {n} refused"),
+    };
+    writeln!(out, "{summary}{refused}")?;
+    match verified {
+        Some(true) => writeln!(out, "verify: terraform plan is clean"),
+        Some(false) => writeln!(out, "verify: terraform plan is NOT clean (see stderr)"),
+        None => Ok(()),
+    }
+}
+
+/// Runs `terraform plan -detailed-exitcode`; `Ok(false)` when it shows changes.
+fn verify(dir: &Path, terraform: &Path) -> Result<bool, RewriteError> {
+    let output = Command::new(terraform)
+        .args([
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+        ])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| RewriteError::Terraform(format!("cannot run {}: {e}", terraform.display())))?;
+    match output.status.code() {
+        Some(0) => Ok(true),
+        Some(2) => {
+            eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+            Ok(false)
+        }
+        _ => Err(RewriteError::Terraform(format!(
+            "`terraform plan` failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))),
+    }
+}

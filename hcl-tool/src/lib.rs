@@ -1,0 +1,17 @@
+//! Library behind the `keyshift` CLI: plan-check rules and
+//! format-preserving rewrites of Terraform configurations.
+//!
+//! Layout: [`plan`]/[`state`]/[`report`] model the JSON inputs, [`check`]
+//! holds the plan-check rules, [`hcl`] the byte-splicing edit operations,
+//! [`rewrite`] derives and applies edits for a configuration directory, and
+//! [`cli`] implements the subcommands.
+
+pub mod check;
+pub mod cli;
+pub mod hcl;
+pub mod plan;
+pub mod presets;
+pub mod progress;
+pub mod report;
+pub mod rewrite;
+pub mod state;

@@ -1,0 +1,104 @@
+//! The migration report: what `keyshift migrate` did, per object. It is the
+//! input of `keyshift rewrite --report`.
+//!
+//! Schema (version 1):
+//!
+//! ```json
+//! {
+//!   "schema_version": 1,
+//!   "objects": [
+//!     {
+//!       "id": "<object id, equal to the resource's `id` in the state>",
+//!       "kind": "key" | "secret",
+//!       "source": "shared" | "kst-...",
+//!       "target_instance_id": "kst-...",
+//!       "outcome": "migrated" | "skipped" | "failed"
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! Unknown keys are ignored; an unknown `schema_version`, `kind` or
+//! `outcome` is rejected.
+
+use crate::plan::{InputError, read_input};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The only schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A migration report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Must be [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// One entry per migrated (or attempted) object.
+    pub objects: Vec<ReportObject>,
+}
+
+/// One object of a migration report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportObject {
+    /// Object id (the Terraform resource `id`).
+    pub id: String,
+    /// Key or secret.
+    pub kind: ObjectKind,
+    /// "shared" or the instance id it came from.
+    pub source: String,
+    /// The instance id it moved to.
+    pub target_instance_id: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Object kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// `keyshift_key`.
+    Key,
+    /// `keyshift_secret`.
+    Secret,
+}
+
+impl ObjectKind {
+    /// The keyshift resource type of this kind.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Self::Key => "keyshift_key",
+            Self::Secret => "keyshift_secret",
+        }
+    }
+}
+
+/// Migration outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Moved to `target_instance_id`.
+    Migrated,
+    /// Not attempted.
+    Skipped,
+    /// Attempted and failed.
+    Failed,
+}
+
+impl Report {
+    /// Reads and validates a report file.
+    pub fn read(path: &Path) -> Result<Self, InputError> {
+        let text = read_input(path)?;
+        let report: Self = serde_json::from_str(&text).map_err(|source| InputError::Json {
+            path: path.to_owned(),
+            what: "report",
+            source,
+        })?;
+        if report.schema_version != SCHEMA_VERSION {
+            return Err(InputError::FormatVersion {
+                path: path.to_owned(),
+                version: format!("schema_version {}", report.schema_version),
+            });
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,65 @@
+//! `keyshift rewrite`: derive the migration attribute values a
+//! configuration needs, then splice them into its files.
+//!
+//! [`targets`] turns a plan (or a report plus state) into per-resource
+//! values, [`config`] loads the configuration and its local modules,
+//! [`apply`] decides the edits (refusing what it cannot do safely),
+//! [`write`] commits them atomically, and [`everywhere`] is the bulk mode
+//! used by the corpus test and the benchmark.
+
+pub mod apply;
+pub mod config;
+pub mod everywhere;
+pub mod targets;
+pub mod write;
+
+use crate::hcl::ParseError;
+use crate::hcl::attr::AttrError;
+use serde::Serialize;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Errors that stop a rewrite before anything is written.
+#[derive(Debug, Error)]
+pub enum RewriteError {
+    /// A `.tf` file could not be read or parsed (names file:line:column).
+    #[error("rewrite aborted, no file was changed")]
+    Parse(#[from] ParseError),
+    /// The configuration directory could not be listed.
+    #[error("cannot list {path}")]
+    ListDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A block could not be edited.
+    #[error("{path}: rewrite aborted, no file was changed")]
+    Edit {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: AttrError,
+    },
+    /// Writing failed (temporary files are removed; originals untouched
+    /// unless `renamed` lists some).
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Running Terraform for `--verify` failed.
+    #[error("terraform: {0}")]
+    Terraform(String),
+}
+
+/// A resource the tool will not edit, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Resource (or instance) address.
+    pub address: String,
+    /// Explanation with a suggestion.
+    pub reason: String,
+}

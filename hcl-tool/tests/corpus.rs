@@ -1,0 +1,129 @@
+//! Real-world check: insert an attribute into every `resource` block of the
+//! dev corpus (verbatim .tf files from public modules) and verify that only
+//! inserted lines differ, that `terraform fmt`-clean files stay clean, and
+//! that a second run is a no-op.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use keyshift::hcl::SourceFile;
+use keyshift::rewrite::everywhere::{insert_attribute_everywhere, tf_files_recursive};
+use similar::{ChangeTag, TextDiff};
+use std::path::Path;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus-dev");
+const KEY: &str = "keyshift_instance_id";
+const VALUE: &str = "\"kst-corpus\"";
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::write(&dest, std::fs::read(&p).unwrap()).unwrap();
+        }
+    }
+}
+
+fn fmt_unclean(dir: &Path) -> Vec<String> {
+    let out = std::process::Command::new("/usr/local/bin/terraform")
+        .args(["fmt", "-check", "-list=true", "-recursive"])
+        .arg(dir)
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every removed line must be a one-line resource block that was expanded;
+/// every added line must be the new attribute, a blank separator, or part of
+/// such an expansion.
+fn assert_only_insertions(name: &str, old: &str, new: &str) {
+    let diff = TextDiff::from_lines(old, new);
+    let mut removed_one_liners = 0;
+    for change in diff.iter_all_changes() {
+        let line = change.value().trim_end_matches(['\n', '\r']);
+        match change.tag() {
+            ChangeTag::Equal => {}
+            ChangeTag::Delete => {
+                assert!(
+                    line.trim_start().starts_with("resource ") && line.trim_end().ends_with('}'),
+                    "{name}: changed line {line:?}"
+                );
+                removed_one_liners += 1;
+            }
+            ChangeTag::Insert => {
+                let t = line.trim();
+                let ok = t.is_empty()
+                    || t.starts_with(KEY)
+                    || (removed_one_liners > 0 && (t == "}" || t.starts_with("resource ")));
+                assert!(ok, "{name}: unexpected added line {line:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_insert_everywhere() {
+    let corpus = Path::new(CORPUS);
+    if !corpus.exists() {
+        eprintln!("notice: {CORPUS} absent; skipping the real-world corpus test");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(corpus, tmp.path());
+    let have_tf = Path::new("/usr/local/bin/terraform").exists();
+    let unclean_before = if have_tf {
+        fmt_unclean(tmp.path())
+    } else {
+        Vec::new()
+    };
+    let files = tf_files_recursive(tmp.path()).unwrap();
+    assert!(files.len() > 50, "corpus too small: {}", files.len());
+    let (mut changed, mut blocks) = (0, 0);
+    for path in &files {
+        let original = std::fs::read(path).unwrap();
+        let source = SourceFile::from_bytes(path, original.clone()).unwrap();
+        blocks += source.text.matches("\nresource \"").count();
+        let new_text = insert_attribute_everywhere(&source, KEY, VALUE).unwrap();
+        let name = path.strip_prefix(tmp.path()).unwrap().display().to_string();
+        if new_text == source.text {
+            // Unchanged files come back byte-identical.
+            assert_eq!(source.bytes_for(&new_text), original, "{name}");
+            continue;
+        }
+        changed += 1;
+        assert_only_insertions(&name, &source.text, &new_text);
+        assert_eq!(
+            new_text.matches(KEY).count(),
+            source.text.matches(KEY).count()
+                + keyshift::hcl::find::resource_blocks(&source.parse().unwrap()).count()
+        );
+        std::fs::write(path, source.bytes_for(&new_text)).unwrap();
+        // Second run is a no-op.
+        let again = SourceFile::read(path).unwrap();
+        assert_eq!(
+            insert_attribute_everywhere(&again, KEY, VALUE).unwrap(),
+            again.text,
+            "{name}"
+        );
+    }
+    assert!(
+        changed > 5 && blocks > 20,
+        "changed {changed} files, {blocks} blocks"
+    );
+    if have_tf {
+        for f in fmt_unclean(tmp.path()) {
+            assert!(
+                unclean_before.contains(&f),
+                "{f} was fmt-clean before the rewrite, not after"
+            );
+        }
+    } else {
+        eprintln!("notice: terraform absent; fmt-cleanliness not checked");
+    }
+}
