@@ -153,6 +153,20 @@ impl Tf {
         Run::from(cmd.output().expect("run terraform"))
     }
 
+    /// Runs the release `keyshift` CLI in this directory.
+    pub fn keyshift(&self, args: &[&str]) -> Run {
+        let bin = release_dir().join("keyshift");
+        let out = Command::new(bin)
+            .current_dir(self.path())
+            .env("TF_CLI_CONFIG_FILE", &self.rc)
+            .env("KEYSHIFT_TERRAFORM_BIN", terraform_bin())
+            .env_remove("KEYSHIFT_STORE")
+            .args(args)
+            .output()
+            .expect("run keyshift");
+        Run::from(out)
+    }
+
     /// `terraform apply -auto-approve`, must succeed.
     pub fn apply(&self) -> Run {
         self.run(&["apply", "-auto-approve"]).ok()
