@@ -1,3 +1,7 @@
 //! `terraform-provider-keyshift`: started by Terraform, never by hand.
 
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    keyshift_provider::plugin::serve(keyshift_provider::resources::KeyshiftProvider)
+}

@@ -12,6 +12,8 @@
 pub mod codec;
 mod controller;
 mod convert;
+mod msgpack_read;
+mod rpc;
 mod server;
 
 pub use controller::{Controller, ShutdownSignal};
@@ -24,13 +26,25 @@ pub use server::ProviderService;
 #[doc(hidden)]
 pub mod proto {
     /// Terraform plugin protocol 5.8.
-    #[allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #[allow(
+        missing_docs,
+        clippy::all,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub mod tfplugin5 {
         tonic::include_proto!("tfplugin5");
     }
 
     /// go-plugin host services: `GRPCController`, `GRPCStdio`.
-    #[allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #[allow(
+        missing_docs,
+        clippy::all,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
     pub mod plugin {
         tonic::include_proto!("plugin");
     }
