@@ -69,8 +69,16 @@ fn read_example(root: &Path, rel: &str) -> Option<String> {
 
 fn page(root: &Path, kind: &str, name: &str, schema: &Schema) -> Page {
     let (dir, label, example) = match kind {
-        "resource" => ("resources", "Resource", format!("examples/resources/{name}/resource.tf")),
-        _ => ("data-sources", "Data Source", format!("examples/data-sources/{name}/data-source.tf")),
+        "resource" => (
+            "resources",
+            "Resource",
+            format!("examples/resources/{name}/resource.tf"),
+        ),
+        _ => (
+            "data-sources",
+            "Data Source",
+            format!("examples/data-sources/{name}/data-source.tf"),
+        ),
     };
     let mut text = format!(
         "---\npage_title: \"{name} {label} - terraform-provider-keyshift\"\nsubcategory: \"\"\ndescription: |-\n  {}\n---\n\n# {name} ({label})\n\n{}\n\n",
@@ -81,10 +89,16 @@ fn page(root: &Path, kind: &str, name: &str, schema: &Schema) -> Page {
     }
     text.push_str(&schema_section(schema));
     if let Some(imp) = read_example(root, &format!("examples/resources/{name}/import.sh")) {
-        let _ = write!(text, "\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n{imp}```\n");
+        let _ = write!(
+            text,
+            "\n## Import\n\nImport is supported using the following syntax:\n\n```shell\n{imp}```\n"
+        );
     }
     let short = name.strip_prefix("keyshift_").unwrap_or(name);
-    Page { path: format!("{dir}/{short}.md"), text }
+    Page {
+        path: format!("{dir}/{short}.md"),
+        text,
+    }
 }
 
 /// Every page, rendered from the provider's schemas; `root` is the
@@ -100,9 +114,20 @@ pub fn render_all(root: &Path) -> Vec<Page> {
         let _ = write!(index, "## Example Usage\n\n```terraform\n{ex}```\n\n");
     }
     index.push_str(&schema_section(&ps));
-    let mut pages = vec![Page { path: "index.md".into(), text: index }];
-    pages.extend(p.resources().iter().map(|r| page(root, "resource", r.type_name(), &r.schema())));
-    pages.extend(p.data_sources().iter().map(|d| page(root, "data", d.type_name(), &d.schema())));
+    let mut pages = vec![Page {
+        path: "index.md".into(),
+        text: index,
+    }];
+    pages.extend(
+        p.resources()
+            .iter()
+            .map(|r| page(root, "resource", r.type_name(), &r.schema())),
+    );
+    pages.extend(
+        p.data_sources()
+            .iter()
+            .map(|d| page(root, "data", d.type_name(), &d.schema())),
+    );
     pages
 }
 
@@ -124,6 +149,9 @@ mod tests {
                 stale.push(p.path);
             }
         }
-        assert!(stale.is_empty(), "stale docs (run with KEYSHIFT_UPDATE_DOCS=1): {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "stale docs (run with KEYSHIFT_UPDATE_DOCS=1): {stale:?}"
+        );
     }
 }

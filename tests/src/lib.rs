@@ -92,7 +92,10 @@ impl Default for Tf {
 impl Tf {
     /// A fresh working directory.
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("keyshift-e2e-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("keyshift-e2e-")
+            .tempdir()
+            .unwrap();
         let rc = dir.path().join("cli.tfrc");
         let rel = release_dir();
         std::fs::write(
@@ -142,7 +145,9 @@ impl Tf {
             .env_remove("KEYSHIFT_STORE");
         let (sub, rest) = args.split_first().expect("a subcommand");
         cmd.arg(sub);
-        let colorless = ["plan", "apply", "destroy", "import", "refresh", "validate", "show"];
+        let colorless = [
+            "plan", "apply", "destroy", "import", "refresh", "validate", "show",
+        ];
         if colorless.contains(sub) {
             cmd.arg("-no-color");
         }

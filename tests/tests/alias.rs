@@ -30,8 +30,14 @@ fn lifecycle_create_repoint_import_destroy() {
     let tf = Tf::new();
     tf.write_main(&config("one"));
     tf.apply();
-    let one = tf.resource("keyshift_key.one")["id"].as_str().unwrap().to_string();
-    let two = tf.resource("keyshift_key.two")["id"].as_str().unwrap().to_string();
+    let one = tf.resource("keyshift_key.one")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let two = tf.resource("keyshift_key.two")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let alias = tf.resource("keyshift_alias.a");
     assert_eq!(alias["id"], "alias/app/data");
     assert_eq!(alias["key_id"], one.as_str());
@@ -40,7 +46,10 @@ fn lifecycle_create_repoint_import_destroy() {
 
     // Re-pointing is an in-place update.
     tf.write_main(&config("two"));
-    assert_eq!(planned_actions(&tf.plan_json(), "keyshift_alias.a"), ["update"]);
+    assert_eq!(
+        planned_actions(&tf.plan_json(), "keyshift_alias.a"),
+        ["update"]
+    );
     tf.apply();
     let repointed = tf.resource("keyshift_alias.a");
     assert_eq!(repointed["key_id"], two.as_str());
@@ -49,15 +58,23 @@ fn lifecycle_create_repoint_import_destroy() {
 
     // Importing by name, with the CLI and with an import {} block.
     tf.run(&["state", "rm", "keyshift_alias.a"]).ok();
-    tf.run(&["import", "keyshift_alias.a", "alias/app/data"]).ok();
+    tf.run(&["import", "keyshift_alias.a", "alias/app/data"])
+        .ok();
     assert_eq!(tf.resource("keyshift_alias.a"), repointed);
     tf.assert_clean_plan();
     tf.run(&["state", "rm", "keyshift_alias.a"]).ok();
-    tf.write("import.tf", "import {\n  to = keyshift_alias.a\n  id = \"alias/app/data\"\n}\n");
+    tf.write(
+        "import.tf",
+        "import {\n  to = keyshift_alias.a\n  id = \"alias/app/data\"\n}\n",
+    );
     tf.apply();
     assert_eq!(tf.resource("keyshift_alias.a"), repointed);
     tf.assert_clean_plan();
 
     tf.destroy().ok();
-    assert!(tf.state_json().pointer("/values/root_module/resources").is_none());
+    assert!(
+        tf.state_json()
+            .pointer("/values/root_module/resources")
+            .is_none()
+    );
 }

@@ -33,7 +33,10 @@ fn lifecycle_create_update_migrate_import_destroy() {
     tf.apply();
     let shared = tf.resource("keyshift_key.shared");
     let rsa = tf.resource("keyshift_key.rsa");
-    let inst = tf.resource("keyshift_kms_instance.i")["id"].as_str().unwrap().to_string();
+    let inst = tf.resource("keyshift_kms_instance.i")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let key_id = shared["id"].as_str().unwrap().to_string();
     assert!(key_id.starts_with("key-"), "{key_id}");
     assert_eq!(shared["state"], "Enabled");
@@ -54,7 +57,10 @@ fn lifecycle_create_update_migrate_import_destroy() {
     )
     .replace("app key", "app key v2");
     tf.write_main(&cfg);
-    assert_eq!(planned_actions(&tf.plan_json(), "keyshift_key.shared"), ["update"]);
+    assert_eq!(
+        planned_actions(&tf.plan_json(), "keyshift_key.shared"),
+        ["update"]
+    );
     tf.apply();
     let updated = tf.resource("keyshift_key.shared");
     assert_eq!(updated["state"], "Disabled");
@@ -70,7 +76,10 @@ fn lifecycle_create_update_migrate_import_destroy() {
         1,
     );
     tf.write_main(&migrated_cfg);
-    assert_eq!(planned_actions(&tf.plan_json(), "keyshift_key.shared"), ["update"]);
+    assert_eq!(
+        planned_actions(&tf.plan_json(), "keyshift_key.shared"),
+        ["update"]
+    );
     tf.apply();
     let migrated = tf.resource("keyshift_key.shared");
     assert_eq!(migrated["instance_id"], inst.as_str());
@@ -80,14 +89,18 @@ fn lifecycle_create_update_migrate_import_destroy() {
 
     // A spec change is a replacement.
     tf.write_main(&migrated_cfg.replace("\"RSA_2048\"", "\"RSA_3072\""));
-    assert_eq!(planned_actions(&tf.plan_json(), "keyshift_key.rsa"), ["delete", "create"]);
+    assert_eq!(
+        planned_actions(&tf.plan_json(), "keyshift_key.rsa"),
+        ["delete", "create"]
+    );
     tf.write_main(&migrated_cfg);
 
     // terraform import (by id and by alias-free id) and an import {} block.
     tf.forget_state();
     tf.run(&["import", "keyshift_kms_instance.i", &inst]).ok();
     tf.run(&["import", "keyshift_key.shared", &key_id]).ok();
-    tf.run(&["import", "keyshift_key.rsa", rsa["id"].as_str().unwrap()]).ok();
+    tf.run(&["import", "keyshift_key.rsa", rsa["id"].as_str().unwrap()])
+        .ok();
     assert_eq!(tf.resource("keyshift_key.shared"), migrated);
     assert_eq!(tf.resource("keyshift_key.rsa"), rsa);
     tf.assert_clean_plan();
@@ -108,7 +121,11 @@ fn lifecycle_create_update_migrate_import_destroy() {
     // The instance goes last, erasing the keys that destroy scheduled for
     // deletion inside it.
     tf.destroy().ok();
-    assert!(tf.state_json().pointer("/values/root_module/resources").is_none());
+    assert!(
+        tf.state_json()
+            .pointer("/values/root_module/resources")
+            .is_none()
+    );
 }
 
 /// Reads a key's state through `data.keyshift_key` in a fresh config.
@@ -130,11 +147,17 @@ fn deletion_protection_refuses_destroy() {
     assert_eq!(tf.resource("keyshift_key.p")["state"], "Enabled");
     tf.write_main("resource \"keyshift_key\" \"p\" {\n  deletion_protection = false\n}\n");
     tf.apply();
-    let id = tf.resource("keyshift_key.p")["id"].as_str().unwrap().to_string();
+    let id = tf.resource("keyshift_key.p")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     tf.destroy().ok();
     // Destroy scheduled deletion: the key is PendingDeletion, not erased.
     state_via_data_source(&tf, &id).ok();
-    assert_eq!(tf.run(&["output", "-raw", "state"]).ok().stdout, "PendingDeletion");
+    assert_eq!(
+        tf.run(&["output", "-raw", "state"]).ok().stdout,
+        "PendingDeletion"
+    );
 }
 
 #[test]
@@ -151,7 +174,10 @@ fn byok_material_is_write_only_and_never_stored() {
     let byok = tf.resource("keyshift_key.byok");
     assert_eq!(byok["state"], "Enabled");
     assert_eq!(byok["key_material_wo"], serde_json::Value::Null);
-    assert_eq!(tf.resource("keyshift_key.pending")["state"], "PendingImport");
+    assert_eq!(
+        tf.resource("keyshift_key.pending")["state"],
+        "PendingImport"
+    );
     assert!(!tf.raw_state().contains(material));
     let plan = tf.run(&["plan", "-detailed-exitcode", &var]);
     assert_eq!(plan.code, 0, "{}", plan.all());

@@ -4,7 +4,9 @@
 use keyshift_e2e::{Tf, planned_actions};
 
 fn instance(extra: &str) -> String {
-    format!("resource \"keyshift_kms_instance\" \"a\" {{\n  name      = \"payments\"\n  key_quota = 10\n{extra}}}\n")
+    format!(
+        "resource \"keyshift_kms_instance\" \"a\" {{\n  name      = \"payments\"\n  key_quota = 10\n{extra}}}\n"
+    )
 }
 
 #[test]
@@ -24,7 +26,10 @@ fn lifecycle_create_update_import_destroy() {
 
     // Quota change: in-place update.
     tf.write_main(&instance("  secret_quota = 5\n"));
-    assert_eq!(planned_actions(&tf.plan_json(), "keyshift_kms_instance.a"), ["update"]);
+    assert_eq!(
+        planned_actions(&tf.plan_json(), "keyshift_kms_instance.a"),
+        ["update"]
+    );
     tf.apply();
     let updated = tf.resource("keyshift_kms_instance.a");
     assert_eq!(updated["secret_quota"], 5);
@@ -46,7 +51,10 @@ fn lifecycle_create_update_import_destroy() {
 
     // So does an import {} block.
     tf.forget_state();
-    tf.write("import.tf", &format!("import {{\n  to = keyshift_kms_instance.a\n  id = \"{id}\"\n}}\n"));
+    tf.write(
+        "import.tf",
+        &format!("import {{\n  to = keyshift_kms_instance.a\n  id = \"{id}\"\n}}\n"),
+    );
     tf.apply();
     assert_eq!(tf.resource("keyshift_kms_instance.a"), updated);
     tf.assert_clean_plan();
@@ -54,7 +62,10 @@ fn lifecycle_create_update_import_destroy() {
 
     tf.destroy().ok();
     let after = tf.state_json();
-    assert!(after.pointer("/values/root_module/resources").is_none(), "{after}");
+    assert!(
+        after.pointer("/values/root_module/resources").is_none(),
+        "{after}"
+    );
     // Gone from the store too: importing it again fails.
     let r = tf.run(&["import", "keyshift_kms_instance.a", &id]);
     assert_ne!(r.code, 0);
@@ -66,7 +77,10 @@ fn destroy_refused_while_holding_keys_unless_force_destroy() {
     let tf = Tf::new();
     tf.write_main(&instance(""));
     tf.apply();
-    let id = tf.resource("keyshift_kms_instance.a")["id"].as_str().unwrap().to_string();
+    let id = tf.resource("keyshift_kms_instance.a")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A key placed in the instance by literal id (no dependency edge).
     let key = format!("resource \"keyshift_key\" \"k\" {{\n  instance_id = \"{id}\"\n}}\n");
     tf.write_main(&format!("{}\n{key}", instance("")));

@@ -8,7 +8,10 @@ use keyshift_e2e::Tf;
 #[test]
 fn quickstart_applies_and_replans_clean() {
     let tf = Tf::new();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart/main.tf");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/quickstart/main.tf"
+    );
     tf.write("main.tf", &std::fs::read_to_string(example).unwrap());
     tf.apply();
     let out = tf.run(&["output", "-json"]).ok();
@@ -17,10 +20,19 @@ fn quickstart_applies_and_replans_clean() {
     assert!(instance.starts_with("kst-"), "{outputs}");
     let keys = outputs["key_ids"]["value"].as_object().unwrap();
     assert_eq!(keys.len(), 3);
-    assert!(keys.values().all(|k| k.as_str().unwrap().starts_with("key-")));
+    assert!(
+        keys.values()
+            .all(|k| k.as_str().unwrap().starts_with("key-"))
+    );
     assert_eq!(outputs["alias"]["value"], "alias/payments/data");
-    assert_eq!(tf.resource("keyshift_key.shared")["instance_id"], serde_json::Value::Null);
-    assert_eq!(tf.resource("keyshift_key.payments_signing")["instance_id"], instance);
+    assert_eq!(
+        tf.resource("keyshift_key.shared")["instance_id"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        tf.resource("keyshift_key.payments_signing")["instance_id"],
+        instance
+    );
     assert!(tf.store().join("keyshift.db").exists());
     tf.assert_clean_plan();
     tf.destroy().ok();

@@ -26,8 +26,14 @@ resource "keyshift_key" "k" {
 "#,
     );
     a.apply();
-    let key_id = a.resource("keyshift_key.k")["id"].as_str().unwrap().to_string();
-    let kst_b = a.resource("keyshift_kms_instance.b")["id"].as_str().unwrap().to_string();
+    let key_id = a.resource("keyshift_key.k")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kst_b = a.resource("keyshift_kms_instance.b")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Out of band: another configuration on the same store migrates the key.
     let b = Tf::new();
@@ -45,7 +51,13 @@ resource "keyshift_key" "k" {
 
     let check = a.keyshift(&["rewrite", ".", "--plan", "plan.json", "--check"]);
     assert_eq!(check.code, 1, "{}", check.all());
-    assert!(check.stdout.contains(&format!("+  instance_id = \"{kst_b}\"")), "{}", check.all());
+    assert!(
+        check
+            .stdout
+            .contains(&format!("+  instance_id = \"{kst_b}\"")),
+        "{}",
+        check.all()
+    );
 
     let before = std::fs::read_to_string(a.path().join("main.tf")).unwrap();
     let r = a.keyshift(&["rewrite", ".", "--plan", "plan.json", "--verify"]);
@@ -65,7 +77,10 @@ resource "keyshift_key" "k" {
     // A second run is a no-op.
     let again = a.keyshift(&["rewrite", ".", "--plan", "plan.json"]);
     assert_eq!(again.code, 0, "{}", again.all());
-    assert_eq!(std::fs::read_to_string(a.path().join("main.tf")).unwrap(), after);
+    assert_eq!(
+        std::fs::read_to_string(a.path().join("main.tf")).unwrap(),
+        after
+    );
 
     // plan-check: a clean plan passes, a key deletion is refused.
     let clean = a.plan_json();

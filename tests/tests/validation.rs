@@ -46,7 +46,10 @@ fn invalid_configs_fail_at_plan_with_the_attribute() {
         assert_eq!(r.code, 1, "{name}: {all}");
         // Terraform quotes the offending line only when the diagnostic has
         // the attribute's path.
-        assert!(all.contains(source_line), "{name}: no attribute path in:\n{all}");
+        assert!(
+            all.contains(source_line),
+            "{name}: no attribute path in:\n{all}"
+        );
         assert!(all.contains(message), "{name}: {all}");
         assert!(!tf.store().exists(), "{name}: the store was touched");
     }

@@ -29,11 +29,17 @@ fn usable_for_signing(key: &Key) -> StoreResult<()> {
     if key.usage != KeyUsage::SignVerify {
         return Err(StoreError::Invalid {
             field: "key_id",
-            message: format!("key {} has usage {}; signing needs a SIGN/VERIFY key", key.id, key.usage),
+            message: format!(
+                "key {} has usage {}; signing needs a SIGN/VERIFY key",
+                key.id, key.usage
+            ),
         });
     }
     if key.state != KeyState::Enabled {
-        return Err(StoreError::Conflict(format!("key {} is {}, not Enabled", key.id, key.state)));
+        return Err(StoreError::Conflict(format!(
+            "key {} is {}, not Enabled",
+            key.id, key.state
+        )));
     }
     Ok(())
 }
@@ -55,11 +61,16 @@ fn sign_with(key: &Key, der: &[u8], message: &[u8]) -> StoreResult<Vec<u8>> {
                 &ECDSA_P256K1_SHA256_ASN1_SIGNING
             };
             let kp = EcdsaKeyPair::from_pkcs8(alg, der).map_err(|_| sign_failed(key))?;
-            Ok(kp.sign(&rng, message).map_err(|_| sign_failed(key))?.as_ref().to_vec())
+            Ok(kp
+                .sign(&rng, message)
+                .map_err(|_| sign_failed(key))?
+                .as_ref()
+                .to_vec())
         }
         KeySpec::EcSm2 => {
             let sk = sm2::SecretKey::from_pkcs8_der(der).map_err(|_| sign_failed(key))?;
-            let signer = sm2::dsa::SigningKey::new(SM2_DIST_ID, &sk).map_err(|_| sign_failed(key))?;
+            let signer =
+                sm2::dsa::SigningKey::new(SM2_DIST_ID, &sk).map_err(|_| sign_failed(key))?;
             let s: sm2::dsa::Signature = signer.try_sign(message).map_err(|_| sign_failed(key))?;
             Ok(s.to_bytes().to_vec())
         }
@@ -74,14 +85,21 @@ fn verify_with(key: &Key, der: &[u8], message: &[u8], signature: &[u8]) -> Store
     match key.spec {
         KeySpec::Rsa2048 | KeySpec::Rsa3072 => {
             let kp = RsaKeyPair::from_pkcs8(der).map_err(|_| sign_failed(key))?;
-            let pk = UnparsedPublicKey::new(&sig::RSA_PKCS1_2048_8192_SHA256, kp.public_key().as_ref());
+            let pk =
+                UnparsedPublicKey::new(&sig::RSA_PKCS1_2048_8192_SHA256, kp.public_key().as_ref());
             Ok(pk.verify(message, signature).is_ok())
         }
         KeySpec::EcP256 | KeySpec::EcP256k => {
             let (signing, verifying) = if key.spec == KeySpec::EcP256 {
-                (&ECDSA_P256_SHA256_ASN1_SIGNING, &sig::ECDSA_P256_SHA256_ASN1)
+                (
+                    &ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &sig::ECDSA_P256_SHA256_ASN1,
+                )
             } else {
-                (&ECDSA_P256K1_SHA256_ASN1_SIGNING, &sig::ECDSA_P256K1_SHA256_ASN1)
+                (
+                    &ECDSA_P256K1_SHA256_ASN1_SIGNING,
+                    &sig::ECDSA_P256K1_SHA256_ASN1,
+                )
             };
             let kp = EcdsaKeyPair::from_pkcs8(signing, der).map_err(|_| sign_failed(key))?;
             let pk = UnparsedPublicKey::new(verifying, kp.public_key().as_ref());
@@ -96,7 +114,10 @@ fn verify_with(key: &Key, der: &[u8], message: &[u8], signature: &[u8]) -> Store
         }
         KeySpec::Aes256 => Err(StoreError::Invalid {
             field: "key_id",
-            message: format!("key {} is AES_256; verification needs an RSA or EC key", key.id),
+            message: format!(
+                "key {} is AES_256; verification needs an RSA or EC key",
+                key.id
+            ),
         }),
     }
 }
@@ -116,7 +137,12 @@ impl Kms {
 
     /// Checks a signature made by [`Kms::sign`] with the key's current
     /// version: `Ok(false)` for a signature that does not verify.
-    pub fn verify(&self, key_id_or_alias: &str, message: &[u8], signature: &[u8]) -> StoreResult<bool> {
+    pub fn verify(
+        &self,
+        key_id_or_alias: &str,
+        message: &[u8],
+        signature: &[u8],
+    ) -> StoreResult<bool> {
         read_with(&*self.store, |r| {
             let key = resolve(r, key_id_or_alias)?;
             usable_for_signing(&key)?;
@@ -155,16 +181,28 @@ mod tests {
     fn every_signing_spec_round_trips_and_rejects_tampering() {
         let dir = tempfile::tempdir().unwrap();
         let kms = Kms::open(dir.path(), "test").unwrap();
-        for spec in [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::EcP256, KeySpec::EcP256k, KeySpec::EcSm2] {
+        for spec in [
+            KeySpec::Rsa2048,
+            KeySpec::Rsa3072,
+            KeySpec::EcP256,
+            KeySpec::EcP256k,
+            KeySpec::EcSm2,
+        ] {
             let k = key(&kms, spec, KeyUsage::SignVerify);
             let s = kms.sign(&k.id, b"release 1.2.3").unwrap();
             assert!(kms.verify(&k.id, b"release 1.2.3", &s).unwrap(), "{spec}");
-            assert!(!kms.verify(&k.id, b"release 1.2.4", &s).unwrap(), "{spec}: other message");
+            assert!(
+                !kms.verify(&k.id, b"release 1.2.4", &s).unwrap(),
+                "{spec}: other message"
+            );
             let mut bad = s.clone();
             if let Some(b) = bad.last_mut() {
                 *b ^= 1;
             }
-            assert!(!kms.verify(&k.id, b"release 1.2.3", &bad).unwrap(), "{spec}: tampered");
+            assert!(
+                !kms.verify(&k.id, b"release 1.2.3", &bad).unwrap(),
+                "{spec}: tampered"
+            );
         }
     }
 
@@ -173,12 +211,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let kms = Kms::open(dir.path(), "test").unwrap();
         let aes = key(&kms, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
-        assert!(matches!(kms.sign(&aes.id, b"x"), Err(StoreError::Invalid { field: "key_id", .. })));
+        assert!(matches!(
+            kms.sign(&aes.id, b"x"),
+            Err(StoreError::Invalid {
+                field: "key_id",
+                ..
+            })
+        ));
         let rsa_enc = key(&kms, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
-        assert!(matches!(kms.sign(&rsa_enc.id, b"x"), Err(StoreError::Invalid { .. })));
+        assert!(matches!(
+            kms.sign(&rsa_enc.id, b"x"),
+            Err(StoreError::Invalid { .. })
+        ));
         let ec = key(&kms, KeySpec::EcP256, KeyUsage::SignVerify);
-        kms.update_key(&ec.id, crate::store::KeyUpdate { enabled: Some(false), ..Default::default() })
-            .unwrap();
-        assert!(matches!(kms.sign(&ec.id, b"x"), Err(StoreError::Conflict(_))));
+        kms.update_key(
+            &ec.id,
+            crate::store::KeyUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            kms.sign(&ec.id, b"x"),
+            Err(StoreError::Conflict(_))
+        ));
     }
 }

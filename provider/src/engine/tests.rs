@@ -203,7 +203,10 @@ fn instance_delete_not_blocked_by_keys_pending_deletion() {
     assert!(msg.contains("1 key(s) not scheduled for deletion"), "{msg}");
     kms.schedule_key_deletion(&live.id, None).unwrap();
     kms.delete_instance(&id, false).unwrap();
-    assert!(matches!(kms.get_key(&live.id), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        kms.get_key(&live.id),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[test]

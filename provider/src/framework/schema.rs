@@ -48,8 +48,10 @@ impl AttrType {
             AttrType::Set(t) => json!(["set", t.to_json()]),
             AttrType::Map(t) => json!(["map", t.to_json()]),
             AttrType::Object(fields) => {
-                let m: serde_json::Map<String, serde_json::Value> =
-                    fields.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+                let m: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.to_json()))
+                    .collect();
                 json!(["object", m])
             }
         }
@@ -181,7 +183,10 @@ mod tests {
 
     #[test]
     fn type_json() {
-        assert_eq!(AttrType::string_map().to_json().to_string(), r#"["map","string"]"#);
+        assert_eq!(
+            AttrType::string_map().to_json().to_string(),
+            r#"["map","string"]"#
+        );
         let o = AttrType::Object(vec![("a".into(), AttrType::Bool)]);
         assert_eq!(o.to_json().to_string(), r#"["object",{"a":"bool"}]"#);
     }

@@ -1,7 +1,7 @@
 //! `keyshift_alias`: an `alias/...` name for one key; re-pointing is an update.
 
 use super::ProviderCtx;
-use super::common::{object, str_or, store_err};
+use super::common::{object, store_err, str_or};
 use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, Resource, Schema, Value,
 };
@@ -19,11 +19,18 @@ pub(crate) fn check_alias_name(name: &str) -> Result<(), String> {
     if !(7..=255).contains(&name.len()) {
         return Err(format!("{name:?} must be 7 to 255 characters long"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))) {
-        return Err(format!("{name:?} contains {c:?}; only letters, digits, '/', '_' and '-' are allowed"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; only letters, digits, '/', '_' and '-' are allowed"
+        ));
     }
     if name.starts_with("alias/acs/") {
-        return Err(format!("{name:?}: the alias/acs/ prefix is reserved for service keys"));
+        return Err(format!(
+            "{name:?}: the alias/acs/ prefix is reserved for service keys"
+        ));
     }
     Ok(())
 }
@@ -67,11 +74,18 @@ impl Resource<ProviderCtx> for AliasResource {
                 Err(e) => Err(store_err("Cannot delete alias")(e)),
             };
         }
-        let (name, key_id) = (str_or(&req.planned, "name", ""), str_or(&req.planned, "key_id", ""));
+        let (name, key_id) = (
+            str_or(&req.planned, "name", ""),
+            str_or(&req.planned, "key_id", ""),
+        );
         let a = if req.is_create() {
-            ctx.kms.create_alias(&name, &key_id).map_err(store_err("Cannot create alias"))?
+            ctx.kms
+                .create_alias(&name, &key_id)
+                .map_err(store_err("Cannot create alias"))?
         } else {
-            ctx.kms.update_alias(&name, &key_id).map_err(store_err("Cannot update alias"))?
+            ctx.kms
+                .update_alias(&name, &key_id)
+                .map_err(store_err("Cannot update alias"))?
         };
         Ok(state_of(&a))
     }
@@ -85,7 +99,10 @@ impl Resource<ProviderCtx> for AliasResource {
     }
 
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
-        let a = ctx.kms.get_alias(id).map_err(store_err("Cannot import alias"))?;
+        let a = ctx
+            .kms
+            .get_alias(id)
+            .map_err(store_err("Cannot import alias"))?;
         Ok(state_of(&a))
     }
 }

@@ -44,7 +44,11 @@ pub(crate) fn int_or(v: &Value, attr: &str, default: i64) -> i64 {
 }
 
 /// Parses a known string attribute into `T`; the error names the attribute.
-pub(crate) fn parse_attr<T: FromStr<Err = String>>(v: &Value, attr: &str, default: T) -> Result<T, Diagnostics> {
+pub(crate) fn parse_attr<T: FromStr<Err = String>>(
+    v: &Value,
+    attr: &str,
+    default: T,
+) -> Result<T, Diagnostics> {
     match v.get(attr).as_str() {
         None => Ok(default),
         Some(s) => s
@@ -54,7 +58,11 @@ pub(crate) fn parse_attr<T: FromStr<Err = String>>(v: &Value, attr: &str, defaul
 }
 
 /// Adds a diagnostic when a known string attribute is not a valid `T`.
-pub(crate) fn check_enum<T: FromStr<Err = String>>(config: &Value, attr: &str, diags: &mut Diagnostics) {
+pub(crate) fn check_enum<T: FromStr<Err = String>>(
+    config: &Value,
+    attr: &str,
+    diags: &mut Diagnostics,
+) {
     if let Some(s) = config.get(attr).as_str() {
         if let Err(e) = s.parse::<T>() {
             diags.push(Diagnostic::attr_error(attr, format!("Invalid {attr}"), e));
@@ -80,7 +88,11 @@ pub(crate) fn tags_value(tags: &BTreeMap<String, String>, shape: &Value) -> Valu
     if tags.is_empty() && !matches!(shape, Value::Map(_)) {
         return Value::Null;
     }
-    Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
+    Value::Map(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::string(v)))
+            .collect(),
+    )
 }
 
 /// A string value that is null when empty, unless `shape` held `""`.
@@ -94,7 +106,12 @@ pub(crate) fn text_value(s: &str, shape: &Value) -> Value {
 
 /// An object value from `(name, value)` pairs.
 pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Object>())
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Object>(),
+    )
 }
 
 /// In a plan, sets `attr` to `default` when the configuration leaves it null
@@ -149,14 +166,20 @@ mod tests {
     fn empty_tags_follow_shape() {
         let empty = BTreeMap::new();
         assert_eq!(tags_value(&empty, &Value::Null), Value::Null);
-        assert_eq!(tags_value(&empty, &Value::Map(BTreeMap::new())), Value::Map(BTreeMap::new()));
+        assert_eq!(
+            tags_value(&empty, &Value::Map(BTreeMap::new())),
+            Value::Map(BTreeMap::new())
+        );
         assert_eq!(text_value("", &Value::Null), Value::Null);
         assert_eq!(text_value("", &Value::string("")), Value::string(""));
     }
 
     #[test]
     fn invalid_field_gets_a_path() {
-        let e = StoreError::Invalid { field: "spec", message: "bad".into() };
+        let e = StoreError::Invalid {
+            field: "spec",
+            message: "bad".into(),
+        };
         assert_eq!(store_diag("x", &e).path, Some(AttrPath::attr("spec")));
     }
 }

@@ -29,8 +29,8 @@ const DEFAULT_WINDOW: i64 = 30;
 
 /// The key attributes shared with `data.keyshift_key` (all described).
 pub(crate) fn key_attributes() -> Vec<Attribute> {
-    use Attribute as A;
     use AttrType::{Bool, Number, String as Str};
+    use Attribute as A;
     vec![
         A::computed("id", Str, "Key id, `key-` followed by a UUID."),
         A::optional_computed("instance_id", Str, "KMS instance holding the key; null means the shared KMS. Changing it migrates the key in place (`~ update`), keeping id, versions and material; after an out-of-band migration, leaving it unset keeps the plan clean."),
@@ -63,20 +63,38 @@ pub(crate) fn key_value(key: &Key, shape: &Value) -> Value {
     };
     object(vec![
         ("id", Value::string(&key.id)),
-        ("instance_id", Value::opt_string(key.container.instance_id())),
+        (
+            "instance_id",
+            Value::opt_string(key.container.instance_id()),
+        ),
         ("spec", Value::string(key.spec.as_str())),
         ("usage", Value::string(key.usage.as_str())),
-        ("protection_level", Value::string(key.protection_level.as_str())),
+        (
+            "protection_level",
+            Value::string(key.protection_level.as_str()),
+        ),
         ("origin", Value::string(key.origin.as_str())),
         ("multi_version", Value::Bool(key.multi_version)),
-        ("description", text_value(&key.description, shape.get("description"))),
+        (
+            "description",
+            text_value(&key.description, shape.get("description")),
+        ),
         ("tags", tags_value(&key.tags, shape.get("tags"))),
         ("enabled", Value::Bool(enabled)),
-        ("rotation_interval", Value::opt_string(key.rotation_interval.clone())),
+        (
+            "rotation_interval",
+            Value::opt_string(key.rotation_interval.clone()),
+        ),
         ("deletion_protection", Value::Bool(key.deletion_protection)),
-        ("deletion_window_in_days", Value::Int(key.deletion_window_in_days)),
+        (
+            "deletion_window_in_days",
+            Value::Int(key.deletion_window_in_days),
+        ),
         ("key_material_wo", Value::Null),
-        ("key_material_wo_version", shape.get("key_material_wo_version").clone()),
+        (
+            "key_material_wo_version",
+            shape.get("key_material_wo_version").clone(),
+        ),
         ("state", Value::string(key.state.as_str())),
         ("current_version", Value::string(&key.current_version)),
         ("creation_date", Value::string(&key.creation_date)),
@@ -105,15 +123,30 @@ fn rotation_seconds(s: &str) -> Option<i64> {
 
 /// Decodes `key_material_wo` (never echoing it).
 fn decode_material(s: &str) -> Result<Vec<u8>, Diagnostic> {
-    base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| {
-        Diagnostic::attr_error("key_material_wo", "Invalid key material", "key_material_wo must be standard base64 (the value is not shown)")
-    })
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|_| {
+            Diagnostic::attr_error(
+                "key_material_wo",
+                "Invalid key material",
+                "key_material_wo must be standard base64 (the value is not shown)",
+            )
+        })
 }
 
 fn check_combinations(config: &Value, diags: &mut Diagnostics) {
-    let spec = config.get("spec").as_str().and_then(|s| s.parse::<KeySpec>().ok());
-    let usage = config.get("usage").as_str().and_then(|s| s.parse::<KeyUsage>().ok());
-    let origin = config.get("origin").as_str().and_then(|s| s.parse::<KeyOrigin>().ok());
+    let spec = config
+        .get("spec")
+        .as_str()
+        .and_then(|s| s.parse::<KeySpec>().ok());
+    let usage = config
+        .get("usage")
+        .as_str()
+        .and_then(|s| s.parse::<KeyUsage>().ok());
+    let origin = config
+        .get("origin")
+        .as_str()
+        .and_then(|s| s.parse::<KeyOrigin>().ok());
     let spec_or_default = spec.or(config.get("spec").is_null().then_some(KeySpec::Aes256));
     if let (Some(s), Some(u)) = (spec_or_default, usage) {
         let ok = match s {
@@ -122,23 +155,45 @@ fn check_combinations(config: &Value, diags: &mut Diagnostics) {
             KeySpec::Rsa2048 | KeySpec::Rsa3072 => true,
         };
         if !ok {
-            diags.push(Diagnostic::attr_error("usage", "Invalid usage for this key spec", format!(
-                "{s} keys only support usage {:?}", default_usage(s).as_str())));
+            diags.push(Diagnostic::attr_error(
+                "usage",
+                "Invalid usage for this key spec",
+                format!(
+                    "{s} keys only support usage {:?}",
+                    default_usage(s).as_str()
+                ),
+            ));
         }
     }
     let non_aes = spec_or_default.is_some_and(|s| s != KeySpec::Aes256);
     if non_aes && config.get("multi_version").as_bool() == Some(true) {
-        diags.push(Diagnostic::attr_error("multi_version", "Invalid multi_version", "only AES_256 keys can be multi-version"));
+        diags.push(Diagnostic::attr_error(
+            "multi_version",
+            "Invalid multi_version",
+            "only AES_256 keys can be multi-version",
+        ));
     }
     if non_aes && !config.get("rotation_interval").is_null() {
-        diags.push(Diagnostic::attr_error("rotation_interval", "Invalid rotation_interval", "automatic rotation is only available for AES_256 keys"));
+        diags.push(Diagnostic::attr_error(
+            "rotation_interval",
+            "Invalid rotation_interval",
+            "automatic rotation is only available for AES_256 keys",
+        ));
     }
     if origin == Some(KeyOrigin::External) && non_aes {
-        diags.push(Diagnostic::attr_error("origin", "Invalid origin", "EXTERNAL (BYOK) keys must be AES_256"));
+        diags.push(Diagnostic::attr_error(
+            "origin",
+            "Invalid origin",
+            "EXTERNAL (BYOK) keys must be AES_256",
+        ));
     }
     let has_material = !config.get("key_material_wo").is_null();
     if has_material && origin != Some(KeyOrigin::External) && !config.get("origin").is_unknown() {
-        diags.push(Diagnostic::attr_error("key_material_wo", "Key material needs origin EXTERNAL", "key_material_wo can only be set on keys with origin = \"EXTERNAL\""));
+        diags.push(Diagnostic::attr_error(
+            "key_material_wo",
+            "Key material needs origin EXTERNAL",
+            "key_material_wo can only be set on keys with origin = \"EXTERNAL\"",
+        ));
     }
     if has_material && config.get("key_material_wo_version").is_null() {
         diags.push(Diagnostic::attr_error("key_material_wo_version", "Missing key_material_wo_version", "set key_material_wo_version together with key_material_wo (bump it to import new material)"));
@@ -146,8 +201,14 @@ fn check_combinations(config: &Value, diags: &mut Diagnostics) {
     if let Some(m) = config.get("key_material_wo").as_str() {
         match decode_material(m) {
             Err(d) => diags.push(d),
-            Ok(bytes) if bytes.len() != 32 => diags.push(Diagnostic::attr_error("key_material_wo", "Invalid key material",
-                format!("AES_256 key material must be 32 bytes; got {} bytes (the value is not shown)", bytes.len()))),
+            Ok(bytes) if bytes.len() != 32 => diags.push(Diagnostic::attr_error(
+                "key_material_wo",
+                "Invalid key material",
+                format!(
+                    "AES_256 key material must be 32 bytes; got {} bytes (the value is not shown)",
+                    bytes.len()
+                ),
+            )),
             Ok(_) => {}
         }
     }
@@ -159,7 +220,11 @@ impl Resource<ProviderCtx> for KeyResource {
     }
 
     fn schema(&self) -> Schema {
-        Schema { version: 1, description: "A customer master key in the shared KMS or a KMS instance.", attributes: key_attributes() }
+        Schema {
+            version: 1,
+            description: "A customer master key in the shared KMS or a KMS instance.",
+            attributes: key_attributes(),
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -170,10 +235,19 @@ impl Resource<ProviderCtx> for KeyResource {
         check_enum::<KeyOrigin>(config, "origin", &mut diags);
         check_instance_id(config, "instance_id", &mut diags);
         let window = config.get("deletion_window_in_days");
-        if matches!(window, Value::Int(_) | Value::Float(_)) && !window.as_i64().is_some_and(|w| (7..=30).contains(&w)) {
-            let shown = match window { Value::Int(i) => i.to_string(), Value::Float(f) => f.to_string(), _ => String::new() };
-            diags.push(Diagnostic::attr_error("deletion_window_in_days", "Invalid deletion window",
-                format!("deletion_window_in_days must be a whole number from 7 to 30; got {shown}")));
+        if matches!(window, Value::Int(_) | Value::Float(_))
+            && !window.as_i64().is_some_and(|w| (7..=30).contains(&w))
+        {
+            let shown = match window {
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                _ => String::new(),
+            };
+            diags.push(Diagnostic::attr_error(
+                "deletion_window_in_days",
+                "Invalid deletion window",
+                format!("deletion_window_in_days must be a whole number from 7 to 30; got {shown}"),
+            ));
         }
         if let Some(r) = config.get("rotation_interval").as_str() {
             if !rotation_seconds(r).is_some_and(|s| (7 * 86_400..=365 * 86_400).contains(&s)) {
@@ -188,8 +262,14 @@ impl Resource<ProviderCtx> for KeyResource {
     fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
         if req.is_destroy() {
             if bool_or(&req.prior, "deletion_protection", false) {
-                return Err(vec![Diagnostic::attr_error("deletion_protection", "Deletion protection is on",
-                    format!("key {} has deletion_protection = true; set it to false and apply before destroying the key", str_or(&req.prior, "id", "")))]);
+                return Err(vec![Diagnostic::attr_error(
+                    "deletion_protection",
+                    "Deletion protection is on",
+                    format!(
+                        "key {} has deletion_protection = true; set it to false and apply before destroying the key",
+                        str_or(&req.prior, "id", "")
+                    ),
+                )]);
             }
             return Ok(default_plan(&self.schema(), req));
         }
@@ -205,9 +285,17 @@ impl Resource<ProviderCtx> for KeyResource {
             default_if_null(p, cfg, "multi_version", Value::Bool(false));
             default_if_null(p, cfg, "enabled", Value::Bool(true));
             default_if_null(p, cfg, "deletion_protection", Value::Bool(false));
-            default_if_null(p, cfg, "deletion_window_in_days", Value::Int(DEFAULT_WINDOW));
+            default_if_null(
+                p,
+                cfg,
+                "deletion_window_in_days",
+                Value::Int(DEFAULT_WINDOW),
+            );
             let external = p.get("origin").as_str() == Some("EXTERNAL");
-            let state = match (external && cfg.get("key_material_wo").is_null(), p.get("enabled").as_bool()) {
+            let state = match (
+                external && cfg.get("key_material_wo").is_null(),
+                p.get("enabled").as_bool(),
+            ) {
                 (true, _) => Value::string("PendingImport"),
                 (false, Some(true)) => Value::string("Enabled"),
                 (false, Some(false)) => Value::string("Disabled"),
@@ -220,15 +308,19 @@ impl Resource<ProviderCtx> for KeyResource {
             return Ok(resp);
         }
         let prior = &req.prior;
-        let reimport = changed(prior, p, "key_material_wo_version") && !cfg.get("key_material_wo").is_null();
+        let reimport =
+            changed(prior, p, "key_material_wo_version") && !cfg.get("key_material_wo").is_null();
         if changed(prior, p, "enabled") || reimport {
             let pending = prior.get("state").as_str() == Some("PendingImport") && !reimport;
-            p.set("state", match (pending, p.get("enabled").as_bool()) {
-                (true, _) => Value::string("PendingImport"),
-                (false, Some(true)) => Value::string("Enabled"),
-                (false, Some(false)) => Value::string("Disabled"),
-                (false, None) => Value::Unknown,
-            });
+            p.set(
+                "state",
+                match (pending, p.get("enabled").as_bool()) {
+                    (true, _) => Value::string("PendingImport"),
+                    (false, Some(true)) => Value::string("Enabled"),
+                    (false, Some(false)) => Value::string("Disabled"),
+                    (false, None) => Value::Unknown,
+                },
+            );
         }
         if reimport && prior.get("state").as_str() == Some("PendingImport") {
             p.set("current_version", Value::Unknown);
@@ -252,10 +344,19 @@ impl Resource<ProviderCtx> for KeyResource {
         let material_due = req.is_create() || changed(&req.prior, p, "key_material_wo_version");
         if let (true, Some(m)) = (material_due, req.config.get("key_material_wo").as_str()) {
             let bytes = decode_material(m).map_err(|d| vec![d])?;
-            key = ctx.kms.import_key_material(&key.id, &bytes).map_err(|e| partial(&key, "Cannot import key material", &e))?;
+            key = ctx
+                .kms
+                .import_key_material(&key.id, &bytes)
+                .map_err(|e| partial(&key, "Cannot import key material", &e))?;
             if !bool_or(p, "enabled", true) {
-                let upd = KeyUpdate { enabled: Some(false), ..KeyUpdate::default() };
-                key = ctx.kms.update_key(&key.id, upd).map_err(|e| partial(&key, "Cannot disable key", &e))?;
+                let upd = KeyUpdate {
+                    enabled: Some(false),
+                    ..KeyUpdate::default()
+                };
+                key = ctx
+                    .kms
+                    .update_key(&key.id, upd)
+                    .map_err(|e| partial(&key, "Cannot disable key", &e))?;
             }
         }
         Ok(key_value(&key, p))
@@ -272,9 +373,15 @@ impl Resource<ProviderCtx> for KeyResource {
     }
 
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
-        let k = ctx.kms.resolve_key(id).map_err(store_err("Cannot import key"))?;
+        let k = ctx
+            .kms
+            .resolve_key(id)
+            .map_err(store_err("Cannot import key"))?;
         if k.state == KeyState::PendingDeletion {
-            return Err(vec![Diagnostic::error("Cannot import key", format!("key {} is pending deletion", k.id))]);
+            return Err(vec![Diagnostic::error(
+                "Cannot import key",
+                format!("key {} is pending deletion", k.id),
+            )]);
         }
         Ok(key_value(&k, &Value::Null))
     }
@@ -283,7 +390,10 @@ impl Resource<ProviderCtx> for KeyResource {
 /// An apply error after part of the change was made: the diagnostic says so.
 fn partial(key: &Key, summary: &str, e: &StoreError) -> Diagnostics {
     let mut d = store_diag(summary, e);
-    d.detail = format!("{} (key {} exists; re-run apply to finish)", d.detail, key.id);
+    d.detail = format!(
+        "{} (key {} exists; re-run apply to finish)",
+        d.detail, key.id
+    );
     vec![d]
 }
 
@@ -292,10 +402,19 @@ fn check_move(ctx: &ProviderCtx, prior: &Value, planned: &Value) -> Result<(), D
         Value::Unknown => return Ok(()),
         v => Container::from_instance_id(v.as_str()),
     };
-    let key = ctx.kms.get_key(&str_or(prior, "id", "")).map_err(store_err("Cannot plan key migration"))?;
+    let key = ctx
+        .kms
+        .get_key(&str_or(prior, "id", ""))
+        .map_err(store_err("Cannot plan key migration"))?;
     ctx.kms.check_key_migratable(&key, &target).map_err(|e| {
-        vec![Diagnostic::attr_error("instance_id", "Key cannot be migrated", format!(
-            "moving key {} from {} to {} is refused: {e}", key.id, key.container, target))]
+        vec![Diagnostic::attr_error(
+            "instance_id",
+            "Key cannot be migrated",
+            format!(
+                "moving key {} from {} to {} is refused: {e}",
+                key.id, key.container, target
+            ),
+        )]
     })
 }
 
@@ -315,7 +434,9 @@ fn create(ctx: &ProviderCtx, p: &Value) -> Result<Key, Diagnostics> {
         deletion_window_in_days: int_or(p, "deletion_window_in_days", DEFAULT_WINDOW),
         rotation_interval: opt_str(p, "rotation_interval"),
     };
-    ctx.kms.create_key(new).map_err(store_err("Cannot create key"))
+    ctx.kms
+        .create_key(new)
+        .map_err(store_err("Cannot create key"))
 }
 
 fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostics> {
@@ -323,22 +444,31 @@ fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostic
     if changed(prior, p, "instance_id") {
         let target = Container::from_instance_id(p.get("instance_id").as_str());
         ctx.kms.move_key(&id, &target).map_err(|e| {
-            vec![store_diag("Cannot migrate key", &e).at(crate::framework::AttrPath::attr("instance_id"))]
+            vec![
+                store_diag("Cannot migrate key", &e)
+                    .at(crate::framework::AttrPath::attr("instance_id")),
+            ]
         })?;
     }
     let upd = KeyUpdate {
         description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
         tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
-        enabled: (changed(prior, p, "enabled") && prior.get("state").as_str() != Some("PendingImport"))
-            .then(|| bool_or(p, "enabled", true)),
-        deletion_protection: changed(prior, p, "deletion_protection").then(|| bool_or(p, "deletion_protection", false)),
-        deletion_window_in_days: changed(prior, p, "deletion_window_in_days").then(|| int_or(p, "deletion_window_in_days", DEFAULT_WINDOW)),
-        rotation_interval: changed(prior, p, "rotation_interval").then(|| opt_str(p, "rotation_interval")),
+        enabled: (changed(prior, p, "enabled")
+            && prior.get("state").as_str() != Some("PendingImport"))
+        .then(|| bool_or(p, "enabled", true)),
+        deletion_protection: changed(prior, p, "deletion_protection")
+            .then(|| bool_or(p, "deletion_protection", false)),
+        deletion_window_in_days: changed(prior, p, "deletion_window_in_days")
+            .then(|| int_or(p, "deletion_window_in_days", DEFAULT_WINDOW)),
+        rotation_interval: changed(prior, p, "rotation_interval")
+            .then(|| opt_str(p, "rotation_interval")),
     };
     if upd == KeyUpdate::default() {
         return ctx.kms.get_key(&id).map_err(store_err("Cannot read key"));
     }
-    ctx.kms.update_key(&id, upd).map_err(store_err("Cannot update key"))
+    ctx.kms
+        .update_key(&id, upd)
+        .map_err(store_err("Cannot update key"))
 }
 
 fn destroy(ctx: &ProviderCtx, prior: &Value) -> Result<Value, Diagnostics> {
@@ -365,29 +495,130 @@ mod tests {
         let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
         let cases: Vec<(&str, Value, Option<&str>)> = vec![
             ("default AES", cfg(vec![]), None),
-            ("bad spec", cfg(vec![("spec", "AES_128".into())]), Some("spec")),
-            ("window 40", cfg(vec![("deletion_window_in_days", Value::Int(40))]), Some("deletion_window_in_days")),
-            ("window 6", cfg(vec![("deletion_window_in_days", Value::Int(6))]), Some("deletion_window_in_days")),
-            ("window 7", cfg(vec![("deletion_window_in_days", Value::Int(7))]), None),
-            ("sign on AES", cfg(vec![("spec", "AES_256".into()), ("usage", "SIGN/VERIFY".into())]), Some("usage")),
-            ("sign on default spec", cfg(vec![("usage", "SIGN/VERIFY".into())]), Some("usage")),
-            ("encrypt on EC", cfg(vec![("spec", "EC_P256".into()), ("usage", "ENCRYPT/DECRYPT".into())]), Some("usage")),
-            ("RSA sign ok", cfg(vec![("spec", "RSA_2048".into()), ("usage", "SIGN/VERIFY".into())]), None),
-            ("unknown spec skipped", cfg(vec![("spec", Value::Unknown), ("usage", "SIGN/VERIFY".into())]), None),
-            ("bad instance id", cfg(vec![("instance_id", "kst-XYZ".into())]), Some("instance_id")),
-            ("rotation 1d", cfg(vec![("rotation_interval", "1d".into())]), Some("rotation_interval")),
-            ("rotation 30d", cfg(vec![("rotation_interval", "30d".into())]), None),
-            ("material on KMS key", cfg(vec![("key_material_wo", material.clone().into()), ("key_material_wo_version", Value::Int(1))]), Some("key_material_wo")),
-            ("material ok", cfg(vec![("origin", "EXTERNAL".into()), ("key_material_wo", material.into()), ("key_material_wo_version", Value::Int(1))]), None),
-            ("material short", cfg(vec![("origin", "EXTERNAL".into()), ("key_material_wo", short.into()), ("key_material_wo_version", Value::Int(1))]), Some("key_material_wo")),
-            ("external RSA", cfg(vec![("origin", "EXTERNAL".into()), ("spec", "RSA_2048".into())]), Some("origin")),
-            ("multi-version EC", cfg(vec![("spec", "EC_P256".into()), ("multi_version", Value::Bool(true))]), Some("multi_version")),
+            (
+                "bad spec",
+                cfg(vec![("spec", "AES_128".into())]),
+                Some("spec"),
+            ),
+            (
+                "window 40",
+                cfg(vec![("deletion_window_in_days", Value::Int(40))]),
+                Some("deletion_window_in_days"),
+            ),
+            (
+                "window 6",
+                cfg(vec![("deletion_window_in_days", Value::Int(6))]),
+                Some("deletion_window_in_days"),
+            ),
+            (
+                "window 7",
+                cfg(vec![("deletion_window_in_days", Value::Int(7))]),
+                None,
+            ),
+            (
+                "sign on AES",
+                cfg(vec![
+                    ("spec", "AES_256".into()),
+                    ("usage", "SIGN/VERIFY".into()),
+                ]),
+                Some("usage"),
+            ),
+            (
+                "sign on default spec",
+                cfg(vec![("usage", "SIGN/VERIFY".into())]),
+                Some("usage"),
+            ),
+            (
+                "encrypt on EC",
+                cfg(vec![
+                    ("spec", "EC_P256".into()),
+                    ("usage", "ENCRYPT/DECRYPT".into()),
+                ]),
+                Some("usage"),
+            ),
+            (
+                "RSA sign ok",
+                cfg(vec![
+                    ("spec", "RSA_2048".into()),
+                    ("usage", "SIGN/VERIFY".into()),
+                ]),
+                None,
+            ),
+            (
+                "unknown spec skipped",
+                cfg(vec![
+                    ("spec", Value::Unknown),
+                    ("usage", "SIGN/VERIFY".into()),
+                ]),
+                None,
+            ),
+            (
+                "bad instance id",
+                cfg(vec![("instance_id", "kst-XYZ".into())]),
+                Some("instance_id"),
+            ),
+            (
+                "rotation 1d",
+                cfg(vec![("rotation_interval", "1d".into())]),
+                Some("rotation_interval"),
+            ),
+            (
+                "rotation 30d",
+                cfg(vec![("rotation_interval", "30d".into())]),
+                None,
+            ),
+            (
+                "material on KMS key",
+                cfg(vec![
+                    ("key_material_wo", material.clone().into()),
+                    ("key_material_wo_version", Value::Int(1)),
+                ]),
+                Some("key_material_wo"),
+            ),
+            (
+                "material ok",
+                cfg(vec![
+                    ("origin", "EXTERNAL".into()),
+                    ("key_material_wo", material.into()),
+                    ("key_material_wo_version", Value::Int(1)),
+                ]),
+                None,
+            ),
+            (
+                "material short",
+                cfg(vec![
+                    ("origin", "EXTERNAL".into()),
+                    ("key_material_wo", short.into()),
+                    ("key_material_wo_version", Value::Int(1)),
+                ]),
+                Some("key_material_wo"),
+            ),
+            (
+                "external RSA",
+                cfg(vec![
+                    ("origin", "EXTERNAL".into()),
+                    ("spec", "RSA_2048".into()),
+                ]),
+                Some("origin"),
+            ),
+            (
+                "multi-version EC",
+                cfg(vec![
+                    ("spec", "EC_P256".into()),
+                    ("multi_version", Value::Bool(true)),
+                ]),
+                Some("multi_version"),
+            ),
         ];
         for (name, c, expect) in cases {
             let d = KeyResource.validate(&c);
             match expect {
                 None => assert!(d.is_empty(), "{name}: {d:?}"),
-                Some(a) => assert_eq!(d.first().and_then(|d| d.path.clone()), Some(AttrPath::attr(a)), "{name}: {d:?}"),
+                Some(a) => assert_eq!(
+                    d.first().and_then(|d| d.path.clone()),
+                    Some(AttrPath::attr(a)),
+                    "{name}: {d:?}"
+                ),
             }
         }
     }
@@ -395,7 +626,11 @@ mod tests {
     #[test]
     fn material_never_in_messages() {
         let secret = base64::engine::general_purpose::STANDARD.encode(*b"0123456789abcdef");
-        let c = cfg(vec![("origin", "EXTERNAL".into()), ("key_material_wo", secret.clone().into()), ("key_material_wo_version", Value::Int(1))]);
+        let c = cfg(vec![
+            ("origin", "EXTERNAL".into()),
+            ("key_material_wo", secret.clone().into()),
+            ("key_material_wo_version", Value::Int(1)),
+        ]);
         for d in KeyResource.validate(&c) {
             assert!(!d.detail.contains(&secret) && !d.summary.contains(&secret));
         }

@@ -19,9 +19,21 @@ impl DataSource<ProviderCtx> for KeyData {
             .filter(|a| !a.write_only && a.name != "id")
             .map(|a| Attribute::computed(a.name, a.ty, a.description))
             .collect();
-        attributes.push(Attribute::optional_computed("id", AttrType::String, "Key id to look up (set exactly one of `id` and `alias`)."));
-        attributes.push(Attribute::optional("alias", AttrType::String, "Alias (`alias/...`) of the key to look up (set exactly one of `id` and `alias`)."));
-        Schema { version: 0, description: "Looks up a key by id or alias.", attributes }
+        attributes.push(Attribute::optional_computed(
+            "id",
+            AttrType::String,
+            "Key id to look up (set exactly one of `id` and `alias`).",
+        ));
+        attributes.push(Attribute::optional(
+            "alias",
+            AttrType::String,
+            "Alias (`alias/...`) of the key to look up (set exactly one of `id` and `alias`).",
+        ));
+        Schema {
+            version: 0,
+            description: "Looks up a key by id or alias.",
+            attributes,
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -29,12 +41,23 @@ impl DataSource<ProviderCtx> for KeyData {
         if id.is_unknown() || alias.is_unknown() || id.is_null() != alias.is_null() {
             return Vec::new();
         }
-        vec![Diagnostic::attr_error("id", "Set exactly one of id and alias", "data.keyshift_key needs either `id` or `alias`, not both and not neither")]
+        vec![Diagnostic::attr_error(
+            "id",
+            "Set exactly one of id and alias",
+            "data.keyshift_key needs either `id` or `alias`, not both and not neither",
+        )]
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let wanted = config.get("id").as_str().or(config.get("alias").as_str()).unwrap_or_default();
-        let key = ctx.kms.resolve_key(wanted).map_err(store_err("Key not found"))?;
+        let wanted = config
+            .get("id")
+            .as_str()
+            .or(config.get("alias").as_str())
+            .unwrap_or_default();
+        let key = ctx
+            .kms
+            .resolve_key(wanted)
+            .map_err(store_err("Key not found"))?;
         let mut v = key_value(&key, &Value::Null);
         if let Some(o) = v.as_object_mut() {
             o.remove("key_material_wo");

@@ -58,7 +58,11 @@ pub(crate) fn check_quota(config: &Value, attr: &str, diags: &mut Diagnostics) {
         Value::Null | Value::Unknown => {}
         v => {
             if v.as_i64().is_none_or(|n| n <= 0) {
-                diags.push(Diagnostic::attr_error(attr, format!("Invalid {attr}"), "must be a whole number greater than 0"));
+                diags.push(Diagnostic::attr_error(
+                    attr,
+                    format!("Invalid {attr}"),
+                    "must be a whole number greater than 0",
+                ));
             }
         }
     }
@@ -76,7 +80,11 @@ impl Resource<ProviderCtx> for KmsInstance {
             AttrType::Bool,
             "Allow `terraform destroy` of an instance that still holds keys or secrets, erasing them (dangerous). Default false.",
         ));
-        Schema { version: 0, description: "A dedicated KMS instance: a container for keys and secrets.", attributes }
+        Schema {
+            version: 0,
+            description: "A dedicated KMS instance: a container for keys and secrets.",
+            attributes,
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -84,8 +92,16 @@ impl Resource<ProviderCtx> for KmsInstance {
         check_enum::<InstanceType>(config, "type", &mut diags);
         check_quota(config, "key_quota", &mut diags);
         check_quota(config, "secret_quota", &mut diags);
-        if config.get("name").as_str().is_some_and(|n| n.trim().is_empty()) {
-            diags.push(Diagnostic::attr_error("name", "Invalid name", "the name must not be empty"));
+        if config
+            .get("name")
+            .as_str()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            diags.push(Diagnostic::attr_error(
+                "name",
+                "Invalid name",
+                "the name must not be empty",
+            ));
         }
         diags
     }
@@ -97,7 +113,12 @@ impl Resource<ProviderCtx> for KmsInstance {
             default_if_null(p, &req.config, "type", Value::string("software"));
             default_if_null(p, &req.config, "region", Value::string(&ctx.config.region));
             default_if_null(p, &req.config, "key_quota", Value::Int(DEFAULT_KEY_QUOTA));
-            default_if_null(p, &req.config, "secret_quota", Value::Int(DEFAULT_SECRET_QUOTA));
+            default_if_null(
+                p,
+                &req.config,
+                "secret_quota",
+                Value::Int(DEFAULT_SECRET_QUOTA),
+            );
             default_if_null(p, &req.config, "force_destroy", Value::Bool(false));
             p.set("status", Value::string("active"));
         }
@@ -123,14 +144,18 @@ impl Resource<ProviderCtx> for KmsInstance {
                 key_quota: int_or(p, "key_quota", DEFAULT_KEY_QUOTA),
                 secret_quota: int_or(p, "secret_quota", DEFAULT_SECRET_QUOTA),
             };
-            ctx.kms.create_instance(new).map_err(store_err("Cannot create KMS instance"))?
+            ctx.kms
+                .create_instance(new)
+                .map_err(store_err("Cannot create KMS instance"))?
         } else {
             let id = str_or(&req.prior, "id", "");
             let upd = InstanceUpdate {
                 key_quota: p.get("key_quota").as_i64(),
                 secret_quota: p.get("secret_quota").as_i64(),
             };
-            ctx.kms.update_instance(&id, upd).map_err(store_err("Cannot update KMS instance"))?
+            ctx.kms
+                .update_instance(&id, upd)
+                .map_err(store_err("Cannot update KMS instance"))?
         };
         Ok(state_of(&inst, force))
     }
@@ -145,7 +170,10 @@ impl Resource<ProviderCtx> for KmsInstance {
     }
 
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
-        let i = ctx.kms.get_instance(id).map_err(store_err("Cannot import KMS instance"))?;
+        let i = ctx
+            .kms
+            .get_instance(id)
+            .map_err(store_err("Cannot import KMS instance"))?;
         Ok(state_of(&i, false))
     }
 }
@@ -159,11 +187,31 @@ mod tests {
     fn validation_cases() {
         let r = KmsInstance;
         for (name, cfg, expect) in [
-            ("ok", object(vec![("name", "a".into()), ("type", "hardware".into())]), None),
-            ("bad type", object(vec![("name", "a".into()), ("type", "quantum".into())]), Some("type")),
-            ("zero quota", object(vec![("name", "a".into()), ("key_quota", Value::Int(0))]), Some("key_quota")),
-            ("unknown quota skipped", object(vec![("name", "a".into()), ("key_quota", Value::Unknown)]), None),
-            ("empty name", object(vec![("name", " ".into())]), Some("name")),
+            (
+                "ok",
+                object(vec![("name", "a".into()), ("type", "hardware".into())]),
+                None,
+            ),
+            (
+                "bad type",
+                object(vec![("name", "a".into()), ("type", "quantum".into())]),
+                Some("type"),
+            ),
+            (
+                "zero quota",
+                object(vec![("name", "a".into()), ("key_quota", Value::Int(0))]),
+                Some("key_quota"),
+            ),
+            (
+                "unknown quota skipped",
+                object(vec![("name", "a".into()), ("key_quota", Value::Unknown)]),
+                None,
+            ),
+            (
+                "empty name",
+                object(vec![("name", " ".into())]),
+                Some("name"),
+            ),
         ] {
             let d = r.validate(&cfg);
             match expect {

@@ -17,12 +17,24 @@ impl DataSource<ProviderCtx> for KmsInstanceData {
         let attributes = instance_attributes()
             .into_iter()
             .map(|a| match a.name {
-                "id" => Attribute::optional_computed("id", AttrType::String, "Instance id to look up (set exactly one of `id` and `name`)."),
-                "name" => Attribute::optional_computed("name", AttrType::String, "Instance name to look up (set exactly one of `id` and `name`)."),
+                "id" => Attribute::optional_computed(
+                    "id",
+                    AttrType::String,
+                    "Instance id to look up (set exactly one of `id` and `name`).",
+                ),
+                "name" => Attribute::optional_computed(
+                    "name",
+                    AttrType::String,
+                    "Instance name to look up (set exactly one of `id` and `name`).",
+                ),
                 _ => Attribute::computed(a.name, a.ty, a.description),
             })
             .collect();
-        Schema { version: 0, description: "Looks up a KMS instance by id or name.", attributes }
+        Schema {
+            version: 0,
+            description: "Looks up a KMS instance by id or name.",
+            attributes,
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -30,14 +42,24 @@ impl DataSource<ProviderCtx> for KmsInstanceData {
         if id.is_unknown() || name.is_unknown() || id.is_null() != name.is_null() {
             return Vec::new();
         }
-        vec![Diagnostic::attr_error("id", "Set exactly one of id and name", "data.keyshift_kms_instance needs either `id` or `name`, not both and not neither")]
+        vec![Diagnostic::attr_error(
+            "id",
+            "Set exactly one of id and name",
+            "data.keyshift_kms_instance needs either `id` or `name`, not both and not neither",
+        )]
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
         let inst = match (config.get("id").as_str(), config.get("name").as_str()) {
             (Some(id), _) => ctx.kms.get_instance(id),
             (None, Some(name)) => ctx.kms.find_instance_by_name(name),
-            (None, None) => return Err(vec![Diagnostic::attr_error("id", "Set exactly one of id and name", "neither was set")]),
+            (None, None) => {
+                return Err(vec![Diagnostic::attr_error(
+                    "id",
+                    "Set exactly one of id and name",
+                    "neither was set",
+                )]);
+            }
         }
         .map_err(store_err("KMS instance not found"))?;
         Ok(instance_value(&inst))

@@ -53,20 +53,48 @@ pub struct KeyshiftProvider;
 
 /// (attribute, environment variable, type, description) of the provider block.
 const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
-    ("store_path", "KEYSHIFT_STORE", AttrType::String,
-     "Directory of the embedded key store. Default: `KEYSHIFT_STORE`, else `./.keyshift` in Terraform's working directory."),
-    ("region", "KEYSHIFT_REGION", AttrType::String,
-     "Default region of new KMS instances. Default: `KEYSHIFT_REGION`, else `local-1`."),
-    ("aws_region", "KEYSHIFT_AWS_REGION", AttrType::String,
-     "AWS region of EKMS root-of-trust keys. Default: `KEYSHIFT_AWS_REGION`, else the standard AWS chain."),
-    ("aws_endpoint", "KEYSHIFT_AWS_ENDPOINT", AttrType::String,
-     "AWS KMS endpoint URL override (e.g. a local emulator). Default: `KEYSHIFT_AWS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS` / the AWS default."),
-    ("aws_profile", "KEYSHIFT_AWS_PROFILE", AttrType::String,
-     "AWS shared-config profile. Default: `KEYSHIFT_AWS_PROFILE`, else the standard AWS chain."),
-    ("legacy_support", "KEYSHIFT_LEGACY_SUPPORT", AttrType::Bool,
-     "Allow preflight operations involving legacy-architecture EKMS configurations. Default: `KEYSHIFT_LEGACY_SUPPORT`, else false."),
-    ("service_principal", "KEYSHIFT_SERVICE_PRINCIPAL", AttrType::String,
-     "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey. Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked."),
+    (
+        "store_path",
+        "KEYSHIFT_STORE",
+        AttrType::String,
+        "Directory of the embedded key store. Default: `KEYSHIFT_STORE`, else `./.keyshift` in Terraform's working directory.",
+    ),
+    (
+        "region",
+        "KEYSHIFT_REGION",
+        AttrType::String,
+        "Default region of new KMS instances. Default: `KEYSHIFT_REGION`, else `local-1`.",
+    ),
+    (
+        "aws_region",
+        "KEYSHIFT_AWS_REGION",
+        AttrType::String,
+        "AWS region of EKMS root-of-trust keys. Default: `KEYSHIFT_AWS_REGION`, else the standard AWS chain.",
+    ),
+    (
+        "aws_endpoint",
+        "KEYSHIFT_AWS_ENDPOINT",
+        AttrType::String,
+        "AWS KMS endpoint URL override (e.g. a local emulator). Default: `KEYSHIFT_AWS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS` / the AWS default.",
+    ),
+    (
+        "aws_profile",
+        "KEYSHIFT_AWS_PROFILE",
+        AttrType::String,
+        "AWS shared-config profile. Default: `KEYSHIFT_AWS_PROFILE`, else the standard AWS chain.",
+    ),
+    (
+        "legacy_support",
+        "KEYSHIFT_LEGACY_SUPPORT",
+        AttrType::Bool,
+        "Allow preflight operations involving legacy-architecture EKMS configurations. Default: `KEYSHIFT_LEGACY_SUPPORT`, else false.",
+    ),
+    (
+        "service_principal",
+        "KEYSHIFT_SERVICE_PRINCIPAL",
+        AttrType::String,
+        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey. Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+    ),
 ];
 
 /// A provider setting: known config value, else the environment variable.
@@ -75,7 +103,9 @@ fn setting(config: &Value, attr: &str, env: &str) -> Result<Option<String>, Diag
         Value::Unknown => Err(Diagnostic::attr_error(
             attr,
             "Provider setting not known",
-            format!("`{attr}` must be known when the provider is configured (it cannot depend on a resource that is not created yet)."),
+            format!(
+                "`{attr}` must be known when the provider is configured (it cannot depend on a resource that is not created yet)."
+            ),
         )),
         Value::String(s) => Ok(Some(s.clone())),
         Value::Bool(b) => Ok(Some(b.to_string())),
@@ -144,7 +174,11 @@ impl Provider for KeyshiftProvider {
         }
     }
 
-    fn configure(&self, config: &Value, _terraform_version: &str) -> Result<ProviderCtx, Diagnostics> {
+    fn configure(
+        &self,
+        config: &Value,
+        _terraform_version: &str,
+    ) -> Result<ProviderCtx, Diagnostics> {
         let config = ProviderConfig::resolve(config)?;
         let kms = Kms::open(&config.store_path, "terraform").map_err(|e| {
             vec![Diagnostic::attr_error(
@@ -185,7 +219,11 @@ mod tests {
         for s in schemas {
             assert!(!s.description.is_empty());
             for a in &s.attributes {
-                assert!(!a.description.trim().is_empty(), "{} has no description", a.name);
+                assert!(
+                    !a.description.trim().is_empty(),
+                    "{} has no description",
+                    a.name
+                );
             }
         }
     }
@@ -194,8 +232,13 @@ mod tests {
     fn unknown_setting_is_refused_with_path() {
         let mut cfg = crate::framework::Object::new();
         cfg.insert("store_path".into(), Value::Unknown);
-        let err = ProviderConfig::resolve(&Value::Object(cfg)).err().unwrap_or_default();
+        let err = ProviderConfig::resolve(&Value::Object(cfg))
+            .err()
+            .unwrap_or_default();
         assert_eq!(err.len(), 1);
-        assert_eq!(err[0].path, Some(crate::framework::AttrPath::attr("store_path")));
+        assert_eq!(
+            err[0].path,
+            Some(crate::framework::AttrPath::attr("store_path"))
+        );
     }
 }

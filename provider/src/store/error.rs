@@ -35,7 +35,9 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     /// A migration holds the container; retry when it has finished.
-    #[error("migration in progress on {container}: management operations are refused until it completes")]
+    #[error(
+        "migration in progress on {container}: management operations are refused until it completes"
+    )]
     MigrationInProgress {
         /// The container being migrated.
         container: String,
