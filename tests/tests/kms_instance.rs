@@ -60,6 +60,23 @@ fn lifecycle_create_update_import_destroy() {
     tf.assert_clean_plan();
     std::fs::remove_file(tf.path().join("import.tf")).unwrap();
 
+    // refresh keeps the state as it is.
+    tf.run(&["refresh"]).ok();
+    assert_eq!(tf.resource("keyshift_kms_instance.a"), updated);
+
+    // The data source finds it by name and by id.
+    tf.write(
+        "data.tf",
+        &format!(
+            "data \"keyshift_kms_instance\" \"by_name\" {{\n  name = \"payments\"\n}}\n\ndata \"keyshift_kms_instance\" \"by_id\" {{\n  id = \"{id}\"\n}}\n\noutput \"found\" {{\n  value = [data.keyshift_kms_instance.by_name.id, data.keyshift_kms_instance.by_id.name, tostring(data.keyshift_kms_instance.by_id.secret_quota)]\n}}\n"
+        ),
+    );
+    tf.apply();
+    let found = tf.run(&["output", "-json", "found"]).ok();
+    let found: serde_json::Value = serde_json::from_str(&found.stdout).unwrap();
+    assert_eq!(found, serde_json::json!([id, "payments", "5"]));
+    std::fs::remove_file(tf.path().join("data.tf")).unwrap();
+
     tf.destroy().ok();
     let after = tf.state_json();
     assert!(
