@@ -165,9 +165,9 @@ fn byok_material_is_write_only_and_never_stored() {
     let tf = Tf::new();
     // 32 bytes, base64; the marker must never appear in state or plans.
     let material = "S0VZU0hJRlQtU0VDUkVULU1BVEVSSUFMLTAwMDAwMDA=";
-    tf.write_main(&format!(
-        "variable \"m\" {{\n  type      = string\n  sensitive = true\n  ephemeral = true\n}}\n\nresource \"keyshift_key\" \"byok\" {{\n  origin                  = \"EXTERNAL\"\n  key_material_wo         = var.m\n  key_material_wo_version = 1\n}}\n\nresource \"keyshift_key\" \"pending\" {{\n  origin = \"EXTERNAL\"\n}}\n"
-    ));
+    tf.write_main(
+        "variable \"m\" {\n  type      = string\n  sensitive = true\n  ephemeral = true\n}\n\nresource \"keyshift_key\" \"byok\" {\n  origin                  = \"EXTERNAL\"\n  key_material_wo         = var.m\n  key_material_wo_version = 1\n}\n\nresource \"keyshift_key\" \"pending\" {\n  origin = \"EXTERNAL\"\n}\n",
+    );
     let var = format!("-var=m={material}");
     let r = tf.run(&["apply", "-auto-approve", &var]).ok();
     assert!(!r.all().contains(material));
