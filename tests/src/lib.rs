@@ -81,6 +81,7 @@ impl Run {
 pub struct Tf {
     dir: tempfile::TempDir,
     rc: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Default for Tf {
@@ -106,7 +107,19 @@ impl Tf {
             ),
         )
         .unwrap();
-        Tf { dir, rc }
+        Tf {
+            dir,
+            rc,
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable for every terraform run (and thus the
+    /// provider). Once any is set, inherited `AWS_*` variables are dropped,
+    /// so AWS settings come only from here.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// The working directory.
@@ -143,6 +156,15 @@ impl Tf {
             .env("CHECKPOINT_DISABLE", "1")
             .env_remove("TF_LOG")
             .env_remove("KEYSHIFT_STORE");
+        if !self.env.is_empty() {
+            // Explicit environment (e.g. AWS for EKMS tests): never the machine's AWS defaults.
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("AWS_") {
+                    cmd.env_remove(k);
+                }
+            }
+            cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        }
         let (sub, rest) = args.split_first().expect("a subcommand");
         cmd.arg(sub);
         let colorless = [

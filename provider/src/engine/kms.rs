@@ -24,7 +24,7 @@ use crate::store::{
 pub struct Kms {
     pub(super) store: Arc<dyn KeyStore>,
     actor: String,
-    internal: Arc<dyn RootKeyWrapper>,
+    pub(super) internal: Arc<dyn RootKeyWrapper>,
     external: Option<Arc<dyn RootKeyWrapper>>,
 }
 
@@ -351,6 +351,13 @@ impl Kms {
             }
             if let Some(q) = upd.secret_quota {
                 validate::quota("secret_quota", q)?;
+                let held = tx.count_secrets(&container)?;
+                if q < held {
+                    return Err(StoreError::Invalid {
+                        field: "secret_quota",
+                        message: format!("instance {id} holds {held} secrets; the quota cannot go below that (got {q})"),
+                    });
+                }
                 inst.secret_quota = q;
             }
             tx.update_instance(&inst)?;
@@ -364,7 +371,8 @@ impl Kms {
     /// its keys and their aliases too. Keys already scheduled for deletion
     /// do not block: their owner asked for them to go (this is what
     /// `terraform destroy` of an instance and its keys produces), and they
-    /// are erased with the instance.
+    /// are erased with the instance. Any secret blocks the same way, and
+    /// `force` erases secrets too.
     pub fn delete_instance(&self, id: &str, force: bool) -> StoreResult<()> {
         self.mutate("instance.delete", id, |tx, detail| {
             load_instance(&*tx, id)?;
@@ -378,6 +386,17 @@ impl Kms {
                      first or set force_destroy = true (and apply it) to erase them with the instance"
                 )));
             }
+            let secrets = tx.secrets(Some(&container))?;
+            if !secrets.is_empty() && !force {
+                return Err(StoreError::Conflict(format!(
+                    "instance {id} still holds {} secret(s); delete them first or set force_destroy = true \
+                     (and apply it) to erase them with the instance",
+                    secrets.len()
+                )));
+            }
+            for s in &secrets {
+                tx.delete_secret(&s.id)?;
+            }
             for k in &keys {
                 tx.delete_key(&k.id)?;
             }
@@ -386,16 +405,19 @@ impl Kms {
             if !keys.is_empty() {
                 *detail = format!("force_destroy: erased {} key(s)", keys.len());
             }
+            if !secrets.is_empty() {
+                detail.push_str(&format!(" force_destroy: erased {} secret(s)", secrets.len()));
+            }
             Ok(())
         })
     }
 
-    /// `(keys, secrets)` held by an instance. Secrets are not stored by this
-    /// engine yet, so the second number is 0.
+    /// `(keys, secrets)` held by an instance.
     pub fn instance_usage(&self, id: &str) -> StoreResult<(i64, i64)> {
         read_with(&*self.store, |r| {
             load_instance(r, id)?;
-            Ok((r.count_keys(&Container::Instance(id.to_string()))?, 0))
+            let c = Container::Instance(id.to_string());
+            Ok((r.count_keys(&c)?, r.count_secrets(&c)?))
         })
     }
 

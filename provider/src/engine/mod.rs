@@ -12,9 +12,12 @@
 //! - [`validate`]: input rules shared with plan-time validation.
 
 pub mod ekms_status;
+pub mod ekms_wrapper;
 pub mod kms;
+pub mod kms_ekms;
 mod kms_keys;
 mod kms_material;
+pub mod kms_secrets;
 mod kms_sign;
 pub mod migration_rules;
 pub mod preflight;
@@ -22,6 +25,8 @@ pub mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ekms;
 #[cfg(test)]
 mod tests_material;
 

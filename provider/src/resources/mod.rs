@@ -3,10 +3,14 @@
 
 mod alias;
 mod common;
+mod ekms_config;
 mod key;
 mod key_data;
+mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;
+mod preflight_data;
+mod secret;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +49,8 @@ pub struct ProviderCtx {
     pub kms: Kms,
     /// The resolved provider configuration.
     pub config: ProviderConfig,
+    /// AWS KMS for EKMS containers, connected on first use (no network at configure).
+    pub aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService>,
 }
 
 /// The `keyshift` provider.
@@ -187,7 +193,11 @@ impl Provider for KeyshiftProvider {
                 format!("{} (store at {})", e, config.store_path.display()),
             )]
         })?;
-        Ok(ProviderCtx { kms, config })
+        let aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService> = Arc::new(
+            crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
+        );
+        let kms = kms.with_external_keys(Arc::clone(&aws));
+        Ok(ProviderCtx { kms, config, aws })
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderCtx>>> {
@@ -195,6 +205,8 @@ impl Provider for KeyshiftProvider {
             Arc::new(kms_instance::KmsInstance),
             Arc::new(key::KeyResource),
             Arc::new(alias::AliasResource),
+            Arc::new(ekms_config::EkmsConfigResource),
+            Arc::new(secret::SecretResource),
         ]
     }
 
@@ -202,6 +214,8 @@ impl Provider for KeyshiftProvider {
         vec![
             Arc::new(key_data::KeyData),
             Arc::new(kms_instance_data::KmsInstanceData),
+            Arc::new(key_status_data::KeyStatusData),
+            Arc::new(preflight_data::PreflightData),
         ]
     }
 }

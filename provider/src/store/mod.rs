@@ -11,11 +11,14 @@
 //! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
 pub mod conformance;
+pub mod conformance_secrets;
 pub mod crypto;
 pub mod error;
 pub mod keygen;
 pub mod model;
 pub mod sqlite;
+mod sqlite_ekms;
+mod sqlite_secrets;
 mod sqlite_tx;
 pub mod traits;
 

@@ -307,3 +307,152 @@ pub struct AuditEntry {
     /// Extra context (e.g. a change request number), if any.
     pub detail: String,
 }
+
+// -- ekms
+
+string_enum!(
+    /// Key management architecture of an EKMS configuration (SPEC §4).
+    EkmsArchitecture { Current = "current", Legacy = "legacy" }
+);
+
+/// A container's EKMS / BYOK configuration (SPEC §3). Whether the root key
+/// is currently wrapped by the AWS key is the container record's
+/// `wrapping`; this record holds the configuration and the last health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EkmsConfig {
+    /// The container it configures.
+    pub container: Container,
+    /// Full ARN of the AWS KMS key.
+    pub key_arn: String,
+    /// Key management architecture.
+    pub architecture: EkmsArchitecture,
+    /// Escape hatch: when true, the configuration may be removed and the
+    /// root key re-wrapped internally.
+    pub allow_revert_to_internal: bool,
+    /// Keyshift key status of the last health check (`ACTIVE`, ...).
+    pub last_status: Option<String>,
+    /// AWS `KeyState` of the last health check, when AWS answered.
+    pub last_aws_state: Option<String>,
+    /// RFC 3339 time of the last health check.
+    pub last_checked_at: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+// -- secrets
+
+string_enum!(
+    /// What a secret holds (SPEC §1).
+    SecretType { Generic = "Generic", Ram = "RAM", Rds = "RDS", Ecs = "ECS" }
+);
+
+/// Stage label of a secret's current version.
+pub const STAGE_CURRENT: &str = "ACSCurrent";
+/// Stage label of the version that was current before it.
+pub const STAGE_PREVIOUS: &str = "ACSPrevious";
+
+/// Metadata of one secret version (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretVersionInfo {
+    /// The version id.
+    pub version_id: String,
+    /// Stage labels (`ACSCurrent`, `ACSPrevious`), possibly none.
+    pub stages: Vec<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// A secret (metadata only; values stay sealed in the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    /// `sec-<uuid>`.
+    pub id: String,
+    /// Name, unique per container.
+    pub name: String,
+    /// Where it lives.
+    pub container: Container,
+    /// What it holds.
+    pub secret_type: SecretType,
+    /// The `AES_256` key (same container) whose material seals the values.
+    pub encryption_key_id: String,
+    /// Free text.
+    pub description: String,
+    /// User tags.
+    pub tags: BTreeMap<String, String>,
+    /// Id of the `ACSCurrent` version.
+    pub current_version_id: String,
+    /// All versions, oldest first (filled in by the store).
+    pub versions: Vec<SecretVersionInfo>,
+    /// Rotation interval as configured (e.g. `"30d"`), if any.
+    pub rotation_interval: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// What it takes to create a secret (the value is passed separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    /// Name, unique per container.
+    pub name: String,
+    /// Where to create it.
+    pub container: Container,
+    /// What it holds.
+    pub secret_type: SecretType,
+    /// An enabled `AES_256` key in the same container.
+    pub encryption_key_id: String,
+    /// Free text.
+    pub description: String,
+    /// User tags.
+    pub tags: BTreeMap<String, String>,
+    /// Rotation interval, if any.
+    pub rotation_interval: Option<String>,
+}
+
+/// Updatable fields of a secret (`None` = unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New tags (replace all).
+    pub tags: Option<BTreeMap<String, String>>,
+    /// New rotation interval (`Some(None)` turns rotation off).
+    pub rotation_interval: Option<Option<String>>,
+    /// Another key of the same container: every version is re-sealed under it.
+    pub encryption_key_id: Option<String>,
+}
+
+/// One stored secret version: its value sealed under a key version's
+/// material (never plaintext).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecretVersion {
+    /// The secret this version belongs to.
+    pub secret_id: String,
+    /// The version id.
+    pub version_id: String,
+    /// 1 for the first version, increasing.
+    pub seq: i64,
+    /// Stage labels.
+    pub stages: Vec<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// The key whose material sealed the value.
+    pub key_id: String,
+    /// The version of that key whose material sealed the value.
+    pub key_version_id: String,
+    /// AES-256-GCM blob (sealed format v1), AAD `<secret id>/<version id>`.
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for SealedSecretVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedSecretVersion")
+            .field("secret_id", &self.secret_id)
+            .field("version_id", &self.version_id)
+            .field("seq", &self.seq)
+            .field("stages", &self.stages)
+            .field("key_id", &self.key_id)
+            .field("key_version_id", &self.key_version_id)
+            .field("sealed", &format_args!("<{} bytes>", self.sealed.len()))
+            .finish_non_exhaustive()
+    }
+}

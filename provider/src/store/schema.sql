@@ -67,3 +67,46 @@ CREATE TABLE audit (
     outcome TEXT NOT NULL,
     detail  TEXT NOT NULL
 );
+
+-- ekms: one EKMS / BYOK configuration per container (SPEC §3). Whether the
+-- root key is actually wrapped by the AWS key is containers.wrapping; this
+-- row holds the configuration and the last health check.
+CREATE TABLE ekms_configs (
+    container_id             TEXT PRIMARY KEY REFERENCES containers (id) ON DELETE CASCADE,
+    key_arn                  TEXT NOT NULL,
+    architecture             TEXT NOT NULL CHECK (architecture IN ('current', 'legacy')),
+    allow_revert_to_internal INTEGER NOT NULL DEFAULT 0 CHECK (allow_revert_to_internal IN (0, 1)),
+    last_status              TEXT,
+    last_aws_state           TEXT,
+    last_checked_at          TEXT,
+    created_at               TEXT NOT NULL
+);
+
+-- secrets: values are sealed (AES-256-GCM, AAD '<secret id>/<version id>')
+-- under the material of one version of the secret's encryption key, which
+-- each version records, so rotating that key never breaks older versions.
+CREATE TABLE secrets (
+    id                 TEXT PRIMARY KEY,
+    container_id       TEXT NOT NULL REFERENCES containers (id),
+    name               TEXT NOT NULL,
+    secret_type        TEXT NOT NULL,
+    encryption_key_id  TEXT NOT NULL,
+    description        TEXT NOT NULL,
+    tags               TEXT NOT NULL,     -- JSON object
+    current_version_id TEXT NOT NULL,
+    rotation_interval  TEXT,
+    created_at         TEXT NOT NULL,
+    UNIQUE (container_id, name)
+);
+
+CREATE TABLE secret_versions (
+    secret_id      TEXT NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+    version_id     TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    stages         TEXT NOT NULL,         -- JSON array
+    created_at     TEXT NOT NULL,
+    key_id         TEXT NOT NULL,
+    key_version_id TEXT NOT NULL,
+    sealed         BLOB NOT NULL,
+    PRIMARY KEY (secret_id, version_id)
+);

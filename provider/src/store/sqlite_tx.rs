@@ -353,6 +353,40 @@ impl StoreReader for SqliteTx<'_> {
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
     }
+
+    // -- ekms (SQL in sqlite_ekms.rs)
+    fn ekms_config(&self, c: &Container) -> StoreResult<Option<crate::store::EkmsConfig>> {
+        self.ekms_get(c)
+    }
+
+    fn ekms_configs(&self) -> StoreResult<Vec<crate::store::EkmsConfig>> {
+        self.ekms_list()
+    }
+
+    // -- secrets (SQL in sqlite_secrets.rs)
+    fn secret(&self, id: &str) -> StoreResult<Option<crate::store::Secret>> {
+        self.secret_get(id)
+    }
+
+    fn secret_by_name(
+        &self,
+        c: &Container,
+        name: &str,
+    ) -> StoreResult<Option<crate::store::Secret>> {
+        self.secret_get_by_name(c, name)
+    }
+
+    fn secrets(&self, c: Option<&Container>) -> StoreResult<Vec<crate::store::Secret>> {
+        self.secret_list(c)
+    }
+
+    fn count_secrets(&self, c: &Container) -> StoreResult<i64> {
+        self.secret_count(c)
+    }
+
+    fn secret_versions(&self, id: &str) -> StoreResult<Vec<crate::store::SealedSecretVersion>> {
+        self.secret_versions_of(id)
+    }
 }
 
 fn version_row(r: &Row<'_>) -> rusqlite::Result<SealedVersion> {
@@ -452,6 +486,7 @@ impl StoreTx for SqliteTx<'_> {
                 "container {container} still holds {held} key(s)"
             )));
         }
+        self.secrets_guard_empty(container)?;
         let n = self.exec(
             "DELETE FROM containers WHERE id = ?1",
             [container_id(container)],
@@ -589,5 +624,31 @@ impl StoreTx for SqliteTx<'_> {
             params![e.at, e.actor, e.action, e.object, e.outcome, e.detail],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    // -- ekms (SQL in sqlite_ekms.rs)
+    fn put_ekms_config(&mut self, c: &crate::store::EkmsConfig) -> StoreResult<()> {
+        self.ekms_put(c)
+    }
+
+    fn delete_ekms_config(&mut self, c: &Container) -> StoreResult<()> {
+        self.ekms_delete(c)
+    }
+
+    // -- secrets (SQL in sqlite_secrets.rs)
+    fn insert_secret(&mut self, s: &crate::store::Secret) -> StoreResult<()> {
+        self.secret_insert(s)
+    }
+
+    fn update_secret(&mut self, s: &crate::store::Secret) -> StoreResult<()> {
+        self.secret_update(s)
+    }
+
+    fn delete_secret(&mut self, id: &str) -> StoreResult<()> {
+        self.secret_delete(id)
+    }
+
+    fn put_secret_version(&mut self, v: &crate::store::SealedSecretVersion) -> StoreResult<()> {
+        self.secret_put_version(v)
     }
 }

@@ -129,6 +129,29 @@ pub trait StoreReader {
     fn alias(&self, name: &str) -> StoreResult<Option<Alias>>;
     /// The newest `limit` audit entries, newest first.
     fn audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+    // -- ekms
+    /// The EKMS configuration of a container.
+    fn ekms_config(&self, container: &Container) -> StoreResult<Option<crate::store::EkmsConfig>>;
+    /// Every EKMS configuration, by container id.
+    fn ekms_configs(&self) -> StoreResult<Vec<crate::store::EkmsConfig>>;
+    // -- secrets
+    /// The secret with that id; `versions` is filled in (oldest first).
+    fn secret(&self, id: &str) -> StoreResult<Option<crate::store::Secret>>;
+    /// The secret called `name` in `container`.
+    fn secret_by_name(
+        &self,
+        container: &Container,
+        name: &str,
+    ) -> StoreResult<Option<crate::store::Secret>>;
+    /// All secrets (of one container, or all), by creation time then id.
+    fn secrets(&self, container: Option<&Container>) -> StoreResult<Vec<crate::store::Secret>>;
+    /// Number of secrets in a container.
+    fn count_secrets(&self, container: &Container) -> StoreResult<i64>;
+    /// All sealed versions of a secret, oldest first.
+    fn secret_versions(
+        &self,
+        secret_id: &str,
+    ) -> StoreResult<Vec<crate::store::SealedSecretVersion>>;
 }
 
 /// Write access inside a write transaction (see the module docs).
@@ -160,6 +183,26 @@ pub trait StoreTx: StoreReader {
     fn delete_alias(&mut self, name: &str) -> StoreResult<()>;
     /// Appends an audit entry, returning its sequence number.
     fn append_audit(&mut self, entry: &NewAuditEntry) -> StoreResult<i64>;
+    // -- ekms
+    /// Inserts or replaces a container's EKMS configuration; unknown
+    /// container → `NotFound`.
+    fn put_ekms_config(&mut self, config: &crate::store::EkmsConfig) -> StoreResult<()>;
+    /// Deletes a container's EKMS configuration; missing → `NotFound`.
+    fn delete_ekms_config(&mut self, container: &Container) -> StoreResult<()>;
+    // -- secrets
+    /// Inserts a secret's metadata (`versions` ignored); duplicate id or
+    /// name in the container → `AlreadyExists`; unknown container → `NotFound`.
+    fn insert_secret(&mut self, secret: &crate::store::Secret) -> StoreResult<()>;
+    /// Replaces a secret's metadata (including its container); missing →
+    /// `NotFound`; name taken in the container → `AlreadyExists`.
+    fn update_secret(&mut self, secret: &crate::store::Secret) -> StoreResult<()>;
+    /// Deletes a secret with its versions; missing → `NotFound`.
+    fn delete_secret(&mut self, id: &str) -> StoreResult<()>;
+    /// Inserts or replaces a secret version; unknown secret → `NotFound`.
+    fn put_secret_version(
+        &mut self,
+        version: &crate::store::SealedSecretVersion,
+    ) -> StoreResult<()>;
 }
 
 /// A durable, transactional key store (see the module docs for the contract).

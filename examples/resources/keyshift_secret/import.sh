@@ -1,0 +1,4 @@
+# Import by secret id, or by <container>/<name> (container: shared or a kst- instance id).
+# The value is never read back: secret_data and secret_data_wo_version start null.
+terraform import keyshift_secret.db sec-2b7c4e1a-9d3f-4a6b-8c5e-7f1d0a2b3c4d
+terraform import keyshift_secret.db shared/app/db-password

@@ -1,0 +1,222 @@
+//! `data.keyshift_preflight`: may an instance automation operation run
+//! from a source container to a target container (SPEC §4)?
+//!
+//! Each side is classified from its store: no EKMS configuration →
+//! `not_configured`; a configuration → `configured`, with the key status of
+//! a live health check, its wrapping strategy and architecture. Every
+//! Keyshift store supports EKMS, so `unsupported` (an older store or
+//! instance outside Keyshift that cannot carry EKMS) is declared with
+//! `source_ekms_support = false` / `target_ekms_support = false`. The
+//! target may live in another store (`target_store_path`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::ProviderCtx;
+use super::common::{check_enum, check_instance_id, object, store_diag};
+use crate::engine::Kms;
+use crate::engine::preflight::{Operation, Side, preflight};
+use crate::framework::{
+    AttrPath, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value,
+};
+use crate::store::Container;
+use crate::store::sqlite::DB_FILE;
+
+/// The `keyshift_preflight` data source type.
+pub struct PreflightData;
+
+fn side(ctx: &ProviderCtx, kms: &Kms, config: &Value, which: &str) -> Result<Side, Diagnostics> {
+    let id_attr = format!("{which}_instance_id");
+    let c = Container::from_instance_id(config.get(&id_attr).as_str());
+    let side = kms.preflight_side(&c, &*ctx.aws).map_err(|e| {
+        vec![store_diag(&format!("Cannot classify the {which}"), &e).at(AttrPath::attr(&id_attr))]
+    })?;
+    let support_attr = format!("{which}_ekms_support");
+    if config.get(&support_attr).as_bool() != Some(false) {
+        return Ok(side);
+    }
+    match side {
+        Side::Configured(s) => Err(vec![Diagnostic::attr_error(
+            &support_attr,
+            format!("The {which} supports EKMS"),
+            format!(
+                "{which} container {c} has an EKMS configuration (key {}), so it cannot be declared unsupported",
+                s.key_arn
+            ),
+        )]),
+        _ => Ok(Side::Unsupported),
+    }
+}
+
+fn target_kms(ctx: &ProviderCtx, config: &Value) -> Result<Option<Kms>, Diagnostics> {
+    let Some(path) = config.get("target_store_path").as_str() else {
+        return Ok(None);
+    };
+    if !Path::new(path).join(DB_FILE).is_file() {
+        return Err(vec![Diagnostic::attr_error(
+            "target_store_path",
+            "No key store there",
+            format!("{path} holds no Keyshift key store ({DB_FILE} not found)"),
+        )]);
+    }
+    let kms = Kms::open(Path::new(path), "terraform-preflight").map_err(|e| {
+        vec![
+            store_diag("Cannot open the target key store", &e)
+                .at(AttrPath::attr("target_store_path")),
+        ]
+    })?;
+    Ok(Some(kms.with_external_keys(Arc::clone(&ctx.aws))))
+}
+
+impl DataSource<ProviderCtx> for PreflightData {
+    fn type_name(&self) -> &'static str {
+        "keyshift_preflight"
+    }
+
+    fn schema(&self) -> Schema {
+        use AttrType::{Bool, Number, String as Str};
+        use Attribute as A;
+        Schema {
+            version: 0,
+            description: "Preflight of an instance automation operation (clone, backup_restore, copy, move, toggle) between two containers, from their EKMS configurations. Use `result` in a `precondition` or `check` block.",
+            attributes: vec![
+                A::required(
+                    "operation",
+                    Str,
+                    "`clone`, `backup_restore`, `copy`, `move` or `toggle`.",
+                ),
+                A::optional(
+                    "source_instance_id",
+                    Str,
+                    "Source KMS instance; null means the shared KMS.",
+                ),
+                A::optional(
+                    "target_instance_id",
+                    Str,
+                    "Target KMS instance; null means the shared KMS.",
+                ),
+                A::optional(
+                    "target_store_path",
+                    Str,
+                    "Key store directory of the target when it is not the provider's store.",
+                ),
+                A::optional(
+                    "legacy_support",
+                    Bool,
+                    "Allow legacy-architecture cases; overrides the provider's `legacy_support`.",
+                ),
+                A::optional(
+                    "source_ekms_support",
+                    Bool,
+                    "Set to false when the source is an older store or instance that cannot carry EKMS (`unsupported`). Default true.",
+                ),
+                A::optional(
+                    "target_ekms_support",
+                    Bool,
+                    "Set to false when the target is an older store or instance that cannot carry EKMS (`unsupported`). Default true.",
+                ),
+                A::computed("result", Str, "`supported` or `blocked`."),
+                A::computed(
+                    "row",
+                    Number,
+                    "The compatibility-table row that decided (1-13; 0 for the legacy rule).",
+                ),
+                A::computed("reason", Str, "Why, naming the sides."),
+                A::computed(
+                    "remediation",
+                    Str,
+                    "What to do about a block (empty when supported).",
+                ),
+                A::computed(
+                    "reference",
+                    Str,
+                    "Knowledge-base reference (`KB2540187`) for blocked configuration cases, else null.",
+                ),
+                A::computed(
+                    "source_kind",
+                    Str,
+                    "Classification of the source: `unsupported`, `not_configured` or `configured`.",
+                ),
+                A::computed(
+                    "target_kind",
+                    Str,
+                    "Classification of the target: `unsupported`, `not_configured` or `configured`.",
+                ),
+            ],
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = Vec::new();
+        check_enum::<Operation>(config, "operation", &mut diags);
+        check_instance_id(config, "source_instance_id", &mut diags);
+        check_instance_id(config, "target_instance_id", &mut diags);
+        diags
+    }
+
+    fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
+        let op: Operation = config
+            .get("operation")
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: String| {
+                vec![Diagnostic::attr_error("operation", "Invalid operation", e)]
+            })?;
+        let source = side(ctx, &ctx.kms, config, "source")?;
+        let other = target_kms(ctx, config)?;
+        let target = side(ctx, other.as_ref().unwrap_or(&ctx.kms), config, "target")?;
+        let legacy = config
+            .get("legacy_support")
+            .as_bool()
+            .unwrap_or(ctx.config.legacy_support);
+        let v = preflight(op, &source, &target, legacy);
+        Ok(object(vec![
+            ("operation", Value::string(op.as_str())),
+            (
+                "source_instance_id",
+                config.get("source_instance_id").clone(),
+            ),
+            (
+                "target_instance_id",
+                config.get("target_instance_id").clone(),
+            ),
+            ("target_store_path", config.get("target_store_path").clone()),
+            ("legacy_support", config.get("legacy_support").clone()),
+            (
+                "source_ekms_support",
+                config.get("source_ekms_support").clone(),
+            ),
+            (
+                "target_ekms_support",
+                config.get("target_ekms_support").clone(),
+            ),
+            ("result", Value::string(v.result())),
+            ("row", Value::Int(i64::from(v.row))),
+            ("reason", Value::string(&v.reason)),
+            ("remediation", Value::string(&v.remediation)),
+            ("reference", Value::opt_string(v.reference.clone())),
+            ("source_kind", Value::string(source.kind())),
+            ("target_kind", Value::string(target.kind())),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_operation_is_reported_on_operation() {
+        let d = PreflightData.validate(&object(vec![("operation", "teleport".into())]));
+        assert_eq!(
+            d.first().and_then(|d| d.path.clone()),
+            Some(AttrPath::attr("operation"))
+        );
+        assert!(
+            PreflightData
+                .validate(&object(vec![("operation", "move".into())]))
+                .is_empty()
+        );
+    }
+}
