@@ -1,7 +1,8 @@
 //! `keyshift`: the plan-aware migration helper.
 //!
-//! Exit codes: 0 clean, 1 findings (or `--check` needing edits), 2 usage or
-//! input error.
+//! Exit codes: 0 clean, 1 findings (or `--check` needing edits; a blocked
+//! preflight, an invalid signature, a key-store operation that failed),
+//! 2 usage or input error.
 use clap::{Parser, Subcommand};
 use keyshift::cli::{self, Outcome};
 use std::process::ExitCode;
@@ -10,6 +11,10 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "keyshift", version, about, long_about = None)]
 struct Cli {
+    /// Key store directory for encrypt/decrypt/sign/verify/status/preflight
+    /// (default: `KEYSHIFT_STORE`, else `./.keyshift`).
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,6 +25,18 @@ enum Command {
     Rewrite(cli::rewrite::RewriteArgs),
     /// Fail when a plan would destroy, replace or unmigrate key-bearing resources.
     PlanCheck(cli::plan_check::PlanCheckArgs),
+    /// Encrypt stdin with an AES_256 key; base64 ciphertext on stdout.
+    Encrypt(cli::encrypt::EncryptArgs),
+    /// Decrypt base64 ciphertext from stdin; plaintext on stdout.
+    Decrypt(cli::decrypt::DecryptArgs),
+    /// Sign stdin with a SIGN/VERIFY key; base64 signature on stdout.
+    Sign(cli::sign::SignArgs),
+    /// Verify a signature of stdin (exit 1 when invalid).
+    Verify(cli::verify::VerifyArgs),
+    /// Health of every EKMS configuration in a store (exit 1 unless all ACTIVE).
+    Status(cli::status::StatusArgs),
+    /// May an instance automation operation run between two containers? (SPEC §4)
+    Preflight(cli::preflight::PreflightArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,16 +49,25 @@ fn main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
+    let mut stdin = std::io::stdin().lock();
+    let store = cli.store.as_deref();
     let result = match &cli.command {
         Command::Rewrite(args) => cli::rewrite::run(args, &mut stdout),
         Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdout),
+        Command::Encrypt(args) => cli::encrypt::run(args, store, &mut stdin, &mut stdout),
+        Command::Decrypt(args) => cli::decrypt::run(args, store, &mut stdin, &mut stdout),
+        Command::Sign(args) => cli::sign::run(args, store, &mut stdin, &mut stdout),
+        Command::Verify(args) => cli::verify::run(args, store, &mut stdin, &mut stdout),
+        Command::Status(args) => cli::status::run(args, store, &mut stdout),
+        Command::Preflight(args) => cli::preflight::run(args, store, &mut stdout),
     };
+    let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
         Err(e) => {
             eprintln!("keyshift: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }

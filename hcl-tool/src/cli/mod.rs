@@ -1,8 +1,16 @@
 //! The `keyshift` subcommands. `main.rs` only parses arguments and maps
 //! [`Outcome`]/[`CliError`] to exit codes.
 
+pub mod decrypt;
+pub mod encrypt;
 pub mod plan_check;
+pub mod preflight;
+pub mod preflight_sides;
 pub mod rewrite;
+pub mod sign;
+pub mod status;
+pub mod store;
+pub mod verify;
 
 use thiserror::Error;
 
@@ -33,4 +41,19 @@ pub enum CliError {
     /// Anything else the user must fix.
     #[error("{0}")]
     Usage(String),
+    /// A key-store operation failed; exit 2 or 1 by cause
+    /// (see [`store::KmsFailure::exit_code`]).
+    #[error(transparent)]
+    Kms(#[from] store::KmsFailure),
+}
+
+impl CliError {
+    /// The process exit code: 2 (usage or input error) except for key-store
+    /// operations that failed on valid input (1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Kms(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
 }

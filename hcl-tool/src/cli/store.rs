@@ -1,0 +1,203 @@
+//! What the key-store commands (`encrypt`, `decrypt`, `sign`, `verify`,
+//! `status`, `preflight`) share: where the store is, how to reach AWS KMS
+//! for externally wrapped containers, reading stdin, and how engine errors
+//! become exit codes.
+
+use crate::cli::CliError;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::Args;
+use keyshift_provider::aws::AwsSettings;
+use keyshift_provider::engine::Kms;
+use keyshift_provider::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
+use keyshift_provider::store::StoreError;
+use keyshift_provider::store::sqlite::DB_FILE;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Environment variable naming the store directory (same as the provider).
+pub const STORE_ENV: &str = "KEYSHIFT_STORE";
+/// Default store directory, relative to the working directory.
+pub const DEFAULT_STORE: &str = ".keyshift";
+/// Actor recorded in the store's audit log for CLI operations.
+pub const ACTOR: &str = "keyshift-cli";
+
+/// The store directory: `--store`, else `KEYSHIFT_STORE`, else `./.keyshift`.
+pub fn store_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    std::env::var_os(STORE_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_STORE), PathBuf::from)
+}
+
+/// AWS KMS settings for externally wrapped (EKMS) containers; the same
+/// environment variables as the provider. `AWS_ENDPOINT_URL_KMS`, the
+/// standard credential chain and `AWS_REGION` are honoured by the SDK.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AwsArgs {
+    /// Default AWS region (calls on a key ARN use the ARN's region).
+    #[arg(long, env = "KEYSHIFT_AWS_REGION", value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// AWS KMS endpoint URL override (e.g. a local emulator).
+    #[arg(long, env = "KEYSHIFT_AWS_ENDPOINT", value_name = "URL")]
+    pub aws_endpoint: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, env = "KEYSHIFT_AWS_PROFILE", value_name = "NAME")]
+    pub aws_profile: Option<String>,
+}
+
+impl AwsArgs {
+    /// The engine's AWS settings (empty values count as unset).
+    pub fn settings(&self) -> AwsSettings {
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        AwsSettings {
+            region: some(&self.aws_region),
+            endpoint: some(&self.aws_endpoint),
+            profile: some(&self.aws_profile),
+            credentials: None,
+        }
+    }
+
+    /// A lazily connected AWS KMS client (no network access until an
+    /// external container or health check needs it).
+    pub fn service(&self) -> Arc<dyn ExternalKeyService> {
+        Arc::new(LazyAwsKms::new(self.settings()))
+    }
+}
+
+/// Opens the existing store at `dir`, able to unwrap externally wrapped
+/// containers through `aws`. A directory without a key store is an input
+/// error naming the path; nothing is created there.
+pub fn open_existing(dir: &Path, aws: &Arc<dyn ExternalKeyService>) -> Result<Kms, CliError> {
+    if !dir.join(DB_FILE).is_file() {
+        let why = if dir.is_dir() {
+            format!("holds no key store ({DB_FILE} not found)")
+        } else {
+            "does not exist".to_string()
+        };
+        return Err(CliError::Usage(format!(
+            "key store {} {why} (choose one with --store or {STORE_ENV})",
+            dir.display()
+        )));
+    }
+    let kms = Kms::open(dir, ACTOR)
+        .map_err(|e| KmsFailure::new(format!("cannot open key store {}", dir.display()), e))?;
+    Ok(kms.with_external_keys(Arc::clone(aws)))
+}
+
+/// Reads all of stdin (binary-safe).
+pub fn read_all(input: &mut dyn Read, what: &str) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    input
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::Usage(format!("cannot read {what} from stdin: {e}")))?;
+    Ok(buf)
+}
+
+/// Decodes standard base64, ignoring ASCII whitespace (line breaks from
+/// `base64 -w76`, a trailing newline). `what` names the input in errors.
+pub fn decode_b64(text: &[u8], what: &str) -> Result<Vec<u8>, CliError> {
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return Err(CliError::Usage(format!("{what} is empty")));
+    }
+    STANDARD
+        .decode(&compact)
+        .map_err(|e| CliError::Usage(format!("{what} is not valid base64: {e}")))
+}
+
+/// Encodes standard base64 (one line, no newline).
+pub fn encode_b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// A key-store operation that failed. The message says what was attempted
+/// (naming the key); the source is the engine's error, which names the key
+/// state or, for externally wrapped containers, the AWS key and its status.
+/// Never contains plaintext or key material.
+#[derive(Debug, Error)]
+#[error("{context}")]
+pub struct KmsFailure {
+    context: String,
+    #[source]
+    source: StoreError,
+}
+
+impl KmsFailure {
+    /// Wraps `source` with what was being done.
+    pub fn new(context: impl Into<String>, source: StoreError) -> KmsFailure {
+        KmsFailure {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The engine error.
+    pub fn store_error(&self) -> &StoreError {
+        &self.source
+    }
+
+    /// Exit code: 2 when the input was wrong (unknown key or alias, a key of
+    /// the wrong usage, a malformed ciphertext); 1 when a valid request
+    /// could not be carried out (key disabled or pending deletion, external
+    /// AWS key unusable, ciphertext fails authentication, store busy).
+    pub fn exit_code(&self) -> u8 {
+        match self.source {
+            StoreError::NotFound { .. }
+            | StoreError::Invalid { .. }
+            | StoreError::AlreadyExists { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `map_err` helper: `context` for a [`StoreError`].
+pub fn failed(context: impl Into<String>) -> impl FnOnce(StoreError) -> CliError {
+    let context = context.into();
+    move |e| CliError::Kms(KmsFailure::new(context, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_tolerates_whitespace_and_rejects_garbage() {
+        let enc = encode_b64(b"\x00\x01binary\xff");
+        let wrapped = format!(" {}\n{}\r\n", &enc[..5], &enc[5..]);
+        assert_eq!(
+            decode_b64(wrapped.as_bytes(), "x").ok(),
+            Some(b"\x00\x01binary\xff".to_vec())
+        );
+        assert!(decode_b64(b"not base64!", "x").is_err());
+        assert!(decode_b64(b" \n", "x").is_err());
+    }
+
+    #[test]
+    fn exit_codes_follow_error_kind() {
+        let nf = KmsFailure::new(
+            "x",
+            StoreError::NotFound {
+                kind: "key",
+                id: "k".into(),
+            },
+        );
+        assert_eq!(nf.exit_code(), 2);
+        assert_eq!(
+            KmsFailure::new("x", StoreError::Conflict("disabled".into())).exit_code(),
+            1
+        );
+        assert_eq!(
+            KmsFailure::new("x", StoreError::Crypto("tag".into())).exit_code(),
+            1
+        );
+    }
+}
