@@ -187,13 +187,17 @@ fn unknown_key_pending_deletion_and_unreachable_endpoint() {
         &format!(
             "data \"keyshift_key_status\" \"by_container\" {{\n  instance_id = keyshift_kms_instance.i.id\n}}\n\
              data \"keyshift_key_status\" \"by_arn\" {{\n  aws_kms_key_arn = \"{}\"\n}}\n\
-             output \"s\" {{\n  value = [data.keyshift_key_status.by_container.status, data.keyshift_key_status.by_arn.status]\n}}\n",
+             data \"keyshift_key_status\" \"gone\" {{\n  aws_kms_key_arn = \"{missing}\"\n}}\n\
+             output \"s\" {{\n  value = [data.keyshift_key_status.by_container.status, data.keyshift_key_status.by_arn.status, data.keyshift_key_status.gone.status]\n}}\n",
             k.arn
         ),
     );
     tf.apply();
     let out = tf.run(&["output", "-json", "s"]).ok().stdout;
-    assert_eq!(out.trim(), r#"["PENDING_DELETION","PENDING_DELETION"]"#);
+    assert_eq!(
+        out.trim(),
+        r#"["PENDING_DELETION","PENDING_DELETION","DELETED"]"#
+    );
     std::fs::remove_file(tf.path().join("status.tf")).unwrap();
 
     m.stop();

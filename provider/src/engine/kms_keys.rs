@@ -213,6 +213,7 @@ impl Kms {
                     "deletion protection is on for key {id}: set deletion_protection = false before deleting it"
                 )));
             }
+            super::kms_secrets::refuse_if_secrets_depend(&*tx, &key, "schedule deletion of")?;
             let days = window_days.unwrap_or(key.deletion_window_in_days);
             validate::deletion_window(days)?;
             let when = now()

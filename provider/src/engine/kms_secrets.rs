@@ -89,6 +89,33 @@ pub fn version_id(id: &str) -> StoreResult<()> {
 }
 
 /// The secret with that id, or `NotFound { kind: "secret" }`.
+/// Refuses `action` on `key` while secrets are encrypted with it: moving
+/// the key alone would break the same-container rule of those secrets, and
+/// erasing it would make them unreadable. (A migration run that moves the
+/// secrets with their key holds the migration lock and skips this.)
+pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
+    r: &R,
+    key: &Key,
+    action: &str,
+) -> StoreResult<()> {
+    let names: Vec<String> = r
+        .secrets(Some(&key.container))?
+        .into_iter()
+        .filter(|s| s.encryption_key_id == key.id)
+        .map(|s| s.name)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!(
+        "cannot {action} key {}: it encrypts {} secret(s) ({}); re-point their \
+         encryption_key_id to another key first, or migrate them together with the key",
+        key.id,
+        names.len(),
+        names.join(", ")
+    )))
+}
+
 fn load_secret<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Secret> {
     r.secret(id)?.ok_or_else(|| StoreError::NotFound {
         kind: "secret",

@@ -366,11 +366,12 @@ fn quota_usage_and_instance_deletion() {
         Some("secret_quota")
     );
 
-    // The key alone would not block (scheduled for deletion); the secret does.
-    kms.schedule_key_deletion(&key.id, None).unwrap();
+    // The key cannot be scheduled for deletion while the secret uses it,
+    // so the instance stays non-empty until forced.
+    assert!(kms.schedule_key_deletion(&key.id, None).is_err());
     let e = kms.delete_instance(&id, false).unwrap_err();
     assert!(
-        matches!(&e, StoreError::Conflict(m) if m.contains("secret")),
+        matches!(&e, StoreError::Conflict(m) if m.contains("force_destroy")),
         "{e:?}"
     );
     kms.delete_instance(&id, true).unwrap();
@@ -453,4 +454,34 @@ fn no_plaintext_at_rest_or_in_audit() {
             "plaintext found at rest"
         );
     }
+}
+
+#[test]
+fn a_key_encrypting_secrets_is_neither_moved_nor_deleted_alone() {
+    let (_d, kms) = kms();
+    let target = inst(&kms, "t", InstanceType::Software, "eu-1");
+    let k = aes(&kms, &Container::Shared);
+    let s = kms
+        .create_secret(new_secret(Container::Shared, "db", &k.id), MARKER)
+        .unwrap();
+    for (case, err) in [
+        ("check", kms.check_key_migratable(&k, &target).unwrap_err()),
+        ("move", kms.move_key(&k.id, &target).unwrap_err()),
+        (
+            "delete",
+            kms.schedule_key_deletion(&k.id, None).unwrap_err(),
+        ),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            matches!(err, StoreError::Conflict(_)) && msg.contains("encrypts 1 secret(s) (db)"),
+            "{case}: {msg}"
+        );
+    }
+    assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
+    assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
+    // Without dependent secrets both go through.
+    kms.delete_secret(&s.id).unwrap();
+    kms.move_key(&k.id, &target).unwrap();
+    kms.schedule_key_deletion(&k.id, None).unwrap();
 }
