@@ -45,7 +45,7 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
         A::optional("rotation_interval", Str, "Automatic rotation interval for AES_256 keys, e.g. `30d`, `720h` or `604800s` (7 to 365 days). Unset: no automatic rotation."),
         A::optional_computed("deletion_protection", Bool, "When true, `terraform destroy` of this key is refused. Default false."),
         A::optional_computed("deletion_window_in_days", Number, "Days between destroy and erasure of the material, 7 to 30 (default 30)."),
-        A::optional("key_material_wo", Str, "BYOK only (`origin = \"EXTERNAL\"`): base64 of the 32-byte AES key material. Write-only: never stored in state or plans. Imported on create and whenever `key_material_wo_version` changes.").sensitive().write_only(),
+        A::optional("key_material_wo", Str, "BYOK only (`origin = \"EXTERNAL\"`): base64 of the 32-byte AES key material. Write-only: never stored in state or plans. Imported on create and whenever `key_material_wo_version` changes.").write_only(),
         A::optional("key_material_wo_version", Number, "Version of `key_material_wo`; change it to import the material again (Terraform cannot see write-only values change)."),
         A::computed("state", Str, "`Enabled`, `Disabled`, `PendingDeletion` or `PendingImport` (EXTERNAL key without material)."),
         A::computed("current_version", Str, "Id of the newest key version (empty while `PendingImport`)."),
