@@ -16,9 +16,7 @@ use std::ops::RangeInclusive;
 
 use sm2::elliptic_curve::zeroize::Zeroizing;
 
-use super::kms::{
-    Kms, container_instance, container_record, load_instance, now, rfc3339, unlocked_container,
-};
+use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::{
     Container, Key, KeySpec, KeyState, KeyUsage, NewSecret, STAGE_CURRENT, STAGE_PREVIOUS,
@@ -180,19 +178,7 @@ impl Kms {
         key: &Key,
         version_id: &str,
     ) -> StoreResult<SecretKey32> {
-        let rec = container_record(r, &key.container)?;
-        let v = r
-            .version(&key.id, version_id)?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: "key version",
-                id: format!("{}/{version_id}", key.id),
-            })?;
-        let material = unseal(
-            &self.root_key(&rec)?,
-            &version_aad(&key.id, version_id),
-            &v.sealed,
-        )?;
-        SecretKey32::from_slice(&material)
+        SecretKey32::from_slice(&self.version_material(r, key, version_id)?)
     }
 
     /// Seals `value` for `secret_id`/`version_id` under the current version
