@@ -24,17 +24,9 @@ type RawConfig = (
     String,
 );
 
+/// Reads a row into the tuple (rusqlite's `TryFrom<&Row>` for tuples).
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawConfig> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RawConfig::try_from(r)
 }
 
 fn from_raw(raw: RawConfig) -> StoreResult<EkmsConfig> {

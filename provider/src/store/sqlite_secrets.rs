@@ -37,19 +37,9 @@ type RawSecret = (
     String,
 );
 
+/// Reads a row into the tuple (rusqlite's `TryFrom<&Row>` for tuples).
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawSecret> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
+    RawSecret::try_from(r)
 }
 
 fn raw_version(r: &Row<'_>) -> rusqlite::Result<(SealedSecretVersion, String)> {

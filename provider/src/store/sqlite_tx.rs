@@ -43,17 +43,9 @@ const KEY_COLS: &str = "k.id, k.container_id, k.spec, k.usage, k.protection_leve
 
 type RawInstance = (String, String, String, String, i64, i64, String, String);
 
+/// Reads a row into the tuple (rusqlite's `TryFrom<&Row>` for tuples).
 fn raw_instance(r: &Row<'_>) -> rusqlite::Result<RawInstance> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+    RawInstance::try_from(r)
 }
 
 fn instance_from_raw(raw: RawInstance) -> StoreResult<Instance> {
