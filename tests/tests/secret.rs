@@ -197,11 +197,11 @@ fn write_only_value_lifecycle_import_and_no_leaks() {
 }
 
 #[test]
-fn sensitive_secret_data_update_path_and_placement_guard() {
+fn sensitive_secret_data_update_path_and_in_place_migration() {
     let tf = Tf::new();
     let config = |value: &str, placement: &str| {
         format!(
-            "resource \"keyshift_kms_instance\" \"i\" {{\n  name = \"secrets\"\n}}\n\nresource \"keyshift_key\" \"k\" {{}}\n\nresource \"keyshift_secret\" \"s\" {{\n  name              = \"api-token\"\n  encryption_key_id = keyshift_key.k.id\n  secret_data       = \"{value}\"\n{placement}}}\n"
+            "resource \"keyshift_kms_instance\" \"i\" {{\n  name = \"secrets\"\n}}\n\nresource \"keyshift_key\" \"k\" {{\n{placement}}}\n\nresource \"keyshift_secret\" \"s\" {{\n  name              = \"api-token\"\n  encryption_key_id = keyshift_key.k.id\n  secret_data       = \"{value}\"\n{placement}}}\n"
         )
     };
     tf.write_main(&config("token-one", ""));
@@ -224,19 +224,36 @@ fn sensitive_secret_data_update_path_and_placement_guard() {
     assert_eq!(s2["id"], s1["id"]);
     tf.assert_clean_plan();
 
-    // Moving a secret is refused at plan time, naming instance_id; never a replacement.
+    // Key and secret move to the instance in one apply: in-place updates
+    // (the key first, the secret references it), never replacements.
+    let inst = tf.resource("keyshift_kms_instance.i")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     tf.write_main(&config(
         "token-two",
-        "  instance_id       = keyshift_kms_instance.i.id\n",
+        "  instance_id = keyshift_kms_instance.i.id\n",
     ));
-    let r = tf.plan_code();
-    assert_eq!(r.code, 1, "{}", r.all());
-    let flat = r.flat();
-    assert!(
-        flat.contains("instance_id") && flat.contains("keyshift migrate"),
-        "{flat}"
+    let plan = tf.plan_json();
+    assert_eq!(planned_actions(&plan, "keyshift_key.k"), ["update"]);
+    assert_eq!(planned_actions(&plan, "keyshift_secret.s"), ["update"]);
+    tf.apply();
+    let s3 = tf.resource("keyshift_secret.s");
+    assert_eq!(s3["instance_id"], inst.as_str());
+    assert_eq!(s3["id"], s2["id"]);
+    assert_eq!(s3["version_id"], s2["version_id"], "no new version");
+    assert_eq!(tf.resource("keyshift_key.k")["instance_id"], inst.as_str());
+    tf.assert_clean_plan();
+    // The value moved with it: a new value writes a version in the instance.
+    tf.write_main(&config(
+        "token-three",
+        "  instance_id = keyshift_kms_instance.i.id\n",
+    ));
+    tf.apply();
+    assert_ne!(
+        tf.resource("keyshift_secret.s")["version_id"],
+        s2["version_id"]
     );
-    tf.write_main(&config("token-two", ""));
     tf.destroy().ok();
 }
 

@@ -8,7 +8,6 @@
 
 use super::kms::{Kms, container_instance, container_record, now, rfc3339, unlocked_container};
 use super::kms_keys::{load_key, new_version_id, resolve};
-use super::kms_secrets::refuse_if_secrets_depend;
 use super::migration_rules::{self, MigrationPlan};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::keygen::{self, Material};
@@ -187,11 +186,7 @@ impl Kms {
                 target_instance: target_instance.as_ref(),
                 target_key_count: r.count_keys(target)?,
                 lock_held: false,
-            })?;
-            if key.container != *target {
-                refuse_if_secrets_depend(r, key, "migrate")?;
-            }
-            Ok(())
+            })
         })
     }
 
@@ -243,9 +238,6 @@ impl Kms {
                 target_key_count: tx.count_keys(target)?,
                 lock_held,
             })?;
-            if !lock_held {
-                refuse_if_secrets_depend(&*tx, &key, "migrate")?;
-            }
             let (src_root, dst_root) = (self.root_key(&src_rec)?, self.root_key(&dst_rec)?);
             let versions = tx.versions(id)?;
             for v in &versions {

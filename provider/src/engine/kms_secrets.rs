@@ -20,7 +20,8 @@ use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::{
     Container, Key, KeySpec, KeyState, KeyUsage, NewSecret, STAGE_CURRENT, STAGE_PREVIOUS,
-    SealedSecretVersion, Secret, SecretUpdate, StoreError, StoreReader, StoreResult, read_with,
+    SealedSecretVersion, Secret, SecretUpdate, StoreError, StoreReader, StoreResult, StoreTx,
+    read_with,
 };
 
 /// Accepted secret name length, in characters.
@@ -87,10 +88,47 @@ pub fn version_id(id: &str) -> StoreResult<()> {
 }
 
 /// The secret with that id, or `NotFound { kind: "secret" }`.
-/// Refuses `action` on `key` while secrets are encrypted with it: moving
-/// the key alone would break the same-container rule of those secrets, and
-/// erasing it would make them unreadable. (A migration run that moves the
-/// secrets with their key holds the migration lock and skips this.)
+/// A secret called `name` may be added to `container`: the name is free
+/// there and the instance's secret quota is not reached.
+fn room_for<R: StoreReader + ?Sized>(r: &R, container: &Container, name: &str) -> StoreResult<()> {
+    if let Some(inst) = container_instance(r, container)? {
+        if r.count_secrets(container)? >= inst.secret_quota {
+            return Err(StoreError::Conflict(format!(
+                "instance {} is full: secret quota {} reached; raise secret_quota or delete secrets",
+                inst.id, inst.secret_quota
+            )));
+        }
+    }
+    if r.secret_by_name(container, name)?.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: "secret",
+            id: format!("{container}/{name}"),
+        });
+    }
+    Ok(())
+}
+
+/// The migration rule for one secret (SPEC §5a): its encryption key must
+/// already be in `target` (a secret moves with or after its key), and
+/// `target` must have room for it.
+fn check_secret_move<R: StoreReader + ?Sized>(
+    r: &R,
+    s: &Secret,
+    target: &Container,
+) -> StoreResult<()> {
+    let key = super::kms_keys::load_key(r, &s.encryption_key_id)?;
+    if key.container != *target {
+        return Err(StoreError::Conflict(format!(
+            "secret {} ({}) is encrypted by key {} in {}; a secret migrates only with or after \
+             its encryption key: move the key to {target} first (or in the same run)",
+            s.id, s.name, key.id, key.container
+        )));
+    }
+    room_for(r, target, &s.name)
+}
+
+/// Refuses `action` on `key` while secrets are encrypted with it: erasing
+/// the key would make them unreadable.
 pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
     r: &R,
     key: &Key,
@@ -239,17 +277,7 @@ impl Kms {
             secret_name(&new.name)?;
             secret_value(value)?;
             unlocked_container(&*tx, &new.container)?;
-            if let Some(inst) = container_instance(&*tx, &new.container)? {
-                if tx.count_secrets(&new.container)? >= inst.secret_quota {
-                    return Err(StoreError::Conflict(format!(
-                        "instance {} is full: secret quota {} reached; raise secret_quota or delete secrets",
-                        inst.id, inst.secret_quota
-                    )));
-                }
-            }
-            if tx.secret_by_name(&new.container, &new.name)?.is_some() {
-                return Err(StoreError::AlreadyExists { kind: "secret", id: format!("{}/{}", new.container, new.name) });
-            }
+            room_for(&*tx, &new.container, &new.name)?;
             let key = encryption_key(&*tx, &new.encryption_key_id, &new.container)?;
             let created = rfc3339(now())?;
             tx.insert_secret(&Secret {
@@ -333,25 +361,7 @@ impl Kms {
             match &upd.encryption_key_id {
                 Some(k) if *k != s.encryption_key_id => {
                     let key = encryption_key(&*tx, k, &s.container)?;
-                    let versions = tx.secret_versions(id)?;
-                    for v in &versions {
-                        let plain = self.open_secret(&*tx, v)?;
-                        let (key_version_id, sealed) =
-                            self.seal_secret(&*tx, &key, id, &v.version_id, &plain)?;
-                        tx.put_secret_version(&SealedSecretVersion {
-                            key_id: key.id.clone(),
-                            key_version_id,
-                            sealed,
-                            ..v.clone()
-                        })?;
-                    }
-                    changed.push(format!(
-                        "encryption_key_id={} (was {}, re-sealed {} version(s))",
-                        key.id,
-                        s.encryption_key_id,
-                        versions.len()
-                    ));
-                    s.encryption_key_id = key.id;
+                    changed.push(self.reseal(tx, &mut s, key)?);
                 }
                 _ => {}
             }
@@ -444,6 +454,81 @@ impl Kms {
                 }
             }
             self.open_secret(r, v)
+        })
+    }
+
+    /// Re-seals every version of `s` under the current version of `key`
+    /// and makes it the secret's encryption key (caller checked the rule and
+    /// writes `s` back). Returns an audit detail.
+    fn reseal(&self, tx: &mut dyn StoreTx, s: &mut Secret, key: Key) -> StoreResult<String> {
+        let versions = tx.secret_versions(&s.id)?;
+        for v in &versions {
+            let plain = self.open_secret(&*tx, v)?;
+            let (key_version_id, sealed) =
+                self.seal_secret(&*tx, &key, &s.id, &v.version_id, &plain)?;
+            tx.put_secret_version(&SealedSecretVersion {
+                key_id: key.id.clone(),
+                key_version_id,
+                sealed,
+                ..v.clone()
+            })?;
+        }
+        let detail = format!(
+            "encryption_key_id={} (was {}, re-sealed {} version(s))",
+            key.id,
+            s.encryption_key_id,
+            versions.len()
+        );
+        s.encryption_key_id = key.id;
+        Ok(detail)
+    }
+
+    /// Read-only check of [`Kms::move_secret`]'s rule, for plan time.
+    pub fn check_secret_movable(&self, id: &str, target: &Container) -> StoreResult<()> {
+        read_with(&*self.store, |r| {
+            let s = load_secret(r, id)?;
+            if s.container == *target {
+                return Ok(());
+            }
+            check_secret_move(r, &s, target)
+        })
+    }
+
+    /// Moves a secret in place to `target`, keeping its id, versions,
+    /// stages and metadata. Its versions are sealed under its encryption
+    /// key's material, which a key migration does not change, so nothing is
+    /// re-sealed. Refused (`Conflict`) unless the encryption key is already
+    /// in `target`; the name must be free there and the quota not reached.
+    ///
+    /// With `new_key` (an `AES_256` key in `target`, same rule as on
+    /// create), the secret switches to that key in the same transaction and
+    /// every version is re-sealed under it: a move and a key change at once.
+    pub fn move_secret(
+        &self,
+        id: &str,
+        target: &Container,
+        new_key: Option<&str>,
+    ) -> StoreResult<Secret> {
+        self.mutate("secret.move", id, |tx, detail| {
+            let mut s = load_secret(&*tx, id)?;
+            let mut notes = Vec::new();
+            if s.container != *target {
+                unlocked_container(&*tx, &s.container)?;
+                unlocked_container(&*tx, target)?;
+                match new_key {
+                    Some(k) if k != s.encryption_key_id => room_for(&*tx, target, &s.name)?,
+                    _ => check_secret_move(&*tx, &s, target)?,
+                }
+                notes.push(format!("{} -> {target}", s.container));
+                s.container = target.clone();
+            }
+            if let Some(k) = new_key.filter(|k| *k != s.encryption_key_id) {
+                let key = encryption_key(&*tx, k, target)?;
+                notes.push(self.reseal(tx, &mut s, key)?);
+            }
+            tx.update_secret(&s)?;
+            *detail = notes.join(",");
+            load_secret(&*tx, id)
         })
     }
 

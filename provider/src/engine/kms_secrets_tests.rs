@@ -457,31 +457,104 @@ fn no_plaintext_at_rest_or_in_audit() {
 }
 
 #[test]
-fn a_key_encrypting_secrets_is_neither_moved_nor_deleted_alone() {
+fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
     let (_d, kms) = kms();
     let target = inst(&kms, "t", InstanceType::Software, "eu-1");
     let k = aes(&kms, &Container::Shared);
     let s = kms
         .create_secret(new_secret(Container::Shared, "db", &k.id), MARKER)
         .unwrap();
-    for (case, err) in [
-        ("check", kms.check_key_migratable(&k, &target).unwrap_err()),
-        ("move", kms.move_key(&k.id, &target).unwrap_err()),
-        (
-            "delete",
-            kms.schedule_key_deletion(&k.id, None).unwrap_err(),
-        ),
+    // The key cannot be scheduled for deletion while it encrypts the secret.
+    let msg = kms
+        .schedule_key_deletion(&k.id, None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("encrypts 1 secret(s) (db)"), "{msg}");
+    // The secret cannot go ahead of its key.
+    for err in [
+        kms.check_secret_movable(&s.id, &target).unwrap_err(),
+        kms.move_secret(&s.id, &target, None).unwrap_err(),
     ] {
         let msg = err.to_string();
         assert!(
-            matches!(err, StoreError::Conflict(_)) && msg.contains("encrypts 1 secret(s) (db)"),
-            "{case}: {msg}"
+            matches!(err, StoreError::Conflict(_)) && msg.contains(&k.id),
+            "{msg}"
         );
     }
-    assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
-    assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
-    // Without dependent secrets both go through.
-    kms.delete_secret(&s.id).unwrap();
+    // Key first: the secret stays readable (sealed under the key's material).
     kms.move_key(&k.id, &target).unwrap();
+    assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
+    kms.check_secret_movable(&s.id, &target).unwrap();
+    let moved = kms.move_secret(&s.id, &target, None).unwrap();
+    assert_eq!(moved.container, target);
+    assert_eq!(moved.id, s.id);
+    assert_eq!(moved.current_version_id, s.current_version_id);
+    assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
+    kms.put_secret_value(&s.id, b"next", None).unwrap();
+    // Moving again is a no-op; without dependent secrets the key may go.
+    assert_eq!(
+        kms.move_secret(&s.id, &target, None).unwrap().container,
+        target
+    );
+    kms.delete_secret(&s.id).unwrap();
     kms.schedule_key_deletion(&k.id, None).unwrap();
+}
+
+#[test]
+fn secret_move_respects_name_and_quota_in_the_target() {
+    let (_d, kms) = kms();
+    let target = inst(&kms, "t", InstanceType::Software, "eu-1");
+    let shared_key = aes(&kms, &Container::Shared);
+    let target_key = aes(&kms, &target);
+    kms.create_secret(new_secret(target.clone(), "db", &target_key.id), MARKER)
+        .unwrap();
+    let s = kms
+        .create_secret(new_secret(Container::Shared, "db", &shared_key.id), MARKER)
+        .unwrap();
+    kms.move_key(&shared_key.id, &target).unwrap();
+    assert!(matches!(
+        kms.move_secret(&s.id, &target, None),
+        Err(StoreError::AlreadyExists { kind: "secret", .. })
+    ));
+}
+
+#[test]
+fn secret_moves_and_switches_to_a_key_of_the_target_at_once() {
+    let (_d, kms) = kms();
+    let target = inst(&kms, "t", InstanceType::Software, "eu-1");
+    let old_key = aes(&kms, &Container::Shared);
+    let new_key = aes(&kms, &target);
+    let s = kms
+        .create_secret(new_secret(Container::Shared, "db", &old_key.id), MARKER)
+        .unwrap();
+    let moved = kms.move_secret(&s.id, &target, Some(&new_key.id)).unwrap();
+    assert_eq!(moved.container, target);
+    assert_eq!(moved.encryption_key_id, new_key.id);
+    assert_eq!(moved.current_version_id, s.current_version_id);
+    // Sealed under the new key now: the old one can go.
+    kms.schedule_key_deletion(&old_key.id, None).unwrap();
+    assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
+    // Moving on while the key stays behind is refused and changes nothing,
+    // and so is switching to a key outside the target.
+    let other = inst(&kms, "o", InstanceType::Software, "eu-1");
+    let e = kms
+        .move_secret(&s.id, &other, Some(&new_key.id))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    let shared_key = aes(&kms, &Container::Shared);
+    let e = kms
+        .move_secret(&s.id, &other, Some(&shared_key.id))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Invalid {
+                field: "encryption_key_id",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let now = kms.get_secret(&s.id).unwrap();
+    assert_eq!((now.container, now.encryption_key_id), (target, new_key.id));
 }

@@ -9,8 +9,10 @@
 //!   a change writes a new version.
 //!
 //! Refresh and import never read a value back from the store. Placement
-//! (`instance_id`) cannot change through Terraform: the plan refuses it
-//! (secret migration belongs to `keyshift migrate`), it is never a replacement.
+//! (`instance_id`) changes in place, as for keys: an in-place migration,
+//! never a replacement. A secret moves with or after its encryption key
+//! (the key's own update runs first when the secret references it), or
+//! together with a switch to a key that already lives in the target.
 
 use super::ProviderCtx;
 use super::common::{
@@ -33,7 +35,7 @@ fn attributes() -> Vec<Attribute> {
     vec![
         A::computed("id", Str, "Secret id, `sec-` followed by a UUID."),
         A::required("name", Str, "Secret name, unique in its container: 1 to 192 characters of letters, digits and `/ _ + = . @ -`. Changing it replaces the secret.").force_new(),
-        A::optional_computed("instance_id", Str, "KMS instance holding the secret; null means the shared KMS. It must be the container of `encryption_key_id`. Changing it is refused at plan time (never a replacement): secrets move between containers with `keyshift migrate` (not yet available). Leaving it unset keeps the plan clean after an out-of-band move."),
+        A::optional_computed("instance_id", Str, "KMS instance holding the secret; null means the shared KMS. It must be the container of `encryption_key_id`. Changing it migrates the secret in place (`~ update`, never a replacement), keeping id, versions and stages; the encryption key must be in the target by then (move the key in the same apply, or switch `encryption_key_id` to a key of the target). Leaving it unset keeps the plan clean after an out-of-band move."),
         A::optional_computed("type", Str, "`Generic` (default), `RAM`, `RDS` or `ECS`. Changing it replaces the secret.").force_new(),
         A::required("encryption_key_id", Str, "Id of the key that encrypts the values: an `Enabled` `AES_256` (`ENCRYPT/DECRYPT`) key in the same container as the secret. Changing it is an in-place update that re-seals every version under the new key (version ids and stages are kept)."),
         A::optional("description", Str, "Free-text description."),
@@ -233,9 +235,6 @@ impl Resource<ProviderCtx> for SecretResource {
             default_if_null(p, cfg, "instance_id", Value::Null);
             default_if_null(p, cfg, "type", Value::string(SecretType::Generic.as_str()));
         } else {
-            if changed(prior, p, "instance_id") {
-                return Err(vec![refuse_move(prior, p)]);
-            }
             if writes_value(prior, p, cfg) {
                 p.set("version_id", Value::Unknown);
             }
@@ -331,36 +330,26 @@ impl Resource<ProviderCtx> for SecretResource {
     }
 }
 
-fn refuse_move(prior: &Value, planned: &Value) -> Diagnostic {
-    let shown = |v: &Value| match v {
-        Value::Unknown => "a value known only after apply".to_string(),
-        v => v.as_str().unwrap_or("the shared KMS").to_string(),
-    };
-    Diagnostic::attr_error(
-        "instance_id",
-        "A secret cannot change container here",
-        format!(
-            "secret {} lives in {}; moving it to {} is done by `keyshift migrate` (secret migration, not yet available), \
-         not by Terraform, and Keyshift never replaces a secret to move it. Set instance_id back to its current value (or remove it).",
-            str_or(prior, "id", ""),
-            shown(prior.get("instance_id")),
-            shown(planned.get("instance_id"))
-        ),
-    )
-}
-
 fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
     let (prior, p) = (&req.prior, &req.planned);
     let id = str_or(prior, "id", "");
-    if changed(prior, p, "instance_id") {
-        return Err(vec![refuse_move(prior, p)]);
+    let moved = changed(prior, p, "instance_id");
+    if moved {
+        let target = Container::from_instance_id(p.get("instance_id").as_str());
+        let new_key =
+            changed(prior, p, "encryption_key_id").then(|| str_or(p, "encryption_key_id", ""));
+        ctx.kms
+            .move_secret(&id, &target, new_key.as_deref())
+            .map_err(|e| {
+                vec![store_diag("Cannot migrate secret", &e).at(AttrPath::attr("instance_id"))]
+            })?;
     }
     let upd = SecretUpdate {
         description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
         tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
         rotation_interval: changed(prior, p, "rotation_interval")
             .then(|| opt_str(p, "rotation_interval")),
-        encryption_key_id: changed(prior, p, "encryption_key_id")
+        encryption_key_id: (changed(prior, p, "encryption_key_id") && !moved)
             .then(|| str_or(p, "encryption_key_id", "")),
     };
     let mut s = if upd == SecretUpdate::default() {

@@ -368,9 +368,23 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
     let s = plan_apply(&ctx, &Value::Null, &conf("a", &shared_key, None));
     let e = plan(&ctx, &Value::Null, &conf("a", &shared_key, None)).unwrap_err();
     assert_eq!(first_path(&e), Some(AttrPath::attr("name")));
-    let moved = plan(&ctx, &s, &conf("a", &inst_key, Some(&inst.id))).unwrap_err();
-    assert_eq!(first_path(&moved), Some(AttrPath::attr("instance_id")));
-    assert!(moved[0].detail.contains("keyshift migrate"), "{moved:?}");
+    // Moving while the key stays behind: planned as an in-place update,
+    // refused at apply on instance_id, nothing changed.
+    let alone = conf("a", &shared_key, Some(&inst.id));
+    let r = plan(&ctx, &s, &alone).unwrap();
+    assert!(r.requires_replace.is_empty());
+    let e = SecretResource
+        .apply(
+            &ctx,
+            &ApplyRequest {
+                prior: s.clone(),
+                planned: r.planned,
+                config: alone,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("instance_id")));
+    assert!(e[0].detail.contains(&shared_key), "{e:?}");
     let rekey = plan(&ctx, &s, &conf("a", &sign_key, None)).unwrap_err();
     assert_eq!(
         first_path(&rekey),
@@ -388,6 +402,18 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
     let s2 = plan_apply(&ctx, &s, &conf("a", &other, None));
     assert_eq!(s2.get("version_id"), s.get("version_id"));
     assert_eq!(s2.get("encryption_key_id"), &Value::string(&other));
+    assert_eq!(
+        ctx.kms
+            .get_secret_value(&str_or(&s, "id", ""), None)
+            .unwrap()
+            .as_slice(),
+        b"v"
+    );
+    // Moving together with a switch to a key of the target: one update.
+    let moved = plan_apply(&ctx, &s2, &conf("a", &inst_key, Some(&inst.id)));
+    assert_eq!(moved.get("instance_id"), &Value::string(&inst.id));
+    assert_eq!(moved.get("encryption_key_id"), &Value::string(&inst_key));
+    assert_eq!(moved.get("version_id"), s.get("version_id"));
     assert_eq!(
         ctx.kms
             .get_secret_value(&str_or(&s, "id", ""), None)
