@@ -41,14 +41,28 @@ pub enum RewriteError {
         /// The cause.
         source: AttrError,
     },
-    /// Writing failed (temporary files are removed; originals untouched
-    /// unless `renamed` lists some).
-    #[error("cannot write {path}")]
+    /// Writing failed: temporary files are removed and files already
+    /// replaced in this run were put back, so no original is changed.
+    #[error("cannot write {path}; no file was changed")]
     Write {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
+    },
+    /// Writing failed and putting back the files already replaced failed
+    /// too: those files hold the new text (listed), the rest are untouched.
+    #[error(
+        "cannot write {path}; these files were already rewritten and could not be restored: {}",
+        not_restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    PartialWrite {
+        /// The file whose write failed.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+        /// Files left with the new text.
+        not_restored: Vec<PathBuf>,
     },
     /// Running Terraform for `--verify` failed.
     #[error("terraform: {0}")]
