@@ -439,3 +439,45 @@ fn preflight_rows_gate_plans() {
         "{out}"
     );
 }
+
+#[test]
+fn key_policy_must_grant_the_service_principal() {
+    let m = Moto::start();
+    let principal = "arn:aws:iam::123456789012:role/keyshift-service";
+    let tf = tf_for(&m).with_env("KEYSHIFT_SERVICE_PRINCIPAL", principal);
+    let k = m.create_key(false);
+    // A policy that lets the principal encrypt only.
+    let partial = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":["kms:Encrypt"],"Resource":"*"}}]}}"#
+    );
+    m.put_policy(&k.key_id, &partial);
+    tf.write_main(&instance_ekms(&k.arn, "", ""));
+    let r = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    let out = r.flat();
+    assert!(
+        out.contains(principal)
+            && out.contains("kms:Decrypt")
+            && out.contains("kms:GenerateDataKey"),
+        "the diagnostic names the principal and the missing actions: {out}"
+    );
+    assert!(
+        !out.contains("kms:Encrypt,"),
+        "granted actions are not reported missing: {out}"
+    );
+    assert!(
+        store(&tf, &m).list_ekms_configs().unwrap().is_empty(),
+        "nothing activated"
+    );
+    // Granting everything needed lets the same configuration apply.
+    let full = partial.replace(
+        r#"["kms:Encrypt"]"#,
+        r#"["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey"]"#,
+    );
+    m.put_policy(&k.key_id, &full);
+    tf.apply();
+    assert_eq!(
+        tf.resource("keyshift_ekms_config.e")["key_status"],
+        "ACTIVE"
+    );
+}
