@@ -50,35 +50,25 @@ fn from_raw(raw: RawConfig) -> StoreResult<EkmsConfig> {
 }
 
 impl SqliteTx<'_> {
-    fn ekms_err(&self, e: rusqlite::Error) -> StoreError {
-        crate::store::sqlite::db_err(e, self.timeout)
-    }
-
     /// `StoreReader::ekms_config`.
     pub(super) fn ekms_get(&self, c: &Container) -> StoreResult<Option<EkmsConfig>> {
         let sql = format!("SELECT {COLS} FROM ekms_configs WHERE container_id = ?1");
-        let mut st = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.ekms_err(e))?;
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let row = st
             .query_row([container_id(c)], raw)
             .optional()
-            .map_err(|e| self.ekms_err(e))?;
+            .map_err(|e| self.err(e))?;
         row.map(from_raw).transpose()
     }
 
     /// `StoreReader::ekms_configs`.
     pub(super) fn ekms_list(&self) -> StoreResult<Vec<EkmsConfig>> {
         let sql = format!("SELECT {COLS} FROM ekms_configs ORDER BY container_id");
-        let mut st = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.ekms_err(e))?;
-        let rows = st.query_map([], raw).map_err(|e| self.ekms_err(e))?;
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map([], raw).map_err(|e| self.err(e))?;
         let raws = rows
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.ekms_err(e))?;
+            .map_err(|e| self.err(e))?;
         raws.into_iter().map(from_raw).collect()
     }
 
@@ -88,8 +78,8 @@ impl SqliteTx<'_> {
         let mut exists = self
             .conn
             .prepare_cached("SELECT 1 FROM containers WHERE id = ?1")
-            .map_err(|e| self.ekms_err(e))?;
-        if !exists.exists([id]).map_err(|e| self.ekms_err(e))? {
+            .map_err(|e| self.err(e))?;
+        if !exists.exists([id]).map_err(|e| self.err(e))? {
             return Err(StoreError::NotFound {
                 kind: "container",
                 id: id.to_string(),
@@ -103,10 +93,7 @@ impl SqliteTx<'_> {
              last_status = excluded.last_status, last_aws_state = excluded.last_aws_state, \
              last_checked_at = excluded.last_checked_at, created_at = excluded.created_at"
         );
-        let mut st = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.ekms_err(e))?;
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         st.execute(params![
             id,
             c.key_arn,
@@ -117,25 +104,16 @@ impl SqliteTx<'_> {
             c.last_checked_at,
             c.created_at
         ])
-        .map_err(|e| self.ekms_err(e))?;
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// `StoreTx::delete_ekms_config`.
     pub(super) fn ekms_delete(&self, c: &Container) -> StoreResult<()> {
-        let mut st = self
-            .conn
-            .prepare_cached("DELETE FROM ekms_configs WHERE container_id = ?1")
-            .map_err(|e| self.ekms_err(e))?;
-        let n = st
-            .execute([container_id(c)])
-            .map_err(|e| self.ekms_err(e))?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                kind: "EKMS configuration",
-                id: container_id(c).to_string(),
-            });
-        }
-        Ok(())
+        let n = self.exec(
+            "DELETE FROM ekms_configs WHERE container_id = ?1",
+            [container_id(c)],
+        )?;
+        super::sqlite_tx::affected(n, "EKMS configuration", container_id(c))
     }
 }

@@ -68,16 +68,12 @@ fn json<T: serde::Serialize>(what: &str, v: &T) -> StoreResult<String> {
 }
 
 impl SqliteTx<'_> {
-    fn sec_err(&self, e: rusqlite::Error) -> StoreError {
-        crate::store::sqlite::db_err(e, self.timeout)
-    }
-
     fn sec_query(&self, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<Secret>> {
-        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.sec_err(e))?;
-        let rows = st.query_map(args, raw).map_err(|e| self.sec_err(e))?;
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map(args, raw).map_err(|e| self.err(e))?;
         let raws = rows
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.sec_err(e))?;
+            .map_err(|e| self.err(e))?;
         raws.into_iter().map(|r| self.sec_from_raw(r)).collect()
     }
 
@@ -109,16 +105,6 @@ impl SqliteTx<'_> {
             rotation_interval: rotation,
             created_at: created,
         })
-    }
-
-    fn sec_exists(&self, sql: &str, args: impl rusqlite::Params) -> StoreResult<bool> {
-        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.sec_err(e))?;
-        st.exists(args).map_err(|e| self.sec_err(e))
-    }
-
-    fn sec_exec(&self, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
-        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.sec_err(e))?;
-        st.execute(args).map_err(|e| self.sec_err(e))
     }
 
     /// `StoreReader::secret`.
@@ -161,9 +147,9 @@ impl SqliteTx<'_> {
         let mut st = self
             .conn
             .prepare_cached("SELECT COUNT(*) FROM secrets WHERE container_id = ?1")
-            .map_err(|e| self.sec_err(e))?;
+            .map_err(|e| self.err(e))?;
         st.query_row([container_id(c)], |r| r.get(0))
-            .map_err(|e| self.sec_err(e))
+            .map_err(|e| self.err(e))
     }
 
     /// `StoreReader::secret_versions`.
@@ -173,16 +159,13 @@ impl SqliteTx<'_> {
     ) -> StoreResult<Vec<SealedSecretVersion>> {
         let sql =
             format!("SELECT {VERSION_COLS} FROM secret_versions WHERE secret_id = ?1 ORDER BY seq");
-        let mut st = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.sec_err(e))?;
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map([secret_id], raw_version)
-            .map_err(|e| self.sec_err(e))?;
+            .map_err(|e| self.err(e))?;
         let raws = rows
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.sec_err(e))?;
+            .map_err(|e| self.err(e))?;
         raws.into_iter()
             .map(|(mut v, stages)| {
                 v.stages = stages_from(&stages)?;
@@ -192,7 +175,7 @@ impl SqliteTx<'_> {
     }
 
     fn secret_name_taken(&self, s: &Secret) -> StoreResult<bool> {
-        self.sec_exists(
+        self.exists(
             "SELECT 1 FROM secrets WHERE container_id = ?1 AND name = ?2 AND id <> ?3",
             [container_id(&s.container), s.name.as_str(), s.id.as_str()],
         )
@@ -200,7 +183,7 @@ impl SqliteTx<'_> {
 
     fn secret_container_check(&self, s: &Secret) -> StoreResult<()> {
         let id = container_id(&s.container);
-        if !self.sec_exists("SELECT 1 FROM containers WHERE id = ?1", [id])? {
+        if !self.exists("SELECT 1 FROM containers WHERE id = ?1", [id])? {
             return Err(StoreError::NotFound {
                 kind: "container",
                 id: id.to_string(),
@@ -217,14 +200,14 @@ impl SqliteTx<'_> {
 
     /// `StoreTx::insert_secret`.
     pub(super) fn secret_insert(&self, s: &Secret) -> StoreResult<()> {
-        if self.sec_exists("SELECT 1 FROM secrets WHERE id = ?1", [s.id.as_str()])? {
+        if self.exists("SELECT 1 FROM secrets WHERE id = ?1", [s.id.as_str()])? {
             return Err(StoreError::AlreadyExists {
                 kind: "secret",
                 id: s.id.clone(),
             });
         }
         self.secret_container_check(s)?;
-        self.sec_exec(
+        self.exec(
             &format!(
                 "INSERT INTO secrets ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
@@ -246,14 +229,14 @@ impl SqliteTx<'_> {
 
     /// `StoreTx::update_secret`.
     pub(super) fn secret_update(&self, s: &Secret) -> StoreResult<()> {
-        if !self.sec_exists("SELECT 1 FROM secrets WHERE id = ?1", [s.id.as_str()])? {
+        if !self.exists("SELECT 1 FROM secrets WHERE id = ?1", [s.id.as_str()])? {
             return Err(StoreError::NotFound {
                 kind: "secret",
                 id: s.id.clone(),
             });
         }
         self.secret_container_check(s)?;
-        self.sec_exec(
+        self.exec(
             "UPDATE secrets SET container_id = ?2, name = ?3, secret_type = ?4, encryption_key_id = ?5, \
              description = ?6, tags = ?7, current_version_id = ?8, rotation_interval = ?9, created_at = ?10 \
              WHERE id = ?1",
@@ -267,18 +250,13 @@ impl SqliteTx<'_> {
 
     /// `StoreTx::delete_secret` (versions go with it: ON DELETE CASCADE).
     pub(super) fn secret_delete(&self, id: &str) -> StoreResult<()> {
-        if self.sec_exec("DELETE FROM secrets WHERE id = ?1", [id])? == 0 {
-            return Err(StoreError::NotFound {
-                kind: "secret",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        let n = self.exec("DELETE FROM secrets WHERE id = ?1", [id])?;
+        super::sqlite_tx::affected(n, "secret", id)
     }
 
     /// `StoreTx::put_secret_version`.
     pub(super) fn secret_put_version(&self, v: &SealedSecretVersion) -> StoreResult<()> {
-        if !self.sec_exists(
+        if !self.exists(
             "SELECT 1 FROM secrets WHERE id = ?1",
             [v.secret_id.as_str()],
         )? {
@@ -287,7 +265,7 @@ impl SqliteTx<'_> {
                 id: v.secret_id.clone(),
             });
         }
-        self.sec_exec(
+        self.exec(
             &format!(
                 "INSERT INTO secret_versions ({VERSION_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (secret_id, version_id) DO UPDATE SET seq = excluded.seq, \

@@ -103,7 +103,8 @@ fn raw_key(r: &Row<'_>) -> rusqlite::Result<RawKey> {
 }
 
 impl SqliteTx<'_> {
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    /// A database error, with `SQLITE_BUSY` after the timeout as `Busy`.
+    pub(super) fn err(&self, e: rusqlite::Error) -> StoreError {
         db_err(e, self.timeout)
     }
 
@@ -144,12 +145,14 @@ impl SqliteTx<'_> {
         })
     }
 
-    fn exists(&self, sql: &str, id: &str) -> StoreResult<bool> {
+    /// Whether the query (cached) returns a row.
+    pub(super) fn exists(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<bool> {
         let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        st.exists([id]).map_err(|e| self.err(e))
+        st.exists(params).map_err(|e| self.err(e))
     }
 
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
+    /// Runs one statement (cached); returns the number of rows changed.
+    pub(super) fn exec(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
         let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         st.execute(params).map_err(|e| self.err(e))
     }
@@ -159,10 +162,19 @@ impl SqliteTx<'_> {
     }
 }
 
-fn not_found(kind: &'static str, id: &str) -> StoreError {
+pub(super) fn not_found(kind: &'static str, id: &str) -> StoreError {
     StoreError::NotFound {
         kind,
         id: id.to_string(),
+    }
+}
+
+/// `Ok` when a statement changed a row, else `NotFound { kind, id }`.
+pub(super) fn affected(rows: usize, kind: &'static str, id: &str) -> StoreResult<()> {
+    if rows == 0 {
+        Err(not_found(kind, id))
+    } else {
+        Ok(())
     }
 }
 
@@ -393,13 +405,13 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<SealedVersion> {
 
 impl StoreTx for SqliteTx<'_> {
     fn insert_instance(&mut self, i: &Instance) -> StoreResult<()> {
-        if self.exists("SELECT 1 FROM instances WHERE id = ?1", &i.id)? {
+        if self.exists("SELECT 1 FROM instances WHERE id = ?1", [i.id.as_str()])? {
             return Err(StoreError::AlreadyExists {
                 kind: "instance",
                 id: i.id.clone(),
             });
         }
-        if self.exists("SELECT 1 FROM instances WHERE name = ?1", &i.name)? {
+        if self.exists("SELECT 1 FROM instances WHERE name = ?1", [i.name.as_str()])? {
             return Err(StoreError::AlreadyExists {
                 kind: "instance",
                 id: i.name.clone(),
@@ -438,11 +450,7 @@ impl StoreTx for SqliteTx<'_> {
                 i.created_at
             ],
         )?;
-        if n == 0 {
-            Err(not_found("instance", &i.id))
-        } else {
-            Ok(())
-        }
+        affected(n, "instance", &i.id)
     }
 
     fn delete_instance(&mut self, id: &str) -> StoreResult<()> {
@@ -453,11 +461,7 @@ impl StoreTx for SqliteTx<'_> {
             )));
         }
         let n = self.exec("DELETE FROM instances WHERE id = ?1", [id])?;
-        if n == 0 {
-            Err(not_found("instance", id))
-        } else {
-            Ok(())
-        }
+        affected(n, "instance", id)
     }
 
     fn put_container(&mut self, c: &ContainerRecord) -> StoreResult<()> {
@@ -483,15 +487,11 @@ impl StoreTx for SqliteTx<'_> {
             "DELETE FROM containers WHERE id = ?1",
             [container_id(container)],
         )?;
-        if n == 0 {
-            Err(not_found("container", container_id(container)))
-        } else {
-            Ok(())
-        }
+        affected(n, "container", container_id(container))
     }
 
     fn insert_key(&mut self, k: &Key) -> StoreResult<()> {
-        if self.exists("SELECT 1 FROM keys WHERE id = ?1", &k.id)? {
+        if self.exists("SELECT 1 FROM keys WHERE id = ?1", [k.id.as_str()])? {
             return Err(StoreError::AlreadyExists {
                 kind: "key",
                 id: k.id.clone(),
@@ -499,7 +499,7 @@ impl StoreTx for SqliteTx<'_> {
         }
         if !self.exists(
             "SELECT 1 FROM containers WHERE id = ?1",
-            container_id(&k.container),
+            [container_id(&k.container)],
         )? {
             return Err(not_found("container", container_id(&k.container)));
         }
@@ -522,7 +522,7 @@ impl StoreTx for SqliteTx<'_> {
     fn update_key(&mut self, k: &Key) -> StoreResult<()> {
         if !self.exists(
             "SELECT 1 FROM containers WHERE id = ?1",
-            container_id(&k.container),
+            [container_id(&k.container)],
         )? {
             return Err(not_found("container", container_id(&k.container)));
         }
@@ -539,25 +539,17 @@ impl StoreTx for SqliteTx<'_> {
                 k.current_version, k.creation_date, k.deletion_date
             ],
         )?;
-        if n == 0 {
-            Err(not_found("key", &k.id))
-        } else {
-            Ok(())
-        }
+        affected(n, "key", &k.id)
     }
 
     fn delete_key(&mut self, id: &str) -> StoreResult<()> {
         // Versions and aliases go with it (ON DELETE CASCADE).
         let n = self.exec("DELETE FROM keys WHERE id = ?1", [id])?;
-        if n == 0 {
-            Err(not_found("key", id))
-        } else {
-            Ok(())
-        }
+        affected(n, "key", id)
     }
 
     fn put_version(&mut self, v: &SealedVersion) -> StoreResult<()> {
-        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", &v.key_id)? {
+        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", [v.key_id.as_str()])? {
             return Err(not_found("key", &v.key_id));
         }
         self.exec(
@@ -570,13 +562,13 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_alias(&mut self, a: &Alias) -> StoreResult<()> {
-        if self.exists("SELECT 1 FROM aliases WHERE name = ?1", &a.name)? {
+        if self.exists("SELECT 1 FROM aliases WHERE name = ?1", [a.name.as_str()])? {
             return Err(StoreError::AlreadyExists {
                 kind: "alias",
                 id: a.name.clone(),
             });
         }
-        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", &a.key_id)? {
+        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", [a.key_id.as_str()])? {
             return Err(not_found("key", &a.key_id));
         }
         self.exec(
@@ -587,27 +579,19 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn update_alias(&mut self, a: &Alias) -> StoreResult<()> {
-        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", &a.key_id)? {
+        if !self.exists("SELECT 1 FROM keys WHERE id = ?1", [a.key_id.as_str()])? {
             return Err(not_found("key", &a.key_id));
         }
         let n = self.exec(
             "UPDATE aliases SET key_id = ?2, created_at = ?3 WHERE name = ?1",
             params![a.name, a.key_id, a.created_at],
         )?;
-        if n == 0 {
-            Err(not_found("alias", &a.name))
-        } else {
-            Ok(())
-        }
+        affected(n, "alias", &a.name)
     }
 
     fn delete_alias(&mut self, name: &str) -> StoreResult<()> {
         let n = self.exec("DELETE FROM aliases WHERE name = ?1", [name])?;
-        if n == 0 {
-            Err(not_found("alias", name))
-        } else {
-            Ok(())
-        }
+        affected(n, "alias", name)
     }
 
     fn append_audit(&mut self, e: &NewAuditEntry) -> StoreResult<i64> {
