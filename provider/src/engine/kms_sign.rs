@@ -154,33 +154,21 @@ impl Kms {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::store::{Container, KeyOrigin, NewKey, ProtectionLevel};
+    use crate::engine::tests::{kms, new_key};
+    use crate::store::{Container, NewKey};
 
     fn key(kms: &Kms, spec: KeySpec, usage: KeyUsage) -> Key {
         kms.create_key(NewKey {
-            container: Container::Shared,
-            spec,
             usage,
-            protection_level: ProtectionLevel::Software,
-            origin: KeyOrigin::Kms,
-            multi_version: false,
-            description: String::new(),
-            tags: BTreeMap::new(),
-            enabled: true,
-            deletion_protection: false,
-            deletion_window_in_days: 30,
-            rotation_interval: None,
+            ..new_key(Container::Shared, spec)
         })
         .unwrap()
     }
 
     #[test]
     fn every_signing_spec_round_trips_and_rejects_tampering() {
-        let dir = tempfile::tempdir().unwrap();
-        let kms = Kms::open(dir.path(), "test").unwrap();
+        let (_dir, kms) = kms();
         for spec in [
             KeySpec::Rsa2048,
             KeySpec::Rsa3072,
@@ -208,8 +196,7 @@ mod tests {
 
     #[test]
     fn wrong_usage_and_disabled_keys_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let kms = Kms::open(dir.path(), "test").unwrap();
+        let (_dir, kms) = kms();
         let aes = key(&kms, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
         assert!(matches!(
             kms.sign(&aes.id, b"x"),
