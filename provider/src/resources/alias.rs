@@ -2,6 +2,8 @@
 
 use super::ProviderCtx;
 use super::common::{object, store_err, str_or};
+use crate::engine::migration_rules::SERVICE_ALIAS_PREFIX;
+use crate::engine::validate;
 use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, Resource, Schema, Value,
 };
@@ -10,26 +12,16 @@ use crate::store::{Alias, StoreError};
 /// The `keyshift_alias` resource type.
 pub struct AliasResource;
 
-/// Checks an alias name: `alias/` prefix, 7–255 characters of
-/// `[A-Za-z0-9/_-]`; `alias/acs/` is reserved for service keys.
+/// Checks an alias name: the engine's rule ([`validate::alias_name`]), and
+/// the service-key prefix `alias/acs/` is not for Terraform-managed aliases.
 pub(crate) fn check_alias_name(name: &str) -> Result<(), String> {
-    if !name.starts_with("alias/") {
-        return Err(format!("{name:?} must start with \"alias/\""));
-    }
-    if !(7..=255).contains(&name.len()) {
-        return Err(format!("{name:?} must be 7 to 255 characters long"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
-    {
+    validate::alias_name(name).map_err(|e| match e {
+        StoreError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    })?;
+    if name.starts_with(SERVICE_ALIAS_PREFIX) {
         return Err(format!(
-            "{name:?} contains {c:?}; only letters, digits, '/', '_' and '-' are allowed"
-        ));
-    }
-    if name.starts_with("alias/acs/") {
-        return Err(format!(
-            "{name:?}: the alias/acs/ prefix is reserved for service keys"
+            "{name:?}: the {SERVICE_ALIAS_PREFIX} prefix is reserved for service keys"
         ));
     }
     Ok(())

@@ -12,6 +12,7 @@ use super::common::{
     bool_or, changed, check_enum, check_instance_id, default_if_null, int_or, object, opt_str,
     parse_attr, store_diag, store_err, str_or, tags_of, tags_value, text_value,
 };
+use crate::engine::validate;
 use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
     Resource, Schema, Value, default_plan,
@@ -236,17 +237,24 @@ impl Resource<ProviderCtx> for KeyResource {
         check_instance_id(config, "instance_id", &mut diags);
         let window = config.get("deletion_window_in_days");
         if matches!(window, Value::Int(_) | Value::Float(_))
-            && !window.as_i64().is_some_and(|w| (7..=30).contains(&w))
+            && window
+                .as_i64()
+                .is_none_or(|w| validate::deletion_window(w).is_err())
         {
             let shown = match window {
                 Value::Int(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
                 _ => String::new(),
             };
+            let days = &validate::DELETION_WINDOW_DAYS;
             diags.push(Diagnostic::attr_error(
                 "deletion_window_in_days",
                 "Invalid deletion window",
-                format!("deletion_window_in_days must be a whole number from 7 to 30; got {shown}"),
+                format!(
+                    "deletion_window_in_days must be a whole number from {} to {}; got {shown}",
+                    days.start(),
+                    days.end()
+                ),
             ));
         }
         if let Some(r) = config.get("rotation_interval").as_str() {

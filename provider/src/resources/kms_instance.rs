@@ -2,8 +2,10 @@
 
 use super::ProviderCtx;
 use super::common::{
-    bool_or, check_enum, default_if_null, int_or, object, opt_str, parse_attr, store_err, str_or,
+    bool_or, check_enum, default_if_null, int_or, object, opt_str, parse_attr, store_diag,
+    store_err, str_or,
 };
+use crate::engine::validate;
 use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
     Resource, Schema, Value, default_plan,
@@ -53,11 +55,11 @@ fn state_of(i: &Instance, force_destroy: bool) -> Value {
 }
 
 /// Quotas must be positive whole numbers.
-pub(crate) fn check_quota(config: &Value, attr: &str, diags: &mut Diagnostics) {
+pub(crate) fn check_quota(config: &Value, attr: &'static str, diags: &mut Diagnostics) {
     match config.get(attr) {
         Value::Null | Value::Unknown => {}
         v => {
-            if v.as_i64().is_none_or(|n| n <= 0) {
+            if v.as_i64().is_none_or(|n| validate::quota(attr, n).is_err()) {
                 diags.push(Diagnostic::attr_error(
                     attr,
                     format!("Invalid {attr}"),
@@ -92,16 +94,12 @@ impl Resource<ProviderCtx> for KmsInstance {
         check_enum::<InstanceType>(config, "type", &mut diags);
         check_quota(config, "key_quota", &mut diags);
         check_quota(config, "secret_quota", &mut diags);
-        if config
+        if let Some(Err(e)) = config
             .get("name")
             .as_str()
-            .is_some_and(|n| n.trim().is_empty())
+            .map(|n| validate::non_blank("name", n))
         {
-            diags.push(Diagnostic::attr_error(
-                "name",
-                "Invalid name",
-                "the name must not be empty",
-            ));
+            diags.push(store_diag("Invalid name", &e));
         }
         diags
     }
