@@ -110,6 +110,17 @@ fn default_usage(spec: KeySpec) -> KeyUsage {
     }
 }
 
+/// The `state` a plan promises: `PendingImport` while an EXTERNAL key has
+/// no material, else what `enabled` asks for (unknown while it is).
+fn planned_state(pending_import: bool, planned: &Value) -> Value {
+    match (pending_import, planned.get("enabled").as_bool()) {
+        (true, _) => Value::string(KeyState::PendingImport.as_str()),
+        (false, Some(true)) => Value::string(KeyState::Enabled.as_str()),
+        (false, Some(false)) => Value::string(KeyState::Disabled.as_str()),
+        (false, None) => Value::Unknown,
+    }
+}
+
 /// Seconds in a rotation interval like `30d`, `720h` or `604800s`.
 fn rotation_seconds(s: &str) -> Option<i64> {
     let unit = match s.chars().last()? {
@@ -300,15 +311,7 @@ impl Resource<ProviderCtx> for KeyResource {
                 Value::Int(DEFAULT_WINDOW),
             );
             let external = p.get("origin").as_str() == Some("EXTERNAL");
-            let state = match (
-                external && cfg.get("key_material_wo").is_null(),
-                p.get("enabled").as_bool(),
-            ) {
-                (true, _) => Value::string("PendingImport"),
-                (false, Some(true)) => Value::string("Enabled"),
-                (false, Some(false)) => Value::string("Disabled"),
-                (false, None) => Value::Unknown,
-            };
+            let state = planned_state(external && cfg.get("key_material_wo").is_null(), p);
             p.set("state", state);
             if p.get("state").as_str() == Some("PendingImport") {
                 p.set("current_version", Value::string(""));
@@ -320,15 +323,8 @@ impl Resource<ProviderCtx> for KeyResource {
             changed(prior, p, "key_material_wo_version") && !cfg.get("key_material_wo").is_null();
         if changed(prior, p, "enabled") || reimport {
             let pending = prior.get("state").as_str() == Some("PendingImport") && !reimport;
-            p.set(
-                "state",
-                match (pending, p.get("enabled").as_bool()) {
-                    (true, _) => Value::string("PendingImport"),
-                    (false, Some(true)) => Value::string("Enabled"),
-                    (false, Some(false)) => Value::string("Disabled"),
-                    (false, None) => Value::Unknown,
-                },
-            );
+            let state = planned_state(pending, p);
+            p.set("state", state);
         }
         if reimport && prior.get("state").as_str() == Some("PendingImport") {
             p.set("current_version", Value::Unknown);
