@@ -47,7 +47,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Self {
+    /// The result of a finished command.
+    pub fn from(out: Output) -> Self {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -145,10 +146,18 @@ impl Tf {
         std::fs::write(self.path().join(name), text).unwrap();
     }
 
-    /// Runs `terraform SUB [FLAGS] REST...`, adding `-no-color` and
-    /// `-input=false` right after the subcommand where it accepts them
-    /// (Go's flag parser stops at the first positional argument).
+    /// Runs `terraform SUB [FLAGS] REST...` (see [`Tf::command`]) and
+    /// collects its output.
     pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run terraform"))
+    }
+
+    /// The `terraform SUB [FLAGS] REST...` command for this directory, with
+    /// its own CLI config and environment, `-no-color` and `-input=false`
+    /// added right after the subcommand where it accepts them (Go's flag
+    /// parser stops at the first positional argument). For callers that
+    /// need more than [`Tf::run`] (extra environment, a running process).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(terraform_bin());
         cmd.current_dir(self.path())
             .env("TF_CLI_CONFIG_FILE", &self.rc)
@@ -177,7 +186,7 @@ impl Tf {
             cmd.arg("-input=false");
         }
         cmd.args(rest);
-        Run::from(cmd.output().expect("run terraform"))
+        cmd
     }
 
     /// Runs the release `keyshift` CLI in this directory.

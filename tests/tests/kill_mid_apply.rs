@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keyshift_e2e::{Tf, terraform_bin};
+use keyshift_e2e::Tf;
 use keyshift_provider::engine::Kms;
 
 const N: usize = 300;
@@ -39,11 +39,8 @@ fn killed_provider_mid_apply_leaves_a_consistent_store_and_reapply_converges() {
     tf.write_main(&format!(
         "resource \"keyshift_key\" \"k\" {{\n  count       = {N}\n  description = \"k ${{count.index}}\"\n}}\n"
     ));
-    let mut child = Command::new(terraform_bin())
-        .current_dir(tf.path())
-        .env("TF_CLI_CONFIG_FILE", tf.path().join("cli.tfrc"))
-        .env("CHECKPOINT_DISABLE", "1")
-        .args(["apply", "-auto-approve", "-input=false", "-no-color"])
+    let mut child = tf
+        .command(&["apply", "-auto-approve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

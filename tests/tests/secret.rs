@@ -2,9 +2,7 @@
 //! the guarantee that a write-only value appears nowhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
-use keyshift_e2e::{Run, Tf, planned_actions, terraform_bin};
+use keyshift_e2e::{Run, Tf, planned_actions};
 use serde_json::Value as Json;
 
 /// The write-only value: must never show up anywhere Terraform writes.
@@ -57,25 +55,14 @@ impl Seen {
 /// The secret comes from `TF_VAR_secret`, not `-var`, because Terraform
 /// echoes its own command line into the log.
 fn traced(tf: &Tf, log: &std::path::Path, args: &[&str]) -> Run {
-    let out = Command::new(terraform_bin())
+    let out = tf
+        .command(args)
         .env("TF_VAR_secret", MARKER)
-        .current_dir(tf.path())
-        .env("TF_CLI_CONFIG_FILE", tf.path().join("cli.tfrc"))
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
         .env("TF_LOG", "TRACE")
         .env("TF_LOG_PATH", log)
-        .env_remove("KEYSHIFT_STORE")
-        .args(args)
         .output()
         .unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_eq!(r.code, 0, "terraform failed:\n{}", r.all());
-    r
+    Run::from(out).ok()
 }
 
 fn without(mut v: Json, attr: &str) -> Json {
@@ -116,11 +103,7 @@ fn write_only_value_lifecycle_import_and_no_leaks() {
     let plan: Json = serde_json::from_str(&plan_json).unwrap();
     assert_eq!(planned_actions(&plan, "keyshift_secret.s"), ["update"]);
     let log = tf.path().join("trace.log");
-    seen.run(traced(
-        &tf,
-        &log,
-        &["apply", "-auto-approve", "-no-color", "-input=false"],
-    ));
+    seen.run(traced(&tf, &log, &["apply", "-auto-approve"]));
     let trace = std::fs::read_to_string(&log).unwrap();
     assert!(
         trace.contains("ApplyResourceChange"),

@@ -35,13 +35,6 @@ pub struct PlanResponse {
     pub requires_replace: Vec<AttrPath>,
 }
 
-impl PlanResponse {
-    /// True when `attr` differs between `prior` and the planned state.
-    pub fn changed(&self, prior: &Value, attr: &str) -> bool {
-        !prior.is_null() && prior.get(attr) != self.planned.get(attr)
-    }
-}
-
 /// The default plan:
 /// - destroy: planned `Null`;
 /// - create: the proposal, with every computed attribute that configuration
