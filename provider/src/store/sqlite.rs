@@ -69,8 +69,25 @@ impl SqliteStore {
             path,
             busy_timeout,
         };
-        store.configure()?;
+        store.configure_with_retry()?;
         Ok(store)
+    }
+
+    /// [`Self::configure`], retried until the busy timeout: when several
+    /// processes open a fresh store at once, SQLite answers some first-open
+    /// lock conflicts (switching the journal to WAL while another connection
+    /// holds a lock it would deadlock on) with an immediate `SQLITE_BUSY`
+    /// that its busy handler never retries. Every step is idempotent.
+    fn configure_with_retry(&self) -> StoreResult<()> {
+        let deadline = std::time::Instant::now() + self.busy_timeout;
+        loop {
+            match self.configure() {
+                Err(StoreError::Busy(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The database file.
@@ -249,5 +266,30 @@ mod tests {
             crate::store::traits::read_with(&other, |r| r.instances()).unwrap();
             release_tx.send(()).unwrap();
         });
+    }
+
+    /// Several processes (here: connections) creating the same fresh store at
+    /// once all succeed: SQLite answers some of the first-open lock conflicts
+    /// (switching to WAL, creating the schema) with an immediate
+    /// `SQLITE_BUSY` that its busy handler never retries.
+    #[test]
+    fn concurrent_first_open_succeeds() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Barrier::new(6);
+            std::thread::scope(|sc| {
+                let opens: Vec<_> = (0..6)
+                    .map(|_| {
+                        sc.spawn(|| {
+                            start.wait();
+                            SqliteStore::open(dir.path()).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opens {
+                    o.join().unwrap().unwrap();
+                }
+            });
+        }
     }
 }
