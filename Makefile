@@ -55,7 +55,7 @@ install: build ## put the provider in Terraform's implied local mirror (plain `t
 	install -m 0755 $(PROVIDER) $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)
 	@echo "installed $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)"
 
-bench-provider: build ## apply N keys vs N terraform_data (N=1000); prints times, ratio, peak RSS
+bench-provider: build ## apply N keys vs N terraform_data (N=1000, ROUNDS=3); prints medians, ratios, peak RSS
 	./tests/bench/provider.sh $(or $(N),1000)
 
 bench-hcl: ## keyshift rewrite vs terraform fmt, plan-check vs jq

@@ -4,12 +4,18 @@
 # the ratio and the provider's peak RSS. Targets (issue 2): ratio <= 1.2 at
 # N=1000, provider peak RSS <= 40 MB. Not part of `make test`.
 #
-# It also applies N keyshift_alias resources (3 attributes, the same
-# provider/RPC path as keys): that ratio isolates the provider's own
-# per-resource overhead from Terraform core's per-instance state handling,
-# which grows with the number of attributes in each instance's state.
+# Two controls separate the provider's own cost from Terraform core's:
+# - terraform_data padded so each instance's state is as large as a key's:
+#   Terraform rewrites (and deep-copies) the whole state after every
+#   resource, so its apply time grows with N x bytes per instance. The
+#   keys / padded ratio is the provider's overhead at equal state size.
+# - N keyshift_alias resources (3 attributes, the same gRPC/TLS/msgpack path).
+# It also prints the provider's CPU time (user + sys) for the keys apply.
+# Shared machines are noisy: each case runs ROUNDS times (default 3),
+# interleaved, and the medians are compared.
 set -euo pipefail
 N=${1:-1000}
+ROUNDS=${ROUNDS:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/target/release/terraform-provider-keyshift
 TF=${TERRAFORM:-terraform}
@@ -17,24 +23,27 @@ TF=${TERRAFORM:-terraform}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# The provider runs behind /usr/bin/time so each process's peak RSS is recorded.
+# The provider runs behind /usr/bin/time so each process's peak RSS and CPU
+# time are recorded (one line per provider process: KB user sys).
 mkdir -p "$WORK/bin"
 RSS_LOG=$WORK/rss.log
 cat > "$WORK/bin/terraform-provider-keyshift" <<SH
 #!/bin/sh
-exec /usr/bin/time -f %M -a -o "$RSS_LOG" "$BIN" "\$@"
+exec /usr/bin/time -f '%M %U %S' -a -o "$RSS_LOG" "$BIN" "\$@"
 SH
 chmod +x "$WORK/bin/terraform-provider-keyshift"
 printf 'provider_installation {\n  dev_overrides {\n    "keyshift/keyshift" = "%s"\n  }\n  direct {}\n}\n' "$WORK/bin" > "$WORK/cli.tfrc"
 export TF_CLI_CONFIG_FILE=$WORK/cli.tfrc TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 
-mkdir -p "$WORK/keys" "$WORK/data" "$WORK/aliases"
-cat > "$WORK/aliases/main.tf" <<HCL
-terraform {
+REQ='terraform {
   required_providers {
     keyshift = { source = "keyshift/keyshift" }
   }
-}
+}'
+CFG=$WORK/cfg
+mkdir -p "$CFG"
+cat > "$CFG/aliases.tf" <<HCL
+$REQ
 resource "keyshift_key" "k" {}
 resource "keyshift_alias" "a" {
   count  = $N
@@ -42,18 +51,14 @@ resource "keyshift_alias" "a" {
   key_id = keyshift_key.k.id
 }
 HCL
-cat > "$WORK/keys/main.tf" <<HCL
-terraform {
-  required_providers {
-    keyshift = { source = "keyshift/keyshift" }
-  }
-}
+cat > "$CFG/keys.tf" <<HCL
+$REQ
 resource "keyshift_key" "k" {
   count       = $N
   description = "bench \${count.index}"
 }
 HCL
-cat > "$WORK/data/main.tf" <<HCL
+cat > "$CFG/data.tf" <<HCL
 resource "terraform_data" "d" {
   count = $N
   input = "bench \${count.index}"
@@ -61,21 +66,49 @@ resource "terraform_data" "d" {
 HCL
 
 now() { date +%s.%N; }
-apply() { (cd "$1" && "$TF" apply -input=false -no-color -auto-approve >"$WORK/$(basename "$1").log" 2>&1); }
-
-t0=$(now); apply "$WORK/data"; t1=$(now)
-t2=$(now); apply "$WORK/keys"; t3=$(now)
-t4=$(now); apply "$WORK/aliases"; t5=$(now)
 calc() { awk "BEGIN { print $1 }"; }
-data_s=$(calc "$t1 - $t0")
-keys_s=$(calc "$t3 - $t2")
-ratio=$(calc "$keys_s / $data_s")
-alias_s=$(calc "$t5 - $t4")
-alias_ratio=$(calc "$alias_s / $data_s")
-peak_kb=$(sort -n "$RSS_LOG" | tail -1)
-printf 'N=%d\n' "$N"
-printf 'terraform_data apply: %.2f s\n' "$data_s"
-printf 'keyshift_key apply:   %.2f s\n' "$keys_s"
-printf 'ratio (keys/data):    %.2f  (target <= 1.20)\n' "$ratio"
-printf 'keyshift_alias apply: %.2f s (ratio %.2f: provider overhead alone)\n' "$alias_s" "$alias_ratio"
-printf 'provider peak RSS:    %.1f MB (target <= 40 MB)\n' "$(calc "$peak_kb / 1024")"
+# apply CASE ROUND: applies $CFG/CASE.tf in a fresh directory (fresh state
+# and store); prints the wall time of `terraform apply`.
+apply() {
+  local dir=$WORK/$1-$2 t0 t1
+  mkdir -p "$dir" && cp "$CFG/$1.tf" "$dir/main.tf"
+  t0=$(now)
+  (cd "$dir" && "$TF" apply -input=false -no-color -auto-approve >"$dir/apply.log" 2>&1)
+  t1=$(now)
+  calc "$t1 - $t0"
+}
+per_instance() { calc "int($(wc -c <"$WORK/$1-1/terraform.tfstate") / $N)"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A T
+for r in $(seq 1 "$ROUNDS"); do
+  T[data]+="$(apply data "$r") "
+  : >"$RSS_LOG"
+  T[keys]+="$(apply keys "$r") "
+  CPU+="$(awk '{ s += $2 + $3 } END { print s }' "$RSS_LOG") "
+  if [ "$r" = 1 ]; then
+    # Pad terraform_data's input (stored twice: input and output) so its
+    # state file is as large as the keys' one.
+    pad=$(calc "int(($(wc -c <"$WORK/keys-1/terraform.tfstate") - $(wc -c <"$WORK/data-1/terraform.tfstate")) / (2 * $N))")
+    [ "$pad" -gt 0 ] || pad=0
+    sed "s/input = \"bench \${count.index}\"/input = \"bench \${count.index} $(head -c "$pad" /dev/zero | tr '\0' x)\"/" \
+      "$CFG/data.tf" >"$CFG/padded.tf"
+  fi
+  T[padded]+="$(apply padded "$r") "
+  T[aliases]+="$(apply aliases "$r") "
+  rm -rf "$WORK"/*-"$r"/.keyshift
+done
+med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
+data_s=$(med data) keys_s=$(med keys) padded_s=$(med padded) alias_s=$(med aliases)
+peak_kb=$(sort -n "$RSS_LOG" | tail -1 | cut -d' ' -f1)
+
+printf 'N=%d, median of %d rounds (all rounds: see below)\n' "$N" "$ROUNDS"
+printf 'terraform_data apply: %6.2f s  (%d state bytes per instance)\n' "$data_s" "$(per_instance data)"
+printf 'keyshift_key apply:   %6.2f s  (%d state bytes per instance)\n' "$keys_s" "$(per_instance keys)"
+printf 'ratio (keys/data):    %6.2f    (target <= 1.20)\n' "$(calc "$keys_s / $data_s")"
+printf 'terraform_data padded to the key state size: %.2f s; keys/padded %.2f (provider overhead at equal state size)\n' \
+  "$padded_s" "$(calc "$keys_s / $padded_s")"
+printf 'keyshift_alias apply: %6.2f s  (ratio to data %.2f)\n' "$alias_s" "$(calc "$alias_s / $data_s")"
+printf 'provider CPU during a keys apply: %s s (user + sys, per round)\n' "$CPU"
+printf 'provider peak RSS:    %6.1f MB  (target <= 40 MB)\n' "$(calc "$peak_kb / 1024")"
+for c in data keys padded aliases; do printf '  %-8s %s\n' "$c" "${T[$c]}"; done
