@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::engine::tests::{inst, kms, new_key};
+use crate::engine::test_support::{inst, kms, new_key};
 use crate::store::{InstanceType, InstanceUpdate, KeyOrigin, KeyUpdate, SecretType};
 
 const MARKER: &[u8] = b"KEYSHIFT-SECRET-MARKER-7f3a9c";

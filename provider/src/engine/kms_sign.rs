@@ -155,7 +155,7 @@ impl Kms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::tests::{kms, new_key};
+    use crate::engine::test_support::{kms, new_key};
     use crate::store::{Container, NewKey};
 
     fn key(kms: &Kms, spec: KeySpec, usage: KeyUsage) -> Key {

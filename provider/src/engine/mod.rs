@@ -24,9 +24,13 @@ pub mod preflight;
 pub mod validate;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_ekms;
+#[cfg(test)]
+mod tests_locking;
 #[cfg(test)]
 mod tests_material;
 

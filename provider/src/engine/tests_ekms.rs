@@ -9,7 +9,7 @@ use super::Kms;
 use super::ekms_wrapper::{ExternalKeyService, split_external_blob};
 use super::kms_ekms::EkmsRequest;
 use super::preflight::Side;
-use super::tests::{inst, new_key};
+use super::test_support::{inst, new_key};
 use crate::aws::{AwsError, AwsKeyInfo, KeyHealth};
 use crate::engine::ekms_status::KeyStatus;
 use crate::store::{

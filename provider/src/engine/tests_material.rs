@@ -1,7 +1,7 @@
 //! Engine tests: material (encrypt/decrypt, import, rotation), in-place
 //! migration, and material never at rest in plaintext.
 
-use super::tests::{inst, kms, new_key};
+use super::test_support::{inst, kms, new_key};
 use crate::store::{
     Container, InstanceType, KeyOrigin, KeySpec, KeyState, KeyUpdate, ProtectionLevel, StoreError,
 };
