@@ -30,19 +30,21 @@ pub struct ConformanceFailure(pub String);
 /// Result of one check.
 pub type ConformanceResult = Result<(), ConformanceFailure>;
 
+/// Returns a [`ConformanceFailure`] with the formatted message unless `$cond`.
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)+) => {
         if !$cond {
-            return Err(ConformanceFailure(format!($($msg)+)));
+            return Err($crate::store::conformance::ConformanceFailure(format!($($msg)+)));
         }
     };
 }
+pub(super) use ensure;
 
-fn ok<T>(what: &str, r: StoreResult<T>) -> Result<T, ConformanceFailure> {
+pub(super) fn ok<T>(what: &str, r: StoreResult<T>) -> Result<T, ConformanceFailure> {
     r.map_err(|e| ConformanceFailure(format!("{what}: unexpected error {e}")))
 }
 
-fn expect_err<T>(
+pub(super) fn expect_err<T>(
     what: &str,
     r: StoreResult<T>,
     want: fn(&StoreError) -> bool,
@@ -58,17 +60,17 @@ fn expect_err<T>(
     }
 }
 
-fn is_not_found(e: &StoreError) -> bool {
+pub(super) fn is_not_found(e: &StoreError) -> bool {
     matches!(e, StoreError::NotFound { .. })
 }
-fn is_exists(e: &StoreError) -> bool {
+pub(super) fn is_exists(e: &StoreError) -> bool {
     matches!(e, StoreError::AlreadyExists { .. })
 }
-fn is_conflict(e: &StoreError) -> bool {
+pub(super) fn is_conflict(e: &StoreError) -> bool {
     matches!(e, StoreError::Conflict(_))
 }
 
-fn uid() -> String {
+pub(super) fn uid() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -549,7 +551,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("deletes_cascade_and_guard", deletes_cascade_and_guard),
     ("failed_write_leaves_nothing", failed_write_leaves_nothing),
     ("audit_append_and_order", audit_append_and_order),
-    ("ekms_configs_round_trip", ekms_configs_round_trip),
+    (
+        "ekms_configs_round_trip",
+        crate::store::conformance_ekms::ekms_configs_round_trip,
+    ),
     // -- secrets (checks in conformance_secrets.rs)
     (
         "secrets_round_trip",
@@ -598,79 +603,4 @@ macro_rules! keystore_conformance_tests {
             }
         }
     };
-}
-
-// -- ekms
-
-/// EKMS configurations: put/replace/read/list/delete, `NotFound` for an
-/// unknown container or a missing configuration, removed with their container.
-pub fn ekms_configs_round_trip(store: &dyn KeyStore) -> ConformanceResult {
-    use crate::store::{EkmsArchitecture, EkmsConfig};
-    let inst = sample_instance();
-    let c = Container::Instance(inst.id.clone());
-    ok(
-        "setup",
-        write_with(store, |tx| {
-            tx.insert_instance(&inst)?;
-            tx.put_container(&sample_container(c.clone()))
-        }),
-    )?;
-    let mut cfg = EkmsConfig {
-        container: c.clone(),
-        key_arn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-            .into(),
-        architecture: EkmsArchitecture::Current,
-        allow_revert_to_internal: false,
-        last_status: None,
-        last_aws_state: None,
-        last_checked_at: None,
-        created_at: "2024-01-01T00:00:00Z".into(),
-    };
-    ensure!(
-        ok("read missing", read_with(store, |r| r.ekms_config(&c)))?.is_none(),
-        "no config yet"
-    );
-    ok("put", write_with(store, |tx| tx.put_ekms_config(&cfg)))?;
-    let got = ok("read", read_with(store, |r| r.ekms_config(&c)))?;
-    ensure!(got.as_ref() == Some(&cfg), "round trip: {got:?}");
-    cfg.architecture = EkmsArchitecture::Legacy;
-    cfg.allow_revert_to_internal = true;
-    cfg.last_status = Some("DISABLED".into());
-    cfg.last_aws_state = Some("Disabled".into());
-    cfg.last_checked_at = Some("2024-01-02T00:00:00Z".into());
-    ok("replace", write_with(store, |tx| tx.put_ekms_config(&cfg)))?;
-    let got = ok("read", read_with(store, |r| r.ekms_config(&c)))?;
-    ensure!(got.as_ref() == Some(&cfg), "replace: {got:?}");
-    let all = ok("list", read_with(store, |r| r.ekms_configs()))?;
-    ensure!(
-        all.iter().filter(|x| x.container == c).count() == 1,
-        "listed once"
-    );
-    let mut orphan = cfg.clone();
-    orphan.container = Container::Instance(sample_instance().id);
-    expect_err(
-        "unknown container",
-        write_with(store, |tx| tx.put_ekms_config(&orphan)),
-        is_not_found,
-    )?;
-    ok("delete", write_with(store, |tx| tx.delete_ekms_config(&c)))?;
-    expect_err(
-        "delete twice",
-        write_with(store, |tx| tx.delete_ekms_config(&c)),
-        is_not_found,
-    )?;
-    ok(
-        "put again",
-        write_with(store, |tx| tx.put_ekms_config(&cfg)),
-    )?;
-    ok(
-        "drop container",
-        write_with(store, |tx| {
-            tx.delete_container(&c)?;
-            tx.delete_instance(&inst.id)
-        }),
-    )?;
-    let gone = ok("read", read_with(store, |r| r.ekms_config(&c)))?;
-    ensure!(gone.is_none(), "configuration removed with its container");
-    Ok(())
 }

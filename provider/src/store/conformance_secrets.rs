@@ -4,44 +4,11 @@
 use std::collections::BTreeMap;
 
 use crate::store::conformance::{
-    ConformanceFailure, ConformanceResult, sample_container, sample_instance,
+    ConformanceFailure, ConformanceResult, ensure, expect_err, is_conflict, is_exists,
+    is_not_found, ok, sample_container, sample_instance,
 };
 use crate::store::traits::{KeyStore, read_with, write_with};
-use crate::store::{Container, SealedSecretVersion, Secret, SecretType, StoreError, StoreResult};
-
-fn fail(msg: String) -> ConformanceFailure {
-    ConformanceFailure(msg)
-}
-
-fn ok<T>(what: &str, r: StoreResult<T>) -> Result<T, ConformanceFailure> {
-    r.map_err(|e| fail(format!("{what}: unexpected error {e}")))
-}
-
-fn ensure(cond: bool, what: &str) -> ConformanceResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(fail(what.to_string()))
-    }
-}
-
-fn expect<T>(what: &str, r: StoreResult<T>, want: fn(&StoreError) -> bool) -> ConformanceResult {
-    match r {
-        Ok(_) => Err(fail(format!("{what}: expected an error, got Ok"))),
-        Err(e) if want(&e) => Ok(()),
-        Err(e) => Err(fail(format!("{what}: wrong error variant {e:?}"))),
-    }
-}
-
-fn not_found(e: &StoreError) -> bool {
-    matches!(e, StoreError::NotFound { .. })
-}
-fn exists(e: &StoreError) -> bool {
-    matches!(e, StoreError::AlreadyExists { .. })
-}
-fn conflict(e: &StoreError) -> bool {
-    matches!(e, StoreError::Conflict(_))
-}
+use crate::store::{Container, SealedSecretVersion, Secret, SecretType};
 
 /// A sample secret in `container` with a fresh id and name.
 pub fn sample_secret(container: Container) -> Secret {
@@ -99,37 +66,37 @@ pub fn secrets_round_trip(store: &dyn KeyStore) -> ConformanceResult {
         write_with(store, |tx| tx.put_secret_version(&v1)),
     )?;
     let got = ok("get", read_with(store, |r| r.secret(&s.id)))?;
-    let got = got.ok_or_else(|| fail("inserted secret not found".into()))?;
-    ensure(
+    let got = got.ok_or_else(|| ConformanceFailure("inserted secret not found".into()))?;
+    ensure!(
         got.name == s.name && got.container == c && got.tags == s.tags,
         "fields kept",
-    )?;
-    ensure(got.secret_type == SecretType::Generic, "type kept")?;
-    ensure(
+    );
+    ensure!(got.secret_type == SecretType::Generic, "type kept");
+    ensure!(
         got.versions.len() == 1 && got.versions[0].stages == ["ACSCurrent"],
         "versions filled in",
-    )?;
+    );
     let by_name = ok(
         "by name",
         read_with(store, |r| r.secret_by_name(&c, &s.name)),
     )?;
-    ensure(by_name.map(|x| x.id) == Some(s.id.clone()), "found by name")?;
+    ensure!(by_name.map(|x| x.id) == Some(s.id.clone()), "found by name");
     let elsewhere = ok(
         "by name, other container",
         read_with(store, |r| r.secret_by_name(&Container::Shared, &s.name)),
     )?;
-    ensure(elsewhere.is_none(), "name is per container")?;
-    ensure(
+    ensure!(elsewhere.is_none(), "name is per container");
+    ensure!(
         ok("count", read_with(store, |r| r.count_secrets(&c)))? == 1,
         "count 1",
-    )?;
+    );
     let listed = ok("list", read_with(store, |r| r.secrets(Some(&c))))?;
-    ensure(
+    ensure!(
         listed.len() == 1 && listed[0].id == s.id,
         "listed in its container",
-    )?;
+    );
     let all = ok("list all", read_with(store, |r| r.secrets(None)))?;
-    ensure(all.iter().any(|x| x.id == s.id), "listed in all")?;
+    ensure!(all.iter().any(|x| x.id == s.id), "listed in all");
 
     // A second version demotes the first; upsert replaces stages.
     let v2 = sample_version(&s.id, 2, &["ACSCurrent"]);
@@ -149,35 +116,36 @@ pub fn secrets_round_trip(store: &dyn KeyStore) -> ConformanceResult {
         }),
     )?;
     let vs = ok("versions", read_with(store, |r| r.secret_versions(&s.id)))?;
-    ensure(
+    ensure!(
         vs.len() == 2 && vs[0] == v1b && vs[1] == v2,
         "versions oldest first, stages replaced, blobs kept",
-    )?;
-    let got =
-        ok("get", read_with(store, |r| r.secret(&s.id)))?.ok_or_else(|| fail("gone".into()))?;
-    ensure(
+    );
+    let got = ok("get", read_with(store, |r| r.secret(&s.id)))?
+        .ok_or_else(|| ConformanceFailure("gone".into()))?;
+    ensure!(
         got.current_version_id == v2.version_id && got.description == "changed",
         "update kept",
-    )?;
-    ensure(got.secret_type == SecretType::Rds, "type updated")?;
+    );
+    ensure!(got.secret_type == SecretType::Rds, "type updated");
 
     ok("delete", write_with(store, |tx| tx.delete_secret(&s.id)))?;
-    ensure(
+    ensure!(
         ok("gone", read_with(store, |r| r.secret(&s.id)))?.is_none(),
         "deleted",
-    )?;
-    ensure(
+    );
+    ensure!(
         ok(
             "versions gone",
             read_with(store, |r| r.secret_versions(&s.id)),
         )?
         .is_empty(),
         "versions cascade",
-    )?;
-    ensure(
+    );
+    ensure!(
         ok("count", read_with(store, |r| r.count_secrets(&c)))? == 0,
         "count 0",
-    )
+    );
+    Ok(())
 }
 
 /// Duplicate ids and names, missing objects, and a container holding
@@ -186,19 +154,19 @@ pub fn secrets_errors_and_guard(store: &dyn KeyStore) -> ConformanceResult {
     let c = setup(store)?;
     let s = sample_secret(c.clone());
     ok("insert", write_with(store, |tx| tx.insert_secret(&s)))?;
-    expect(
+    expect_err(
         "duplicate id",
         write_with(store, |tx| tx.insert_secret(&s)),
-        exists,
+        is_exists,
     )?;
     let same_name = Secret {
         id: format!("sec-{}", uuid::Uuid::new_v4()),
         ..s.clone()
     };
-    expect(
+    expect_err(
         "duplicate name",
         write_with(store, |tx| tx.insert_secret(&same_name)),
-        exists,
+        is_exists,
     )?;
     let other = setup(store)?;
     let moved = Secret {
@@ -213,37 +181,37 @@ pub fn secrets_errors_and_guard(store: &dyn KeyStore) -> ConformanceResult {
         container: c.clone(),
         ..moved.clone()
     };
-    expect(
+    expect_err(
         "update into a taken name",
         write_with(store, |tx| tx.update_secret(&clash)),
-        exists,
+        is_exists,
     )?;
     let nowhere = sample_secret(Container::Instance("kst-ffffffffffff".into()));
-    expect(
+    expect_err(
         "unknown container",
         write_with(store, |tx| tx.insert_secret(&nowhere)),
-        not_found,
+        is_not_found,
     )?;
-    expect(
+    expect_err(
         "update missing",
         write_with(store, |tx| tx.update_secret(&nowhere)),
-        not_found,
+        is_not_found,
     )?;
-    expect(
+    expect_err(
         "delete missing",
         write_with(store, |tx| tx.delete_secret(&nowhere.id)),
-        not_found,
+        is_not_found,
     )?;
     let orphan = sample_version(&nowhere.id, 1, &[]);
-    expect(
+    expect_err(
         "version of missing secret",
         write_with(store, |tx| tx.put_secret_version(&orphan)),
-        not_found,
+        is_not_found,
     )?;
-    expect(
+    expect_err(
         "container with secrets",
         write_with(store, |tx| tx.delete_container(&c)),
-        conflict,
+        is_conflict,
     )?;
     ok(
         "emptied container is deletable",

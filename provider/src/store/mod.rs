@@ -11,6 +11,7 @@
 //! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
 pub mod conformance;
+pub mod conformance_ekms;
 pub mod conformance_secrets;
 pub mod crypto;
 pub mod error;
