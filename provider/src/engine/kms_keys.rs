@@ -11,6 +11,18 @@ use crate::store::{
     SealedVersion, StoreError, StoreReader, StoreResult, read_with,
 };
 
+/// `Conflict` unless the key is `Enabled`: material operations (encrypt,
+/// decrypt, sign, verify) need an enabled key.
+pub(super) fn ensure_enabled(key: &Key) -> StoreResult<()> {
+    if key.state != KeyState::Enabled {
+        return Err(StoreError::Conflict(format!(
+            "key {} is {}, not Enabled",
+            key.id, key.state
+        )));
+    }
+    Ok(())
+}
+
 /// The key with that id, or `NotFound { kind: "key" }`.
 pub(super) fn load_key<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Key> {
     r.key(id)?.ok_or_else(|| StoreError::NotFound {

@@ -7,7 +7,7 @@
 //! (everything before the sealed blob) as AAD, so the key id is authenticated.
 
 use super::kms::{Kms, container_instance, container_record, now, rfc3339, unlocked_container};
-use super::kms_keys::{load_key, new_version_id, resolve};
+use super::kms_keys::{ensure_enabled, load_key, new_version_id, resolve};
 use super::migration_rules::{self, MigrationPlan};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::keygen::{self, Material};
@@ -310,11 +310,5 @@ fn usable_for_data(key: &Key) -> StoreResult<()> {
             ),
         });
     }
-    if key.state != KeyState::Enabled {
-        return Err(StoreError::Conflict(format!(
-            "key {} is {}, not Enabled",
-            key.id, key.state
-        )));
-    }
-    Ok(())
+    ensure_enabled(key)
 }

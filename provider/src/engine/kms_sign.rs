@@ -15,8 +15,8 @@ use sm2::dsa::signature::{Signer as _, Verifier as _};
 use sm2::pkcs8::DecodePrivateKey as _;
 
 use super::kms::Kms;
-use super::kms_keys::resolve;
-use crate::store::{Key, KeySpec, KeyState, KeyUsage, StoreError, StoreResult, read_with};
+use super::kms_keys::{ensure_enabled, resolve};
+use crate::store::{Key, KeySpec, KeyUsage, StoreError, StoreResult, read_with};
 
 /// SM2 distinguishing identifier (the GM/T 0009 default).
 const SM2_DIST_ID: &str = "1234567812345678";
@@ -35,13 +35,7 @@ fn usable_for_signing(key: &Key) -> StoreResult<()> {
             ),
         });
     }
-    if key.state != KeyState::Enabled {
-        return Err(StoreError::Conflict(format!(
-            "key {} is {}, not Enabled",
-            key.id, key.state
-        )));
-    }
-    Ok(())
+    ensure_enabled(key)
 }
 
 fn sign_with(key: &Key, der: &[u8], message: &[u8]) -> StoreResult<Vec<u8>> {
