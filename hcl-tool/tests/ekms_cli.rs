@@ -13,12 +13,11 @@ use keyshift_provider::engine::Kms;
 use keyshift_provider::engine::ekms_wrapper::ExternalKeyService;
 use keyshift_provider::engine::kms_ekms::EkmsRequest;
 use keyshift_provider::store::{
-    Container, EkmsArchitecture, InstanceType, Key, KeyOrigin, KeySpec, KeyUsage, NewInstance,
-    NewKey, ProtectionLevel, WrappingStrategy,
+    Container, EkmsArchitecture, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey,
+    WrappingStrategy,
 };
 use moto::Moto;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -58,21 +57,7 @@ fn keyshift(m: &Moto, store: &Path, flag: bool, args: &[&str], stdin: &[u8]) -> 
 }
 
 fn new_key(kms: &Kms, c: &Container, spec: KeySpec, usage: KeyUsage) -> Key {
-    kms.create_key(NewKey {
-        container: c.clone(),
-        spec,
-        usage,
-        protection_level: ProtectionLevel::Software,
-        origin: KeyOrigin::Kms,
-        multi_version: false,
-        description: String::new(),
-        tags: BTreeMap::new(),
-        enabled: true,
-        deletion_protection: false,
-        deletion_window_in_days: 30,
-        rotation_interval: None,
-    })
-    .unwrap()
+    kms.create_key(NewKey::new(c.clone(), spec, usage)).unwrap()
 }
 
 fn err(o: &Output) -> String {

@@ -6,10 +6,8 @@
 use assert_cmd::Command;
 use keyshift_provider::engine::Kms;
 use keyshift_provider::store::{
-    Container, InstanceType, Key, KeyOrigin, KeySpec, KeyUpdate, KeyUsage, NewInstance, NewKey,
-    ProtectionLevel,
+    Container, InstanceType, Key, KeySpec, KeyUpdate, KeyUsage, NewInstance, NewKey,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
@@ -41,21 +39,7 @@ fn stdout(o: &Output) -> String {
 }
 
 fn new_key(kms: &Kms, container: Container, spec: KeySpec, usage: KeyUsage) -> Key {
-    kms.create_key(NewKey {
-        container,
-        spec,
-        usage,
-        protection_level: ProtectionLevel::Software,
-        origin: KeyOrigin::Kms,
-        multi_version: false,
-        description: String::new(),
-        tags: BTreeMap::new(),
-        enabled: true,
-        deletion_protection: false,
-        deletion_window_in_days: 30,
-        rotation_interval: None,
-    })
-    .unwrap()
+    kms.create_key(NewKey::new(container, spec, usage)).unwrap()
 }
 
 fn instance(kms: &Kms, name: &str) -> Container {

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Kms;
-use crate::store::{
-    Container, InstanceType, KeyOrigin, KeySpec, KeyUsage, NewInstance, NewKey, ProtectionLevel,
-};
+use crate::store::{Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 
 pub(super) fn kms() -> (tempfile::TempDir, Kms) {
     let dir = tempfile::tempdir().unwrap();
@@ -31,18 +29,10 @@ pub(super) fn new_key(container: Container, spec: KeySpec) -> NewKey {
         KeyUsage::SignVerify
     };
     NewKey {
-        container,
-        spec,
-        usage,
-        protection_level: ProtectionLevel::Software,
-        origin: KeyOrigin::Kms,
-        multi_version: false,
         description: "test key".into(),
         tags: BTreeMap::from([("env".to_string(), "test".to_string())]),
-        enabled: true,
-        deletion_protection: false,
         deletion_window_in_days: 7,
-        rotation_interval: None,
+        ..NewKey::new(container, spec, usage)
     }
 }
 

@@ -26,7 +26,7 @@ use crate::store::{
 pub struct KeyResource;
 
 /// Default deletion window, in days.
-const DEFAULT_WINDOW: i64 = 30;
+const DEFAULT_WINDOW: i64 = NewKey::DEFAULT_DELETION_WINDOW_DAYS;
 
 /// The key attributes shared with `data.keyshift_key` (all described).
 pub(crate) fn key_attributes() -> Vec<Attribute> {

@@ -4,9 +4,7 @@
 use super::*;
 use crate::framework::Provider;
 use crate::resources::KeyshiftProvider;
-use crate::store::{
-    InstanceType, KeyOrigin, KeySpec, KeyUsage, NewInstance, NewKey, ProtectionLevel,
-};
+use crate::store::{InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 
 const MARKER: &str = "SECRET-MARKER-d41d8cd98f00";
 
@@ -144,18 +142,8 @@ fn ctx() -> (tempfile::TempDir, ProviderCtx) {
 
 fn key(ctx: &ProviderCtx, container: Container, spec: KeySpec, usage: KeyUsage) -> String {
     let new = NewKey {
-        container,
-        spec,
-        usage,
-        protection_level: ProtectionLevel::Software,
-        origin: KeyOrigin::Kms,
-        multi_version: false,
-        description: String::new(),
-        tags: Default::default(),
-        enabled: true,
-        deletion_protection: false,
         deletion_window_in_days: 7,
-        rotation_interval: None,
+        ..NewKey::new(container, spec, usage)
     };
     ctx.kms.create_key(new).unwrap().id
 }

@@ -261,6 +261,33 @@ pub struct NewKey {
     pub rotation_interval: Option<String>,
 }
 
+impl NewKey {
+    /// Days between scheduling a key's deletion and erasing its material,
+    /// unless configured otherwise.
+    pub const DEFAULT_DELETION_WINDOW_DAYS: i64 = 30;
+
+    /// A key with the defaults of a `keyshift_key` block that sets only
+    /// `spec` and `usage`: `SOFTWARE`, origin `KMS`, single version,
+    /// enabled, no deletion protection, a 30-day deletion window, no
+    /// description, tags or rotation.
+    pub fn new(container: Container, spec: KeySpec, usage: KeyUsage) -> Self {
+        NewKey {
+            container,
+            spec,
+            usage,
+            protection_level: ProtectionLevel::Software,
+            origin: KeyOrigin::Kms,
+            multi_version: false,
+            description: String::new(),
+            tags: BTreeMap::new(),
+            enabled: true,
+            deletion_protection: false,
+            deletion_window_in_days: Self::DEFAULT_DELETION_WINDOW_DAYS,
+            rotation_interval: None,
+        }
+    }
+}
+
 /// Updatable fields of a key (`None` = unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyUpdate {
