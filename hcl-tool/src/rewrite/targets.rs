@@ -37,6 +37,19 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target for `attr` of one resource (grouped by `(module, type,
+    /// name)`), with no instances yet.
+    fn new((module, rtype, name): &GroupKey, attr: &str) -> Self {
+        Target {
+            module_address: module.clone(),
+            rtype: rtype.clone(),
+            name: name.clone(),
+            attr: attr.to_owned(),
+            instances: BTreeMap::new(),
+            needs_edit: false,
+        }
+    }
+
     /// `module.x.TYPE.NAME`.
     pub fn address(&self) -> String {
         if self.module_address.is_empty() {
@@ -70,16 +83,9 @@ pub fn from_plan(plan: &Plan<'_>, attrs: &MigrationAttrs) -> Derivation {
         }
     }
     let mut out = Derivation::default();
-    for ((module, rtype, name), changes) in groups {
-        for attr in attrs.for_type(&rtype) {
-            let mut target = Target {
-                module_address: module.clone(),
-                rtype: rtype.clone(),
-                name: name.clone(),
-                attr: attr.to_owned(),
-                instances: BTreeMap::new(),
-                needs_edit: false,
-            };
+    for (group, changes) in groups {
+        for attr in attrs.for_type(&group.1) {
+            let mut target = Target::new(&group, attr);
             for rc in &changes {
                 derive_instance(rc, attrs, &mut target, &mut out.skipped);
             }
@@ -177,16 +183,9 @@ pub fn from_report(report: &Report, state: &State, attrs: &MigrationAttrs) -> De
         }
     }
     let mut matched = BTreeSet::new();
-    for ((module, rtype, name), resources) in groups {
-        for attr in attrs.for_type(&rtype) {
-            let mut target = Target {
-                module_address: module.clone(),
-                rtype: rtype.clone(),
-                name: name.clone(),
-                attr: attr.to_owned(),
-                instances: BTreeMap::new(),
-                needs_edit: false,
-            };
+    for (group, resources) in groups {
+        for attr in attrs.for_type(&group.1) {
+            let mut target = Target::new(&group, attr);
             for r in &resources {
                 let current = r.values.get(attr).cloned().unwrap_or(Value::Null);
                 let id = r.values.get("id").and_then(Value::as_str);
