@@ -184,27 +184,9 @@ fn from_msgpack(v: &rmpv::Value, ty: &AttrType, path: &AttrPath) -> Result<Value
         (M::F32(f), AttrType::Number) => Ok(float_value(f64::from(*f))),
         (M::F64(f), AttrType::Number) => Ok(float_value(*f)),
         (M::String(_), AttrType::Number) => number_from_str(msgpack_str(v, path)?, path),
-        (M::Array(items), AttrType::List(el)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                out.push(from_msgpack(
-                    item,
-                    el,
-                    &child(path, PathStep::Index(i as i64)),
-                )?);
-            }
-            Ok(Value::List(out))
-        }
+        (M::Array(items), AttrType::List(el)) => Ok(Value::List(msgpack_items(items, el, path)?)),
         (M::Array(items), AttrType::Set(el)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                out.push(from_msgpack(
-                    item,
-                    el,
-                    &child(path, PathStep::Index(i as i64)),
-                )?);
-            }
-            Ok(Value::Set(normalize_set(out)))
+            Ok(Value::Set(normalize_set(msgpack_items(items, el, path)?)))
         }
         (M::Map(entries), AttrType::Map(el)) => {
             let mut out = BTreeMap::new();
@@ -369,6 +351,18 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
         }
         (other, _) => Err(mismatch(path, ty, json_kind(other))),
     }
+}
+
+fn msgpack_items(
+    items: &[rmpv::Value],
+    el: &AttrType,
+    path: &AttrPath,
+) -> Result<Vec<Value>, CodecError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| from_msgpack(item, el, &child(path, PathStep::Index(i as i64))))
+        .collect()
 }
 
 fn json_items(
