@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyshift_e2e::Tf;
+use keyshift_provider::engine::Kms;
 
 #[test]
 fn invalid_configs_fail_at_plan_with_the_attribute() {
@@ -52,6 +53,45 @@ fn invalid_configs_fail_at_plan_with_the_attribute() {
         );
         assert!(all.contains(message), "{name}: {all}");
         assert!(!tf.store().exists(), "{name}: the store was touched");
+    }
+}
+
+/// A reference to an object that does not exist fails `terraform apply` at
+/// its plan, on the referring attribute, before any other resource of the
+/// same configuration is created.
+#[test]
+fn dangling_references_fail_at_plan_before_anything_is_created() {
+    let cases = [
+        (
+            "alias to a missing key",
+            "resource \"keyshift_alias\" \"a\" {\n  name   = \"alias/app\"\n  key_id = \"key-00000000-0000-0000-0000-000000000000\"\n}\n",
+            "key_id = \"key-00000000-0000-0000-0000-000000000000\"",
+            "key key-00000000-0000-0000-0000-000000000000 not found",
+        ),
+        (
+            "key in a missing instance",
+            "resource \"keyshift_key\" \"k\" {\n  instance_id = \"kst-000000000000\"\n}\n",
+            "instance_id = \"kst-000000000000\"",
+            "instance kst-000000000000 not found",
+        ),
+    ];
+    for (name, hcl, source_line, message) in cases {
+        let tf = Tf::new();
+        tf.write_main(&format!("resource \"keyshift_key\" \"fine\" {{}}\n\n{hcl}"));
+        let r = tf.run(&["apply", "-auto-approve"]);
+        let all = r.flat();
+        assert_eq!(r.code, 1, "{name}: {all}");
+        assert!(
+            all.contains(source_line),
+            "{name}: no attribute path in:\n{all}"
+        );
+        assert!(all.contains(message), "{name}: {all}");
+        assert!(!all.contains("Creation complete"), "{name}: {all}");
+        let kms = Kms::open(&tf.store(), "test").unwrap();
+        assert!(
+            kms.list_keys(None).unwrap().is_empty(),
+            "{name}: a key was created"
+        );
     }
 }
 

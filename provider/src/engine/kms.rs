@@ -461,7 +461,7 @@ impl Kms {
                     id: name.to_string(),
                 });
             }
-            self.alias_target(&*tx, key_id)?;
+            Self::alias_target(&*tx, key_id)?;
             let alias = Alias {
                 name: name.to_string(),
                 key_id: key_id.to_string(),
@@ -473,7 +473,14 @@ impl Kms {
         })
     }
 
-    fn alias_target(&self, r: &dyn StoreTx, key_id: &str) -> StoreResult<()> {
+    /// Whether an alias may point at `key_id` (the rule `create_alias` and
+    /// `update_alias` apply), for plan-time checks: `NotFound { kind: "key" }`,
+    /// or `Conflict` for a key pending deletion or in a migrating container.
+    pub fn check_alias_target(&self, key_id: &str) -> StoreResult<()> {
+        read_with(&*self.store, |r| Self::alias_target(r, key_id))
+    }
+
+    fn alias_target<R: StoreReader + ?Sized>(r: &R, key_id: &str) -> StoreResult<()> {
         let key = r.key(key_id)?.ok_or_else(|| StoreError::NotFound {
             kind: "key",
             id: key_id.to_string(),
@@ -507,7 +514,7 @@ impl Kms {
             if let Some(old) = tx.key(&alias.key_id)? {
                 unlocked_container(&*tx, &old.container)?;
             }
-            self.alias_target(&*tx, key_id)?;
+            Self::alias_target(&*tx, key_id)?;
             *detail = format!("key={} (was {})", key_id, alias.key_id);
             alias.key_id = key_id.to_string();
             tx.update_alias(&alias)?;

@@ -473,6 +473,16 @@ fn alias_rules() {
     kms.schedule_key_deletion(&k1.id, None).unwrap();
     let r = kms.create_alias("alias/doomed", &k1.id);
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    // The plan-time check applies the same rule without writing.
+    assert!(matches!(
+        kms.check_alias_target(&k1.id),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        kms.check_alias_target("key-missing"),
+        Err(StoreError::NotFound { kind: "key", .. })
+    ));
+    kms.check_alias_target(&k2.id).unwrap();
     assert!(matches!(
         kms.update_alias("alias/app", &k1.id),
         Err(StoreError::Conflict(_))

@@ -1,11 +1,12 @@
 //! `keyshift_alias`: an `alias/...` name for one key; re-pointing is an update.
 
 use super::ProviderCtx;
-use super::common::{object, store_err, str_or};
+use super::common::{check_reference, object, reference_diag, store_err, str_or};
 use crate::engine::migration_rules::SERVICE_ALIAS_PREFIX;
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, Resource, Schema, Value,
+    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
+    Resource, Schema, Value, default_plan,
 };
 use crate::store::{Alias, StoreError};
 
@@ -59,6 +60,16 @@ impl Resource<ProviderCtx> for AliasResource {
         }
     }
 
+    fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
+        let resp = default_plan(&self.schema(), req);
+        if !req.is_destroy() {
+            check_reference(req, &resp.planned, "key_id", "Invalid key_id", |id| {
+                ctx.kms.check_alias_target(id)
+            })?;
+        }
+        Ok(resp)
+    }
+
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
         if req.is_destroy() {
             return match ctx.kms.delete_alias(&str_or(&req.prior, "name", "")) {
@@ -73,11 +84,11 @@ impl Resource<ProviderCtx> for AliasResource {
         let a = if req.is_create() {
             ctx.kms
                 .create_alias(&name, &key_id)
-                .map_err(store_err("Cannot create alias"))?
+                .map_err(|e| vec![reference_diag("Cannot create alias", "key_id", &e)])?
         } else {
             ctx.kms
                 .update_alias(&name, &key_id)
-                .map_err(store_err("Cannot update alias"))?
+                .map_err(|e| vec![reference_diag("Cannot update alias", "key_id", &e)])?
         };
         Ok(state_of(&a))
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::framework::{AttrPath, Diagnostic, Diagnostics, Object, Value};
+use crate::framework::{AttrPath, Diagnostic, Diagnostics, Object, PlanRequest, Value};
 use crate::store::StoreError;
 
 /// The error diagnostic for a failed store call; `Invalid { field }` errors
@@ -21,6 +21,38 @@ pub(crate) fn store_diag(summary: &str, err: &StoreError) -> Diagnostic {
 /// `store_diag` wrapped as the `Err` of a resource call.
 pub(crate) fn store_err(summary: &str) -> impl Fn(StoreError) -> Diagnostics + '_ {
     move |e| vec![store_diag(summary, &e)]
+}
+
+/// A failed store call about an object the resource refers to through
+/// `attr` (an alias's `key_id`, a key's `instance_id`): not found or not
+/// usable (`NotFound`, `Conflict`) points at `attr`; anything else is a
+/// plain [`store_diag`].
+pub(crate) fn reference_diag(summary: &str, attr: &str, err: &StoreError) -> Diagnostic {
+    match err {
+        StoreError::NotFound { .. } | StoreError::Conflict(_) => {
+            Diagnostic::error(summary, err.to_string()).at(AttrPath::attr(attr))
+        }
+        _ => store_diag(summary, err),
+    }
+}
+
+/// At plan time, on create or when `attr` changes: the object a known,
+/// non-null reference attribute names must pass `check` (exist, be usable),
+/// so a bad reference fails `terraform plan`, not halfway through an apply.
+pub(crate) fn check_reference(
+    req: &PlanRequest,
+    planned: &Value,
+    attr: &str,
+    summary: &str,
+    check: impl FnOnce(&str) -> Result<(), StoreError>,
+) -> Result<(), Diagnostics> {
+    let Some(id) = planned.get(attr).as_str() else {
+        return Ok(());
+    };
+    if !req.is_create() && !changed(&req.prior, planned, attr) {
+        return Ok(());
+    }
+    check(id).map_err(|e| vec![reference_diag(summary, attr, &e)])
 }
 
 /// A known, non-null string attribute.

@@ -9,8 +9,9 @@ use base64::Engine as _;
 
 use super::ProviderCtx;
 use super::common::{
-    bool_or, changed, check_enum, check_instance_id, default_if_null, int_or, object, opt_str,
-    parse_attr, store_diag, store_err, str_or, tags_of, tags_value, text_value,
+    bool_or, changed, check_enum, check_instance_id, check_reference, default_if_null, int_or,
+    object, opt_str, parse_attr, reference_diag, store_diag, store_err, str_or, tags_of,
+    tags_value, text_value,
 };
 use crate::engine::validate;
 use crate::framework::{
@@ -296,6 +297,9 @@ impl Resource<ProviderCtx> for KeyResource {
         let (cfg, p) = (&req.config, &mut resp.planned);
         if req.is_create() {
             let spec = parse_attr(p, "spec", KeySpec::Aes256)?;
+            check_reference(req, p, "instance_id", "Invalid instance_id", |id| {
+                ctx.kms.get_instance(id).map(drop)
+            })?;
             default_if_null(p, cfg, "instance_id", Value::Null);
             default_if_null(p, cfg, "spec", Value::string(spec.as_str()));
             default_if_null(p, cfg, "usage", Value::string(default_usage(spec).as_str()));
@@ -440,7 +444,7 @@ fn create(ctx: &ProviderCtx, p: &Value) -> Result<Key, Diagnostics> {
     };
     ctx.kms
         .create_key(new)
-        .map_err(store_err("Cannot create key"))
+        .map_err(|e| vec![reference_diag("Cannot create key", "instance_id", &e)])
 }
 
 fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostics> {
