@@ -95,6 +95,25 @@ fn dangling_references_fail_at_plan_before_anything_is_created() {
     }
 }
 
+/// A store that cannot be opened fails the plan on `store_path`, naming the
+/// path once and the reason.
+#[test]
+fn unusable_store_path_fails_on_the_attribute() {
+    let tf = Tf::new();
+    tf.write("afile", "not a directory");
+    tf.write_main(
+        "provider \"keyshift\" {\n  store_path = \"afile/sub\"\n}\n\nresource \"keyshift_key\" \"k\" {}\n",
+    );
+    let r = tf.run(&["plan"]);
+    let all = r.flat();
+    assert_eq!(r.code, 1, "{all}");
+    assert!(all.contains("Cannot open the key store"), "{all}");
+    assert!(all.contains("store_path = \"afile/sub\""), "{all}");
+    assert!(all.contains("Not a directory"), "{all}");
+    let detail = all.split("Not a directory").nth(1).unwrap_or_default();
+    assert!(!detail.contains("afile/sub"), "path repeated: {all}");
+}
+
 #[test]
 fn providers_schema_has_every_description() {
     let tf = Tf::new();

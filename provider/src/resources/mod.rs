@@ -187,10 +187,16 @@ impl Provider for KeyshiftProvider {
     ) -> Result<ProviderCtx, Diagnostics> {
         let config = ProviderConfig::resolve(config)?;
         let kms = Kms::open(&config.store_path, "terraform").map_err(|e| {
+            let (message, at) = (e.to_string(), config.store_path.display().to_string());
+            let detail = if message.contains(&at) {
+                message
+            } else {
+                format!("{message} (store at {at})")
+            };
             vec![Diagnostic::attr_error(
                 "store_path",
                 "Cannot open the key store",
-                format!("{} (store at {})", e, config.store_path.display()),
+                detail,
             )]
         })?;
         let aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService> = Arc::new(
