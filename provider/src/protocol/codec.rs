@@ -184,10 +184,15 @@ fn from_msgpack(v: &rmpv::Value, ty: &AttrType, path: &AttrPath) -> Result<Value
         (M::F32(f), AttrType::Number) => Ok(float_value(f64::from(*f))),
         (M::F64(f), AttrType::Number) => Ok(float_value(*f)),
         (M::String(_), AttrType::Number) => number_from_str(msgpack_str(v, path)?, path),
-        (M::Array(items), AttrType::List(el)) => Ok(Value::List(msgpack_items(items, el, path)?)),
-        (M::Array(items), AttrType::Set(el)) => {
-            Ok(Value::Set(normalize_set(msgpack_items(items, el, path)?)))
+        (M::Array(items), AttrType::List(el)) => {
+            Ok(Value::List(decode_items(items, el, path, from_msgpack)?))
         }
+        (M::Array(items), AttrType::Set(el)) => Ok(Value::Set(normalize_set(decode_items(
+            items,
+            el,
+            path,
+            from_msgpack,
+        )?))),
         (M::Map(entries), AttrType::Map(el)) => {
             let mut out = BTreeMap::new();
             for (k, item) in entries {
@@ -321,10 +326,12 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
             (None, None) => Err(CodecError::new(path, "number out of range")),
         },
         (J::String(s), AttrType::Number) => number_from_str(s, path),
-        (J::Array(items), AttrType::List(el)) => Ok(Value::List(json_items(items, el, path)?)),
-        (J::Array(items), AttrType::Set(el)) => {
-            Ok(Value::Set(normalize_set(json_items(items, el, path)?)))
+        (J::Array(items), AttrType::List(el)) => {
+            Ok(Value::List(decode_items(items, el, path, from_json)?))
         }
+        (J::Array(items), AttrType::Set(el)) => Ok(Value::Set(normalize_set(decode_items(
+            items, el, path, from_json,
+        )?))),
         (J::Object(m), AttrType::Map(el)) => {
             let mut out = BTreeMap::new();
             for (k, item) in m {
@@ -353,27 +360,18 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
     }
 }
 
-fn msgpack_items(
-    items: &[rmpv::Value],
+/// Decodes the elements of a list or set with `decode` (msgpack or JSON),
+/// each at its index below `path`.
+fn decode_items<T>(
+    items: &[T],
     el: &AttrType,
     path: &AttrPath,
+    decode: fn(&T, &AttrType, &AttrPath) -> Result<Value, CodecError>,
 ) -> Result<Vec<Value>, CodecError> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| from_msgpack(item, el, &child(path, PathStep::Index(i as i64))))
-        .collect()
-}
-
-fn json_items(
-    items: &[serde_json::Value],
-    el: &AttrType,
-    path: &AttrPath,
-) -> Result<Vec<Value>, CodecError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| from_json(item, el, &child(path, PathStep::Index(i as i64))))
+        .map(|(i, item)| decode(item, el, &child(path, PathStep::Index(i as i64))))
         .collect()
 }
 

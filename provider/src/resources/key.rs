@@ -26,9 +26,6 @@ use crate::store::{
 /// The `keyshift_key` resource type.
 pub struct KeyResource;
 
-/// Default deletion window, in days.
-const DEFAULT_WINDOW: i64 = NewKey::DEFAULT_DELETION_WINDOW_DAYS;
-
 /// The key attributes shared with `data.keyshift_key` (all described).
 pub(crate) fn key_attributes() -> Vec<Attribute> {
     use AttrType::{Bool, Number, String as Str};
@@ -312,7 +309,7 @@ impl Resource<ProviderCtx> for KeyResource {
                 p,
                 cfg,
                 "deletion_window_in_days",
-                Value::Int(DEFAULT_WINDOW),
+                Value::Int(NewKey::DEFAULT_DELETION_WINDOW_DAYS),
             );
             let external = p.get("origin").as_str() == Some("EXTERNAL");
             let state = planned_state(external && cfg.get("key_material_wo").is_null(), p);
@@ -439,7 +436,11 @@ fn create(ctx: &ProviderCtx, p: &Value) -> Result<Key, Diagnostics> {
         tags: tags_of(p, "tags"),
         enabled: bool_or(p, "enabled", true),
         deletion_protection: bool_or(p, "deletion_protection", false),
-        deletion_window_in_days: int_or(p, "deletion_window_in_days", DEFAULT_WINDOW),
+        deletion_window_in_days: int_or(
+            p,
+            "deletion_window_in_days",
+            NewKey::DEFAULT_DELETION_WINDOW_DAYS,
+        ),
         rotation_interval: opt_str(p, "rotation_interval"),
     };
     ctx.kms
@@ -466,8 +467,13 @@ fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostic
         .then(|| bool_or(p, "enabled", true)),
         deletion_protection: changed(prior, p, "deletion_protection")
             .then(|| bool_or(p, "deletion_protection", false)),
-        deletion_window_in_days: changed(prior, p, "deletion_window_in_days")
-            .then(|| int_or(p, "deletion_window_in_days", DEFAULT_WINDOW)),
+        deletion_window_in_days: changed(prior, p, "deletion_window_in_days").then(|| {
+            int_or(
+                p,
+                "deletion_window_in_days",
+                NewKey::DEFAULT_DELETION_WINDOW_DAYS,
+            )
+        }),
         rotation_interval: changed(prior, p, "rotation_interval")
             .then(|| opt_str(p, "rotation_interval")),
     };
