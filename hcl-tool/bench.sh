@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE="$WORK/empty.tfrc"
 : >"$TF_CLI_CONFIG_FILE"
 
 (cd "$ROOT" && cargo build --release -p keyshift --quiet)
-KS="$ROOT/target/release/keyshift"
+KS="${KEYSHIFT_RELEASE_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}/keyshift"
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
@@ -40,7 +40,7 @@ echo "rewrite: $FILES .tf files, $((BYTES / 1024 / 1024)) MB ($i copies of the c
 t0=$(now)
 "$TERRAFORM" fmt -check -recursive "$TREE" >/dev/null || true
 t1=$(now)
-"$KS" rewrite "$TREE" --insert-everywhere 'keyshift_instance_id="kst-bench"' --check --format json >"$WORK/ks.json" || true
+"$KS" rewrite "$TREE" --insert-everywhere 'keyshift_instance_id="kst-bench"' --attr '*.keyshift_instance_id' --check --format json >"$WORK/ks.json" || true
 t2=$(now)
 FMT=$(elapsed "$t0" "$t1")
 KST=$(elapsed "$t1" "$t2")

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 /// Resource types whose deletion or replacement destroys key material
-/// (SPEC §7). `--key-type` extends this list.
+/// (the CI gate refuses plans that delete or replace them). `--key-type`
+/// extends this list.
 pub const KEY_BEARING_TYPES: &[&str] = &[
     "keyshift_key",
     "keyshift_secret",
@@ -25,6 +26,9 @@ pub const MIGRATION_ATTR_PRESETS: &[(&str, &str)] = &[
     ("alicloud_kms_secret", "dkms_instance_id"),
 ];
 
+/// The `TYPE` of `--attr '*.ATTR'`: every resource type.
+pub const ANY_TYPE: &str = "*";
+
 /// A `--attr` value that is not of the form `TYPE.ATTR`.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid --attr {0:?}: expected TYPE.ATTR, e.g. keyshift_key.instance_id")]
@@ -37,7 +41,9 @@ pub struct MigrationAttrs {
 }
 
 impl MigrationAttrs {
-    /// The presets plus every `TYPE.ATTR` in `extra`.
+    /// The presets plus every `TYPE.ATTR` in `extra`. `TYPE` may be
+    /// [`ANY_TYPE`] (`*.ATTR`): the user declares that every resource type
+    /// carries `ATTR` (only the bulk mode `--insert-everywhere` uses that).
     pub fn with_presets<S: AsRef<str>>(extra: &[S]) -> Result<Self, AttrSpecError> {
         let mut attrs = Self::default();
         for (ty, attr) in MIGRATION_ATTR_PRESETS {
@@ -46,11 +52,23 @@ impl MigrationAttrs {
         for spec in extra {
             let spec = spec.as_ref();
             match spec.split_once('.') {
-                Some((ty, attr)) if is_ident(ty) && is_ident(attr) => attrs.add(ty, attr),
+                Some((ty, attr)) if (is_ident(ty) || ty == ANY_TYPE) && is_ident(attr) => {
+                    attrs.add(ty, attr)
+                }
                 _ => return Err(AttrSpecError(spec.to_owned())),
             }
         }
         Ok(attrs)
+    }
+
+    /// The resource types that carry `attr` (sorted; may include
+    /// [`ANY_TYPE`]).
+    pub fn types_with(&self, attr: &str) -> Vec<&str> {
+        self.by_type
+            .iter()
+            .filter(|(_, set)| set.contains(attr))
+            .map(|(ty, _)| ty.as_str())
+            .collect()
     }
 
     fn add(&mut self, ty: &str, attr: &str) {
@@ -73,6 +91,15 @@ impl MigrationAttrs {
         self.by_type.get(ty).is_some_and(|set| set.contains(attr))
     }
 
+    /// `TYPE.ATTR, ...` of every migration attribute, for messages.
+    pub fn describe(&self) -> String {
+        self.by_type
+            .iter()
+            .flat_map(|(ty, set)| set.iter().map(move |a| format!("{ty}.{a}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Whether `ty` has any migration attribute.
     pub fn has_type(&self, ty: &str) -> bool {
         self.by_type.contains_key(ty)
@@ -84,7 +111,7 @@ impl MigrationAttrs {
 pub struct KeyTypes(BTreeSet<String>);
 
 impl KeyTypes {
-    /// The SPEC §7 list plus `extra`.
+    /// [`KEY_BEARING_TYPES`] plus `extra`.
     pub fn with_defaults<S: AsRef<str>>(extra: &[S]) -> Self {
         let mut set: BTreeSet<String> = KEY_BEARING_TYPES.iter().map(|s| (*s).to_owned()).collect();
         set.extend(extra.iter().map(|s| s.as_ref().to_owned()));
@@ -118,6 +145,8 @@ mod tests {
             ("no dot", &["terraform_data"], false),
             ("empty attr", &["terraform_data."], false),
             ("bad ident", &["1x.y"], false),
+            ("any type", &["*.placement"], true),
+            ("any attr is no wildcard", &["terraform_data.*"], false),
         ];
         for (name, extra, ok) in cases {
             assert_eq!(MigrationAttrs::with_presets(extra).is_ok(), *ok, "{name}");
@@ -126,5 +155,11 @@ mod tests {
         assert!(attrs.contains("keyshift_key", "instance_id"));
         assert!(attrs.contains("terraform_data", "input"));
         assert!(!attrs.contains("terraform_data", "output"));
+        assert_eq!(
+            attrs.types_with("instance_id"),
+            ["keyshift_key", "keyshift_secret"]
+        );
+        assert_eq!(attrs.types_with("input"), ["terraform_data"]);
+        assert!(attrs.types_with("nothing").is_empty());
     }
 }

@@ -332,3 +332,78 @@ fn rewrite_from_report_and_state() {
     std::fs::write(&rp, json!({"schema_version": 2, "objects": []}).to_string()).unwrap();
     assert_eq!(keyshift(&args).status.code(), Some(2));
 }
+
+/// Bulk mode writes the attribute only into types that carry it (presets,
+/// `--attr`, or `--attr '*.ATTR'`), leaves every other block and file
+/// byte-identical, is in `--help`, and refuses an attribute no type has.
+#[test]
+fn rewrite_insert_everywhere_only_into_types_that_carry_the_attribute() {
+    let key_tf = "resource \"keyshift_key\" \"k\" {\n  description = \"k\"\n}\n";
+    let other_tf = "resource \"keyshift_alias\" \"a\" {\n  name   = \"alias/a\"\n  key_id = \"key-1\"\n}\n\nresource \"keyshift_kms_instance\" \"i\" {\n  name = \"i\"\n}\n";
+    let line = "instance_id = \"kst-0123456789ab\"";
+    // name, extra args, blocks edited in other.tf (key.tf is always edited)
+    let cases: &[(&str, &[&str], usize)] = &[
+        ("preset types only", &[], 0),
+        (
+            "--attr adds a type",
+            &["--attr", "keyshift_alias.instance_id"],
+            1,
+        ),
+        (
+            "--attr '*.ATTR': every type",
+            &["--attr", "*.instance_id"],
+            2,
+        ),
+    ];
+    for (name, extra, other_edits) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key.tf"), key_tf).unwrap();
+        std::fs::write(dir.path().join("other.tf"), other_tf).unwrap();
+        let mut args = vec![
+            "rewrite",
+            dir.path().to_str().unwrap(),
+            "--insert-everywhere",
+            "instance_id=\"kst-0123456789ab\"",
+        ];
+        args.extend_from_slice(extra);
+        let o = keyshift(&args);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", out_text(&o));
+        let key_now = std::fs::read_to_string(dir.path().join("key.tf")).unwrap();
+        let other_now = std::fs::read_to_string(dir.path().join("other.tf")).unwrap();
+        assert_eq!(key_now.matches(line).count(), 1, "{name}: {key_now}");
+        assert_eq!(
+            other_now.matches(line).count(),
+            *other_edits,
+            "{name}: {other_now}"
+        );
+        if *other_edits == 0 {
+            assert_eq!(
+                other_now, other_tf,
+                "{name}: untouched file not byte-identical"
+            );
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.tf"), other_tf).unwrap();
+    let o = keyshift(&[
+        "rewrite",
+        dir.path().to_str().unwrap(),
+        "--insert-everywhere",
+        "placement=\"x\"",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    let text = out_text(&o);
+    assert!(
+        text.contains("no resource type is known to have `placement`"),
+        "{text}"
+    );
+    assert!(text.contains("keyshift_key.instance_id"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("other.tf")).unwrap(),
+        other_tf
+    );
+
+    let help = out_text(&keyshift(&["rewrite", "--help"]));
+    assert!(help.contains("--insert-everywhere"), "{help}");
+}

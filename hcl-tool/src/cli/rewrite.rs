@@ -3,12 +3,12 @@
 
 use crate::cli::{CliError, Outcome};
 use crate::plan::{Plan, read_input};
-use crate::presets::MigrationAttrs;
+use crate::presets::{ANY_TYPE, MigrationAttrs};
 use crate::progress;
 use crate::report::Report;
 use crate::rewrite::apply::{RewritePlan, plan_rewrite};
 use crate::rewrite::config::Config;
-use crate::rewrite::everywhere::{plan_everywhere, tf_files_recursive};
+use crate::rewrite::everywhere::{Types, plan_everywhere, tf_files_recursive};
 use crate::rewrite::targets::{Derivation, from_plan, from_report};
 use crate::rewrite::write::commit;
 use crate::rewrite::{Refusal, RewriteError};
@@ -61,9 +61,12 @@ pub struct RewriteArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: RewriteFormat,
-    /// Bulk mode (tests/benchmarks): set ATTR=EXPR in every resource block of
-    /// every .tf file under DIR, recursively.
-    #[arg(long, hide = true, value_name = "ATTR=EXPR")]
+    /// Bulk mode: set ATTR=EXPR in every resource block, in every .tf file
+    /// under DIR (recursively), whose type carries ATTR: the presets
+    /// (`instance_id` on keyshift_key/keyshift_secret, `dkms_instance_id` on
+    /// alicloud_kms_key/alicloud_kms_secret) and `--attr TYPE.ATTR`;
+    /// `--attr '*.ATTR'` declares that every type has it.
+    #[arg(long, value_name = "ATTR=EXPR")]
     pub insert_everywhere: Option<String>,
 }
 
@@ -136,9 +139,23 @@ fn build_plan(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<RewritePlan,
         let (key, value) = spec.split_once('=').ok_or_else(|| {
             CliError::Usage(format!("--insert-everywhere {spec:?}: expected ATTR=EXPR"))
         })?;
+        let key = key.trim();
+        let carriers = attrs.types_with(key);
+        let types = match carriers.as_slice() {
+            [] => {
+                return Err(CliError::Usage(format!(
+                    "--insert-everywhere: no resource type is known to have `{key}`; the known \
+                     migration attributes are {}; name the types with --attr TYPE.{key} \
+                     (or --attr '*.{key}' for every type)",
+                    attrs.describe()
+                )));
+            }
+            list if list.contains(&ANY_TYPE) => Types::All,
+            list => Types::Only(list),
+        };
         let files = tf_files_recursive(&args.dir)?;
         let bar = progress::bar(files.len() as u64, "rewriting");
-        let changes = plan_everywhere(&files, key.trim(), value.trim(), &bar)?;
+        let changes = plan_everywhere(&files, types, key, value.trim(), &bar)?;
         bar.finish_and_clear();
         return Ok(RewritePlan {
             changes,

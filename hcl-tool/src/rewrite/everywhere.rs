@@ -1,6 +1,9 @@
-//! Bulk mode: set one attribute in every `resource` block of every `.tf`
-//! file under a directory. Used by the real-world corpus test and the
-//! benchmark; files are processed in parallel.
+//! Bulk mode: set one attribute in every `resource` block of the types that
+//! carry it, in every `.tf` file under a directory
+//! (`keyshift rewrite --insert-everywhere ATTR=EXPR`). Writing an attribute
+//! into a type whose schema lacks it would break `terraform validate`, so
+//! the caller names the types (the presets and `--attr`, or `*` when the
+//! user says every type has it). Files are processed in parallel.
 
 use super::RewriteError;
 use super::apply::FileChange;
@@ -10,16 +13,36 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Sets `key = value` in every resource block of `source`; returns the new
-/// text (BOM excluded; equal to `source.text` when nothing changes).
+/// Which resource blocks bulk mode edits.
+#[derive(Debug, Clone, Copy)]
+pub enum Types<'a> {
+    /// Every resource type.
+    All,
+    /// Only these types.
+    Only(&'a [&'a str]),
+}
+
+impl Types<'_> {
+    fn includes(&self, rtype: &str) -> bool {
+        match self {
+            Types::All => true,
+            Types::Only(list) => list.contains(&rtype),
+        }
+    }
+}
+
+/// Sets `key = value` in every resource block of `types` in `source`;
+/// returns the new text (BOM excluded; equal to `source.text` when nothing
+/// changes).
 pub fn insert_attribute_everywhere(
     source: &SourceFile,
+    types: Types<'_>,
     key: &str,
     value: &str,
 ) -> Result<String, RewriteError> {
     let body = source.parse()?;
     let mut edits: Vec<Edit> = Vec::new();
-    for rb in resource_blocks(&body) {
+    for rb in resource_blocks(&body).filter(|rb| types.includes(rb.rtype)) {
         let edit =
             set_attribute(&source.text, rb.block, key, value).map_err(|e| RewriteError::Edit {
                 path: source.path.clone(),
@@ -61,6 +84,7 @@ pub fn tf_files_recursive(root: &Path) -> Result<Vec<PathBuf>, RewriteError> {
 /// parsed; returns only the files that change.
 pub fn plan_everywhere(
     files: &[PathBuf],
+    types: Types<'_>,
     key: &str,
     value: &str,
     progress: &indicatif::ProgressBar,
@@ -74,7 +98,7 @@ pub fn plan_everywhere(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let r = one_file(path, key, value);
+                    let r = one_file(path, types, key, value);
                     progress.inc(1);
                     if let Ok(mut guard) = results.lock() {
                         guard.push((i, r));
@@ -94,8 +118,8 @@ pub fn plan_everywhere(
 
 type FileResult = Result<Option<FileChange>, RewriteError>;
 
-fn one_file(path: &Path, key: &str, value: &str) -> FileResult {
+fn one_file(path: &Path, types: Types<'_>, key: &str, value: &str) -> FileResult {
     let source = SourceFile::read(path)?;
-    let new_text = insert_attribute_everywhere(&source, key, value)?;
+    let new_text = insert_attribute_everywhere(&source, types, key, value)?;
     Ok((new_text != source.text).then_some(FileChange { source, new_text }))
 }
