@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyshift::hcl::SourceFile;
-use keyshift::rewrite::everywhere::{insert_attribute_everywhere, tf_files_recursive};
+use keyshift::rewrite::everywhere::{Types, insert_attribute_everywhere, tf_files_recursive};
 use similar::{ChangeTag, TextDiff};
 use std::path::Path;
 
@@ -71,6 +71,11 @@ fn assert_only_insertions(name: &str, old: &str, new: &str) {
 fn corpus_insert_everywhere() {
     let corpus = Path::new(CORPUS);
     if !corpus.exists() {
+        // Under CI a missing prerequisite is a failure, never a silent skip.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{CORPUS} is missing (CI=true): the real-world corpus test cannot run"
+        );
         eprintln!("notice: {CORPUS} absent; skipping the real-world corpus test");
         return;
     }
@@ -89,7 +94,7 @@ fn corpus_insert_everywhere() {
         let original = std::fs::read(path).unwrap();
         let source = SourceFile::from_bytes(path, original.clone()).unwrap();
         blocks += source.text.matches("\nresource \"").count();
-        let new_text = insert_attribute_everywhere(&source, KEY, VALUE).unwrap();
+        let new_text = insert_attribute_everywhere(&source, Types::All, KEY, VALUE).unwrap();
         let name = path.strip_prefix(tmp.path()).unwrap().display().to_string();
         if new_text == source.text {
             // Unchanged files come back byte-identical.
@@ -107,7 +112,7 @@ fn corpus_insert_everywhere() {
         // Second run is a no-op.
         let again = SourceFile::read(path).unwrap();
         assert_eq!(
-            insert_attribute_everywhere(&again, KEY, VALUE).unwrap(),
+            insert_attribute_everywhere(&again, Types::All, KEY, VALUE).unwrap(),
             again.text,
             "{name}"
         );
@@ -124,6 +129,10 @@ fn corpus_insert_everywhere() {
             );
         }
     } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "terraform is missing (CI=true): fmt-cleanliness cannot be checked"
+        );
         eprintln!("notice: terraform absent; fmt-cleanliness not checked");
     }
 }
