@@ -5,11 +5,14 @@ SHELL := /bin/bash
 CARGO      ?= cargo
 TERRAFORM  ?= terraform
 VERSION    := 0.1.0
-RELEASE    := $(CURDIR)/target/release
+# Honour a user's CARGO_TARGET_DIR (relative paths are relative to this
+# directory, as cargo resolves them when run from here).
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),$(CURDIR)/target))
+RELEASE    := $(TARGET_DIR)/release
 PROVIDER   := $(RELEASE)/terraform-provider-keyshift
 MIRROR_DIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/keyshift/keyshift/$(VERSION)/linux_amd64
 DEMO_DIR   := examples/quickstart
-DEMO_RC    := $(CURDIR)/target/keyshift-dev.tfrc
+DEMO_RC    := $(TARGET_DIR)/keyshift-dev.tfrc
 TF_FLAGS   := -input=false -no-color
 
 .PHONY: help build demo test lint unit e2e install bench-provider bench-hcl clean-demo moto
@@ -55,8 +58,8 @@ install: build ## put the provider in Terraform's implied local mirror (plain `t
 	install -m 0755 $(PROVIDER) $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)
 	@echo "installed $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)"
 
-bench-provider: build ## apply N keys vs N terraform_data (N=1000, ROUNDS=3); prints medians, ratios, peak RSS
-	./tests/bench/provider.sh $(or $(N),1000)
+bench-provider: build ## apply N keys vs padded terraform_data (N=1000, ROUNDS=3); headline ratio, CPU/key, peak RSS
+	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/provider.sh $(or $(N),1000)
 
 bench-hcl: ## keyshift rewrite vs terraform fmt, plan-check vs jq
-	./hcl-tool/bench.sh
+	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./hcl-tool/bench.sh

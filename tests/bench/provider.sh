@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# Benchmark: `terraform apply` of N keyshift_key resources vs N built-in
-# terraform_data resources, same machine, same run. Prints both wall times,
-# the ratio and the provider's peak RSS. Targets (issue 2): ratio <= 1.2 at
-# N=1000, provider peak RSS <= 40 MB. Not part of `make test`.
+# Benchmark: `terraform apply` of N keyshift_key resources against controls
+# on the same machine in the same run. Not part of `make test`.
 #
-# Two controls separate the provider's own cost from Terraform core's:
-# - terraform_data padded so each instance's state is as large as a key's:
-#   Terraform rewrites (and deep-copies) the whole state after every
-#   resource, so its apply time grows with N x bytes per instance. The
-#   keys / padded ratio is the provider's overhead at equal state size.
-# - N keyshift_alias resources (3 attributes, the same gRPC/TLS/msgpack path).
-# It also prints the provider's CPU time (user + sys) for the keys apply.
+# Headline targets (printed first, each with PASS/MISS):
+# - keys / padded terraform_data <= 1.10 at N=1000. Terraform rewrites (and
+#   deep-copies) the whole state after every resource it applies, so an
+#   apply costs about N x (state bytes per instance) for any resource type;
+#   the control is therefore built-in terraform_data padded so each
+#   instance's state file entry is as large as a key's. The ratio is the
+#   provider's own overhead at equal state size, and it stays meaningful as
+#   keys gain attributes (the padding follows the key's measured size).
+# - provider CPU (user + sys of every provider process) <= 1 ms per key.
+# - provider peak RSS <= 40 MB.
+# For context it also prints plain terraform_data and N keyshift_alias
+# resources (3 attributes, the same gRPC/TLS/msgpack path).
 # Shared machines are noisy: each case runs ROUNDS times (default 3),
 # interleaved, and the medians are compared.
 set -euo pipefail
 N=${1:-1000}
 ROUNDS=${ROUNDS:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/target/release/terraform-provider-keyshift
+BIN=${KEYSHIFT_RELEASE_DIR:-$ROOT/target/release}/terraform-provider-keyshift
 TF=${TERRAFORM:-terraform}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 2; }
 WORK=$(mktemp -d)
@@ -102,13 +105,20 @@ med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
 data_s=$(med data) keys_s=$(med keys) padded_s=$(med padded) alias_s=$(med aliases)
 peak_kb=$(sort -n "$RSS_LOG" | tail -1 | cut -d' ' -f1)
 
+cpu_s=$(tr ' ' '\n' <<<"$CPU" | grep . | median)
+ratio=$(calc "$keys_s / $padded_s")
+cpu_ms=$(calc "$cpu_s * 1000 / $N")
+peak_mb=$(calc "$peak_kb / 1024")
+verdict() { awk "BEGIN { print ($1) ? \"PASS\" : \"MISS\" }"; }
+
 printf 'N=%d, median of %d rounds (all rounds: see below)\n' "$N" "$ROUNDS"
-printf 'terraform_data apply: %6.2f s  (%d state bytes per instance)\n' "$data_s" "$(per_instance data)"
+printf 'HEADLINE keys/padded terraform_data: %5.2f  (target <= 1.10) %s\n' "$ratio" "$(verdict "$ratio <= 1.10")"
+printf 'HEADLINE provider CPU per key:       %5.2f ms (target <= 1 ms) %s\n' "$cpu_ms" "$(verdict "$cpu_ms <= 1")"
+printf 'HEADLINE provider peak RSS:          %5.1f MB (target <= 40 MB) %s\n' "$peak_mb" "$(verdict "$peak_mb <= 40")"
 printf 'keyshift_key apply:   %6.2f s  (%d state bytes per instance)\n' "$keys_s" "$(per_instance keys)"
-printf 'ratio (keys/data):    %6.2f    (target <= 1.20)\n' "$(calc "$keys_s / $data_s")"
-printf 'terraform_data padded to the key state size: %.2f s; keys/padded %.2f (provider overhead at equal state size)\n' \
-  "$padded_s" "$(calc "$keys_s / $padded_s")"
+printf 'padded terraform_data apply: %6.2f s  (%d state bytes per instance)\n' "$padded_s" "$(per_instance padded)"
+printf 'terraform_data apply: %6.2f s  (%d state bytes per instance; keys/data %.2f, context only)\n' \
+  "$data_s" "$(per_instance data)" "$(calc "$keys_s / $data_s")"
 printf 'keyshift_alias apply: %6.2f s  (ratio to data %.2f)\n' "$alias_s" "$(calc "$alias_s / $data_s")"
 printf 'provider CPU during a keys apply: %s s (user + sys, per round)\n' "$CPU"
-printf 'provider peak RSS:    %6.1f MB  (target <= 40 MB)\n' "$(calc "$peak_kb / 1024")"
 for c in data keys padded aliases; do printf '  %-8s %s\n' "$c" "${T[$c]}"; done
