@@ -35,7 +35,7 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
     /// Health of every EKMS configuration in a store (exit 1 unless all ACTIVE).
     Status(cli::status::StatusArgs),
-    /// May an instance automation operation run between two containers? (SPEC §4)
+    /// May an instance automation operation run between two containers?
     Preflight(cli::preflight::PreflightArgs),
 }
 

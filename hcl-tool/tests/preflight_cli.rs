@@ -1,5 +1,5 @@
 //! `keyshift preflight` against the real binary: sides from
-//! `terraform show -json` states (every SPEC §4 row and the legacy rule)
+//! `terraform show -json` states (every preflight table row and the legacy rule)
 //! and from key stores without EKMS; input errors exit 2.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! SPEC §8: two `terraform apply` runs at once on one key store both
+//! Two `terraform apply` runs at once on one key store both
 //! complete (writers serialize in SQLite), and every key each created is in
 //! the store afterwards, readable from either side.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

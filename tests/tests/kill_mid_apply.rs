@@ -1,4 +1,4 @@
-//! SPEC §8: the provider killed (SIGKILL) in the middle of an apply leaves
+//! The provider killed (SIGKILL) in the middle of an apply leaves
 //! the key store consistent, and re-running the apply converges.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

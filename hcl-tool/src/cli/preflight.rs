@@ -1,5 +1,5 @@
 //! `keyshift preflight --operation OP --source C --target C`: may an
-//! instance automation operation run (SPEC §4)? The verdict comes from
+//! instance automation operation run? The verdict comes from
 //! [`keyshift_provider::engine::preflight::preflight`], the function behind
 //! `data.keyshift_preflight`. Exit 0 supported, 1 blocked.
 

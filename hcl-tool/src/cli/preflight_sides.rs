@@ -1,4 +1,4 @@
-//! Preflight sides (SPEC §4) for `keyshift preflight`: from a key store
+//! Preflight sides for `keyshift preflight`: from a key store
 //! (the engine's [`Kms::preflight_side`], the same classification as
 //! `data.keyshift_preflight`) or from a `terraform show -json` state.
 //!

@@ -1,5 +1,5 @@
 //! `keyshift status`: live health check of every EKMS configuration in a
-//! store (SPEC §3). Each result is also recorded in the store as the
+//! store. Each result is also recorded in the store as the
 //! configuration's last status. Exit 0 when every key is `ACTIVE` (or no
 //! configuration exists), 1 when any is not.
 

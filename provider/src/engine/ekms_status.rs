@@ -1,4 +1,4 @@
-//! Health of the external AWS KMS key behind an EKMS configuration (SPEC §3).
+//! Health of the external AWS KMS key behind an EKMS configuration.
 //!
 //! [`KeyStatus`] is the computed `key_status` of `keyshift_ekms_config`, the
 //! status `keyshift status` prints, and what preflight row 8 checks. It is
@@ -30,7 +30,7 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
-    /// Every status, in the order of the SPEC §3 table.
+    /// Every status, from healthy to irrecoverable.
     pub const ALL: [KeyStatus; 5] = [
         KeyStatus::Active,
         KeyStatus::Disabled,
@@ -40,7 +40,7 @@ impl KeyStatus {
     ];
 
     /// Maps an AWS KMS `KeyState` string (as `DescribeKey` returns it) to a
-    /// status, per the SPEC §3 table. Unknown states map to `UNAVAILABLE`,
+    /// status. Unknown states map to `UNAVAILABLE`,
     /// so a new AWS state never reads as usable.
     pub fn from_aws_key_state(state: &str) -> KeyStatus {
         match state {

@@ -1,5 +1,5 @@
 //! The `external` (EKMS / BYOK) wrapping strategy: container root keys
-//! wrapped by an AWS KMS key (SPEC §1, §3).
+//! wrapped by an AWS KMS key.
 //!
 //! # Design
 //!

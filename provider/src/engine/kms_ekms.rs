@@ -1,5 +1,5 @@
-//! EKMS / BYOK configuration of a container (SPEC §3) and the preflight
-//! classification of a container (SPEC §4).
+//! EKMS / BYOK configuration of a container and the preflight
+//! classification of a container.
 //!
 //! A configuration binds a container to an AWS KMS key. With wrapping
 //! `external` (the normal case) the container's root key is wrapped by that
@@ -87,7 +87,7 @@ fn record_health(cfg: &mut EkmsConfig, h: &KeyHealth) {
     cfg.last_checked_at = Some(h.checked_at.clone());
 }
 
-/// Validates `arn` for use by `container`, in SPEC §3 order: syntax,
+/// Validates `arn` for use by `container`, in this order: syntax,
 /// `DescribeKey` (exists, symmetric `ENCRYPT_DECRYPT`, `Enabled`), a
 /// wrap/unwrap round trip of a random probe bound to the container, and the
 /// key policy when `principal` is set. Each failure is its own error.
@@ -396,7 +396,7 @@ impl Kms {
         Ok((info, h))
     }
 
-    /// The preflight [`Side`] of `c` (SPEC §4): no configuration →
+    /// The preflight [`Side`] of `c`: no configuration →
     /// `not_configured`; a configuration → `configured` with the key status
     /// of a live health check. (Every Keyshift store supports EKMS; callers
     /// declare `unsupported` sides themselves.)

@@ -1,4 +1,4 @@
-//! The one migration rule (SPEC §5a): may this key move to that container?
+//! The one migration rule: may this key move to that container?
 //!
 //! Used by `Kms::move_key` (the provider's in-place `instance_id` change),
 //! `Kms::check_key_migratable` and the CLI's `keyshift migrate`.

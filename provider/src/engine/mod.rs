@@ -8,7 +8,7 @@
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - `kms_material`: import, rotation, in-place migration, encrypt/decrypt.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
-//! - [`migration_rules`]: the single migration rule (SPEC §5a).
+//! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
 
 pub mod ekms_status;

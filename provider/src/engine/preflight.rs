@@ -1,4 +1,4 @@
-//! Instance automation preflight (SPEC §4): may `clone`, `backup_restore`,
+//! Instance automation preflight: may `clone`, `backup_restore`,
 //! `copy`, `move` or `toggle` run from a source container to a target
 //! container, given the EKMS configuration of each?
 //!
@@ -165,7 +165,8 @@ impl Side {
 pub struct Preflight {
     /// True when the operation may run.
     pub supported: bool,
-    /// The SPEC §4 table row that decided (1..=13), or 0 for the legacy rule.
+    /// The row of the preflight table that decided (1..=13, as numbered in
+    /// `docs/guides/design.md`), or 0 for the legacy rule.
     pub row: u8,
     /// Why, in one sentence naming the sides.
     pub reason: String,
@@ -207,11 +208,11 @@ impl Preflight {
     }
 }
 
-/// Decides whether `op` may run from `source` to `target` (SPEC §4).
+/// Decides whether `op` may run from `source` to `target`.
 ///
 /// Order of evaluation:
 /// 1. Row 8: a configured source whose key status is not `ACTIVE` blocks,
-///    with the SPEC §3 remediation for that status.
+///    with the remediation for that status.
 /// 2. The table rows 1-7 and 9-13 (below).
 /// 3. Row 8 again for a configured target of an otherwise supported
 ///    operation (rows 6 and 7): the operation would use the target's key, so
@@ -414,7 +415,7 @@ fn both_configured(op: Operation, s: &EkmsSide, t: &EkmsSide) -> Preflight {
     )
 }
 
-/// Same `mrk-` key id in two different regions (SPEC §4 "compatible").
+/// Same `mrk-` key id in two different regions ("compatible" sides).
 fn same_multi_region_key(a: &str, b: &str) -> bool {
     match (parse_kms_key_arn(a), parse_kms_key_arn(b)) {
         (Ok(a), Ok(b)) => {

@@ -1,4 +1,4 @@
-//! One named test per SPEC §4 row and per legacy case.
+//! One named test per preflight table row and per legacy case.
 
 use super::*;
 

@@ -1,5 +1,5 @@
 //! `keyshift_ekms_config`: binds a container (the shared KMS or an
-//! instance) to an external AWS KMS key (EKMS / BYOK, SPEC §3).
+//! instance) to an external AWS KMS key (EKMS / BYOK).
 //!
 //! - Create validates the key for real (`DescribeKey`, a wrap/unwrap round
 //!   trip, the key policy when the provider has `service_principal`) and

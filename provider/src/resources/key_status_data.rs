@@ -1,5 +1,5 @@
 //! `data.keyshift_key_status`: live health check of an external AWS KMS key
-//! (SPEC §3), by ARN or by the container whose EKMS configuration names it.
+//! by ARN or by the container whose EKMS configuration names it.
 
 use super::ProviderCtx;
 use super::common::{check_instance_id, object, store_err};

@@ -1,5 +1,5 @@
 //! `data.keyshift_preflight`: may an instance automation operation run
-//! from a source container to a target container (SPEC §4)?
+//! from a source container to a target container ?
 //!
 //! Each side is classified from its store: no EKMS configuration →
 //! `not_configured`; a configuration → `configured`, with the key status of

@@ -1,4 +1,4 @@
-//! The objects a key store holds (SPEC §1), as plain data.
+//! The objects a key store holds, as plain data.
 //!
 //! Key material never appears in these types: it stays sealed inside the
 //! store and is only handled by [`crate::engine`] code that needs it.
@@ -338,11 +338,11 @@ pub struct AuditEntry {
 // -- ekms
 
 string_enum!(
-    /// Key management architecture of an EKMS configuration (SPEC §4).
+    /// Key management architecture of an EKMS configuration.
     EkmsArchitecture { Current = "current", Legacy = "legacy" }
 );
 
-/// A container's EKMS / BYOK configuration (SPEC §3). Whether the root key
+/// A container's EKMS / BYOK configuration. Whether the root key
 /// is currently wrapped by the AWS key is the container record's
 /// `wrapping`; this record holds the configuration and the last health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,7 +369,7 @@ pub struct EkmsConfig {
 // -- secrets
 
 string_enum!(
-    /// What a secret holds (SPEC §1).
+    /// What a secret holds.
     SecretType { Generic = "Generic", Ram = "RAM", Rds = "RDS", Ecs = "ECS" }
 );
 
