@@ -55,7 +55,7 @@ import json, sys
 types = ["keyshift_key", "keyshift_secret", "aws_kms_key", "aws_s3_bucket", "terraform_data"]
 acts = [["no-op"], ["update"], ["no-op"], ["delete", "create"], ["no-op"], ["create"], ["delete"]]
 with open(sys.argv[1], "w") as f:
-    f.write('{"format_version":"1.2","terraform_version":"1.11.4","resource_changes":[')
+    f.write('{"format_version":"1.2","terraform_version":"1.11.4","planned_values":{},"complete":true,"errored":false,"resource_changes":[')
     for i in range(50000):
         t = types[i % len(types)]
         a = acts[i % len(acts)]

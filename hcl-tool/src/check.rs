@@ -29,6 +29,9 @@ pub enum FindingKind {
     EkmsRevert,
     /// A key-bearing resource would be removed from state only.
     Forget,
+    /// A key-bearing resource has an action list the gate does not know;
+    /// it fails closed rather than pass what it cannot judge.
+    UnknownActions,
 }
 
 /// One finding.
@@ -69,6 +72,15 @@ pub fn check_plan(plan: &Plan<'_>, cfg: &CheckConfig) -> Vec<Finding> {
         check_change(rc, cfg, &mut findings);
     }
     findings
+}
+
+/// How many managed resource changes of `plan` are key-bearing: printed on
+/// every run, so a gate that examined nothing is visible in CI logs.
+pub fn key_bearing_count(plan: &Plan<'_>, cfg: &CheckConfig) -> usize {
+    plan.resource_changes
+        .iter()
+        .filter(|rc| rc.is_managed() && cfg.key_types.contains(&rc.rtype))
+        .count()
 }
 
 fn check_change(rc: &ResourceChange<'_>, cfg: &CheckConfig, out: &mut Vec<Finding>) {
@@ -117,7 +129,26 @@ fn check_change(rc: &ResourceChange<'_>, cfg: &CheckConfig, out: &mut Vec<Findin
                  Terraform stops managing it"
                     .to_owned(),
             ),
-            _ => {}
+            ChangeKind::ReplaceForget => push(
+                Severity::Error,
+                FindingKind::Replace,
+                format!(
+                    "{what} would be replaced: a new object is created and the old one is \
+                     forgotten (left in place, no longer managed), so this configuration \
+                     points at new key material{}",
+                    reason(rc)
+                ),
+            ),
+            ChangeKind::Other => push(
+                Severity::Error,
+                FindingKind::UnknownActions,
+                format!(
+                    "{what} has the action list {}, which plan-check does not recognise; \
+                     refusing to pass it",
+                    actions_text(rc)
+                ),
+            ),
+            ChangeKind::NoOp | ChangeKind::Create | ChangeKind::Update => {}
         }
     }
     if matches!(
@@ -182,6 +213,11 @@ fn check_attrs(
             );
         }
     }
+}
+
+/// The action list as Terraform wrote it, e.g. `["delete","delete"]`.
+fn actions_text(rc: &ResourceChange<'_>) -> String {
+    serde_json::to_string(&rc.change.actions).unwrap_or_else(|_| "(unreadable)".to_owned())
 }
 
 fn shown(v: &Value, sensitive: bool) -> String {

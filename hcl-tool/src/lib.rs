@@ -1,7 +1,8 @@
 //! Library behind the `keyshift` CLI: plan-check rules and
 //! format-preserving rewrites of Terraform configurations.
 //!
-//! Layout: [`plan`]/[`state`]/[`report`] model the JSON inputs, [`check`]
+//! Layout: [`input`] reads inputs safely, [`plan`]/[`state`]/[`report`]
+//! model the JSON inputs, [`check`]
 //! holds the plan-check rules, [`hcl`] the byte-splicing edit operations,
 //! [`rewrite`] derives and applies edits for a configuration directory, and
 //! [`cli`] implements the subcommands.
@@ -9,6 +10,7 @@
 pub mod check;
 pub mod cli;
 pub mod hcl;
+pub mod input;
 pub mod plan;
 pub mod presets;
 pub mod progress;

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     let store = cli.store.as_deref();
     let result = match &cli.command {
         Command::Rewrite(args) => cli::rewrite::run(args, &mut stdout),
-        Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdout),
+        Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdin, &mut stdout),
         Command::Encrypt(args) => cli::encrypt::run(args, store, &mut stdin, &mut stdout),
         Command::Decrypt(args) => cli::decrypt::run(args, store, &mut stdin, &mut stdout),
         Command::Sign(args) => cli::sign::run(args, store, &mut stdin, &mut stdout),

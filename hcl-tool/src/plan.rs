@@ -6,6 +6,7 @@
 //! little more memory than its own text.
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -41,6 +42,76 @@ pub enum InputError {
         /// The cause, with line and column.
         source: serde_json::Error,
     },
+    /// A JSON array where an object is expected.
+    #[error("{path} is a JSON array; expected a {what} JSON object")]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// "plan", "state" or "report".
+        what: &'static str,
+    },
+    /// Not a regular file (a directory, FIFO, device, ...).
+    #[error("{path} is {kind}, not a regular file (pass a file, or - for standard input)")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// More than the input size limit.
+    #[error("{path} is larger than {limit} bytes; refusing to read it whole")]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A binary plan file (`terraform plan -out`), not its JSON rendering.
+    #[error(
+        "{path} is a binary plan file; convert it first: terraform show -json {path} > plan.json"
+    )]
+    BinaryPlan {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Bytes that are not UTF-8 text.
+    #[error(
+        "{path} is not UTF-8 text (line {line}, column {column}); expected `terraform show -json` output"
+    )]
+    NotUtf8 {
+        /// The path.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based byte column of the first invalid byte.
+        column: usize,
+    },
+    /// Valid JSON, but not a plan (a state, a provider schema, a stub).
+    #[error(
+        "{path} is {found}, not a plan; run `terraform plan -out tfplan` and pass the output of `terraform show -json tfplan`"
+    )]
+    NotAPlan {
+        /// The file.
+        path: PathBuf,
+        /// What the document looks like instead.
+        found: &'static str,
+    },
+    /// Terraform reported errors while planning.
+    #[error(
+        "{path}: the plan errored (\"errored\": true): Terraform could not plan every change, so it cannot be checked; fix the errors `terraform plan` reports"
+    )]
+    Errored {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Terraform marked the plan incomplete (`-target`, deferred changes).
+    #[error(
+        "{path}: the plan is incomplete (\"complete\": false, e.g. made with -target or with deferred changes): resources it leaves out are not checked; plan without -target, or pass --allow-incomplete"
+    )]
+    Incomplete {
+        /// The file.
+        path: PathBuf,
+    },
     /// `format_version` is missing or its major version is not 1.
     #[error("{path}: unsupported format_version {version:?} (keyshift reads major version 1)")]
     FormatVersion {
@@ -51,18 +122,19 @@ pub enum InputError {
     },
 }
 
-/// Reads a whole file, rejecting empty ones.
-pub fn read_input(path: &Path) -> Result<String, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    if text.trim().is_empty() {
-        return Err(InputError::Empty {
+pub use crate::input::{read_input, read_input_or_stdin};
+
+/// Refuses a JSON array before serde sees it: derived structs also accept
+/// sequences (`["1.2"]` would read as `format_version = "1.2"`), and every
+/// document keyshift reads is an object.
+pub fn check_not_array(path: &Path, text: &str, what: &'static str) -> Result<(), InputError> {
+    if text.trim_start().starts_with('[') {
+        return Err(InputError::Shape {
             path: path.to_owned(),
+            what,
         });
     }
-    Ok(text)
+    Ok(())
 }
 
 /// Checks that `version` has major version 1.
@@ -86,19 +158,34 @@ pub struct Plan<'a> {
     /// One entry per resource instance (including no-op ones).
     #[serde(default, borrow)]
     pub resource_changes: Vec<ResourceChange<'a>>,
+    /// Whether Terraform planned every change (absent before Terraform 1.8).
+    #[serde(default)]
+    pub complete: Option<bool>,
+    #[serde(default)]
+    errored: bool,
+    /// Every plan has it (even an empty one); states and schemas do not.
+    #[serde(default)]
+    planned_values: Option<IgnoredAny>,
+    #[serde(default)]
+    values: Option<IgnoredAny>,
+    #[serde(default)]
+    provider_schemas: Option<IgnoredAny>,
 }
 
 impl<'a> Plan<'a> {
-    /// Parses and validates plan JSON text.
+    /// Parses plan JSON text and checks it is a plan Terraform finished:
+    /// not a state or another document, not errored.
     pub fn parse(path: &Path, text: &'a str) -> Result<Self, InputError> {
         #[derive(Deserialize)]
         struct Version<'b> {
             #[serde(borrow)]
             format_version: Option<Cow<'b, str>>,
         }
+        check_not_array(path, text, "plan")?;
         match serde_json::from_str::<Plan<'a>>(text) {
             Ok(plan) => {
                 check_format_version(path, &plan.format_version)?;
+                plan.check_is_plan(path)?;
                 Ok(plan)
             }
             Err(source) => {
@@ -114,6 +201,39 @@ impl<'a> Plan<'a> {
                 })
             }
         }
+    }
+
+    fn check_is_plan(&self, path: &Path) -> Result<(), InputError> {
+        let not_a_plan = |found| InputError::NotAPlan {
+            path: path.to_owned(),
+            found,
+        };
+        if self.planned_values.is_none() {
+            return Err(not_a_plan(if self.values.is_some() {
+                "a state (`terraform show -json` without a plan file)"
+            } else if self.provider_schemas.is_some() {
+                "provider schemas (`terraform providers schema -json`)"
+            } else {
+                "a document without planned_values"
+            }));
+        }
+        if self.errored {
+            return Err(InputError::Errored {
+                path: path.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a plan Terraform marked incomplete (`-target`, deferred
+    /// changes): a gate cannot vouch for changes the plan leaves out.
+    pub fn require_complete(&self, path: &Path) -> Result<(), InputError> {
+        if self.complete == Some(false) {
+            return Err(InputError::Incomplete {
+                path: path.to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -179,8 +299,7 @@ impl ResourceChange<'_> {
 }
 
 /// One planned action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Nothing to do.
     NoOp,
@@ -194,9 +313,23 @@ pub enum Action {
     Delete,
     /// Remove from state without destroying.
     Forget,
-    /// An action this version does not know.
-    #[serde(other)]
+    /// An action this version does not know (words are case-sensitive).
     Other,
+}
+
+impl Action {
+    /// The action Terraform's JSON word names.
+    pub fn from_word(word: &str) -> Self {
+        match word {
+            "no-op" => Self::NoOp,
+            "create" => Self::Create,
+            "read" => Self::Read,
+            "update" => Self::Update,
+            "delete" => Self::Delete,
+            "forget" => Self::Forget,
+            _ => Self::Other,
+        }
+    }
 }
 
 /// What a set of actions amounts to.
@@ -216,15 +349,20 @@ pub enum ChangeKind {
     ReplaceCreateFirst,
     /// Forget (remove from state).
     Forget,
-    /// Anything else.
+    /// Replace, creating the new object and forgetting (not destroying) the
+    /// old one (`["create","forget"]`, Terraform's CreateThenForget), or
+    /// forgetting first.
+    ReplaceForget,
+    /// Anything else, including an empty or unknown action list.
     Other,
 }
 
 /// `change`.
 #[derive(Debug, Deserialize)]
 pub struct Change<'a> {
-    /// The actions, in order.
-    pub actions: Vec<Action>,
+    /// The actions, in order, as Terraform wrote them (see [`Action::from_word`]).
+    #[serde(borrow)]
+    pub actions: Vec<Cow<'a, str>>,
     /// Prior value (null on create).
     #[serde(default, borrow)]
     pub before: Option<&'a RawValue>,
@@ -249,14 +387,16 @@ impl Change<'_> {
     /// Classifies the action list.
     pub fn kind(&self) -> ChangeKind {
         use Action as A;
-        match self.actions.as_slice() {
-            [] | [A::NoOp] | [A::Read] => ChangeKind::NoOp,
+        let actions: Vec<Action> = self.actions.iter().map(|w| Action::from_word(w)).collect();
+        match actions.as_slice() {
+            [A::NoOp] | [A::Read] => ChangeKind::NoOp,
             [A::Create] => ChangeKind::Create,
             [A::Update] => ChangeKind::Update,
             [A::Delete] => ChangeKind::Delete,
             [A::Delete, A::Create] => ChangeKind::ReplaceDeleteFirst,
             [A::Create, A::Delete] => ChangeKind::ReplaceCreateFirst,
             [A::Forget] => ChangeKind::Forget,
+            [A::Create, A::Forget] | [A::Forget, A::Create] => ChangeKind::ReplaceForget,
             _ => ChangeKind::Other,
         }
     }
@@ -310,7 +450,7 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             (
                 "truncated",
-                r#"{"format_version":"1.2","resource_chan"#,
+                r#"{"format_version":"1.2","planned_values":{},"resource_chan"#,
                 "invalid plan JSON",
             ),
             (
@@ -323,10 +463,36 @@ mod tests {
                 r#"{"resource_changes":[]}"#,
                 "unsupported format_version",
             ),
-            ("not an object", "[]", "invalid plan JSON"),
+            (
+                "not an object",
+                "[]",
+                "is a JSON array; expected a plan JSON object",
+            ),
+            ("array of a version", r#"["1.2"]"#, "is a JSON array"),
+            ("empty object", "{}", "unsupported format_version"),
+            (
+                "format only",
+                r#"{"format_version":"1.2"}"#,
+                "is a document without planned_values, not a plan",
+            ),
+            (
+                "state",
+                r#"{"format_version":"1.0","terraform_version":"1.11.4","values":{"root_module":{}}}"#,
+                "is a state (`terraform show -json` without a plan file), not a plan",
+            ),
+            (
+                "provider schemas",
+                r#"{"format_version":"1.0","provider_schemas":{}}"#,
+                "is provider schemas",
+            ),
+            (
+                "errored plan",
+                r#"{"format_version":"1.2","planned_values":{},"errored":true}"#,
+                "the plan errored",
+            ),
             (
                 "bad change",
-                r#"{"format_version":"1.2","resource_changes":[{}]}"#,
+                r#"{"format_version":"1.2","planned_values":{},"resource_changes":[{}]}"#,
                 "missing field",
             ),
         ];
@@ -342,8 +508,44 @@ mod tests {
     }
 
     #[test]
+    fn classifies_action_lists() {
+        let cases: &[(&str, &str, ChangeKind)] = &[
+            ("no-op", r#"["no-op"]"#, ChangeKind::NoOp),
+            (
+                "create then forget",
+                r#"["create","forget"]"#,
+                ChangeKind::ReplaceForget,
+            ),
+            (
+                "forget then create",
+                r#"["forget","create"]"#,
+                ChangeKind::ReplaceForget,
+            ),
+            ("empty list", "[]", ChangeKind::Other),
+            ("delete twice", r#"["delete","delete"]"#, ChangeKind::Other),
+            ("wrong case", r#"["Delete"]"#, ChangeKind::Other),
+            ("unknown word", r#"["destroy"]"#, ChangeKind::Other),
+            (
+                "read then delete",
+                r#"["read","delete"]"#,
+                ChangeKind::Other,
+            ),
+            (
+                "no-op then delete",
+                r#"["no-op","delete"]"#,
+                ChangeKind::Other,
+            ),
+        ];
+        for (name, actions, want) in cases {
+            let text = format!(r#"{{"actions":{actions}}}"#);
+            let change: Change<'_> = serde_json::from_str(&text).unwrap();
+            assert_eq!(change.kind(), *want, "{name}");
+        }
+    }
+
+    #[test]
     fn parses_and_classifies() {
-        let text = r#"{"format_version":"1.2","extra":1,"resource_changes":[
+        let text = r#"{"format_version":"1.2","planned_values":{},"extra":1,"resource_changes":[
           {"address":"a.b[\"x\"]","type":"a","name":"b","index":"x","mode":"managed",
            "change":{"actions":["create","delete"],"before":{"k":"v"},"after":null,
            "before_sensitive":{"k":true},"new_key":[1]}},
@@ -358,6 +560,14 @@ mod tests {
         assert_eq!(top_level(rc[0].change.before).unwrap()["k"], "v");
         assert!(top_level(rc[0].change.after).unwrap().is_empty());
         assert_eq!(rc[1].change.kind(), ChangeKind::Forget);
+        assert!(plan.require_complete(Path::new("p")).is_ok());
+        let incomplete = r#"{"format_version":"1.2","planned_values":{},"complete":false}"#;
+        let err = parse(incomplete).unwrap().require_complete(Path::new("p"));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("the plan is incomplete")
+        );
         assert_eq!(
             rc[1].index.as_ref().map(ToString::to_string).as_deref(),
             Some("[0]")

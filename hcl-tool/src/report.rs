@@ -21,7 +21,7 @@
 //! Unknown keys are ignored; an unknown `schema_version`, `kind` or
 //! `outcome` is rejected.
 
-use crate::plan::{InputError, read_input};
+use crate::plan::{InputError, check_not_array, read_input};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -88,6 +88,7 @@ impl Report {
     /// Reads and validates a report file.
     pub fn read(path: &Path) -> Result<Self, InputError> {
         let text = read_input(path)?;
+        check_not_array(path, &text, "report")?;
         let report: Self = serde_json::from_str(&text).map_err(|source| InputError::Json {
             path: path.to_owned(),
             what: "report",

@@ -1,6 +1,6 @@
 //! Serde model of `terraform show -json` for a state (format_version 1.x).
 
-use crate::plan::{InputError, InstanceKey, check_format_version};
+use crate::plan::{InputError, InstanceKey, check_format_version, check_not_array};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -61,6 +61,7 @@ pub struct StateResource {
 impl State {
     /// Parses and validates state JSON text.
     pub fn parse(path: &Path, text: &str) -> Result<Self, InputError> {
+        check_not_array(path, text, "state")?;
         let state: Self = serde_json::from_str(text).map_err(|source| InputError::Json {
             path: path.to_owned(),
             what: "state",

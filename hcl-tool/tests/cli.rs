@@ -51,7 +51,7 @@ fn change(
 
 fn plan_file(dir: &tempfile::TempDir, changes: Vec<Value>) -> String {
     let p = dir.path().join("plan.json");
-    let plan = json!({"format_version": "1.2", "resource_changes": changes});
+    let plan = json!({"format_version": "1.2", "planned_values": {}, "resource_changes": changes});
     std::fs::write(&p, serde_json::to_vec(&plan).unwrap()).unwrap();
     p.to_str().unwrap().to_owned()
 }

@@ -327,10 +327,16 @@ fn plan_check_on_real_plans() {
                 text(&allowed)
             );
             let gh = plan_check(&tf, &plan, &["--format", "github"]);
+            let gh = String::from_utf8_lossy(&gh.stdout);
+            let mut lines = gh.lines();
             assert!(
-                String::from_utf8_lossy(&gh.stdout)
-                    .starts_with("::error title=keyshift plan-check::"),
-                "{name}"
+                lines.next().is_some_and(|l| l
+                    .starts_with("::notice title=keyshift plan-check::1 resource changes checked")),
+                "{name}: {gh}"
+            );
+            assert!(
+                lines.all(|l| l.starts_with("::error title=keyshift plan-check::")),
+                "{name}: {gh}"
             );
         }
     }

@@ -1,12 +1,12 @@
 //! `keyshift plan-check PLAN.json`: CI gate on a Terraform plan.
 
-use crate::check::{CheckConfig, Finding, Severity, check_plan};
+use crate::check::{CheckConfig, Finding, Severity, check_plan, key_bearing_count};
 use crate::cli::{CliError, Outcome};
-use crate::plan::{Plan, read_input};
+use crate::plan::{Plan, read_input_or_stdin};
 use crate::presets::{KeyTypes, MigrationAttrs};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// Output format of plan-check.
@@ -23,8 +23,14 @@ pub enum CheckFormat {
 /// Arguments of `keyshift plan-check`.
 #[derive(Debug, Args)]
 pub struct PlanCheckArgs {
-    /// Plan JSON from `terraform show -json PLANFILE`.
+    /// Plan JSON from `terraform show -json PLANFILE`; `-` reads standard
+    /// input. Anything that is not a complete plan (a state, a binary plan
+    /// file, an errored or incomplete plan) is an input error (exit 2).
     pub plan: PathBuf,
+    /// Accept a plan Terraform marked incomplete (`-target`, deferred
+    /// changes); only the changes it contains are checked.
+    #[arg(long)]
+    pub allow_incomplete: bool,
     /// Address whose deletion/replacement is intentional (repeatable);
     /// a resource address without instance key covers all its instances.
     #[arg(long, value_name = "ADDRESS")]
@@ -50,15 +56,24 @@ struct JsonReport<'a> {
 #[derive(Serialize, Default)]
 struct Summary {
     checked: usize,
+    key_bearing: usize,
     errors: usize,
     warnings: usize,
     allowed: usize,
 }
 
-/// Runs plan-check, writing the report to `out`.
-pub fn run(args: &PlanCheckArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let text = read_input(&args.plan)?;
+/// Runs plan-check on the plan file (or `stdin` for `-`), writing the
+/// report to `out`.
+pub fn run(
+    args: &PlanCheckArgs,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let text = read_input_or_stdin(&args.plan, stdin)?;
     let plan = Plan::parse(&args.plan, &text)?;
+    if !args.allow_incomplete {
+        plan.require_complete(&args.plan)?;
+    }
     let cfg = CheckConfig {
         key_types: KeyTypes::with_defaults(&args.key_type),
         attrs: MigrationAttrs::with_presets(&args.attr)?,
@@ -67,6 +82,7 @@ pub fn run(args: &PlanCheckArgs, out: &mut dyn Write) -> Result<Outcome, CliErro
     let findings = check_plan(&plan, &cfg);
     let mut summary = Summary {
         checked: plan.resource_changes.len(),
+        key_bearing: key_bearing_count(&plan, &cfg),
         ..Summary::default()
     };
     for f in &findings {
@@ -88,7 +104,7 @@ pub fn run(args: &PlanCheckArgs, out: &mut dyn Write) -> Result<Outcome, CliErro
             writeln!(out)?;
             return Ok(outcome(&report.summary));
         }
-        CheckFormat::Github => write_github(out, &findings)?,
+        CheckFormat::Github => write_github(out, &findings, &summary)?,
     }
     Ok(outcome(&summary))
 }
@@ -110,22 +126,27 @@ fn write_text(out: &mut dyn Write, findings: &[Finding], s: &Summary) -> std::io
         };
         writeln!(out, "{label}: {}: {}", f.address, f.message)?;
     }
+    let scope = format!(
+        "{} resource changes checked, {} of them key-bearing",
+        s.checked, s.key_bearing
+    );
     if findings.is_empty() {
-        writeln!(
-            out,
-            "plan-check: no findings ({} resource changes checked)",
-            s.checked
-        )
+        writeln!(out, "plan-check: no findings ({scope})")
     } else {
         writeln!(
             out,
-            "plan-check: {} error(s), {} warning(s), {} allowed ({} resource changes checked)",
-            s.errors, s.warnings, s.allowed, s.checked
+            "plan-check: {} error(s), {} warning(s), {} allowed ({scope})",
+            s.errors, s.warnings, s.allowed
         )
     }
 }
 
-fn write_github(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+fn write_github(out: &mut dyn Write, findings: &[Finding], s: &Summary) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "::notice title=keyshift plan-check::{} resource changes checked, {} of them key-bearing",
+        s.checked, s.key_bearing
+    )?;
     for f in findings.iter().filter(|f| !f.allowed) {
         let level = match f.severity {
             Severity::Error => "error",
