@@ -5,6 +5,7 @@
 //! more than [`MAX_INPUT_BYTES`]. A binary plan file and text that is not
 //! UTF-8 are told apart from malformed JSON, each with what to run instead.
 
+use crate::hcl::source::line_column;
 use crate::plan::InputError;
 use std::io::Read;
 use std::path::Path;
@@ -78,15 +79,7 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
         });
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
-        let before = e.as_bytes().get(..valid).unwrap_or_default();
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = valid
-            - before
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |i| i + 1)
-            + 1;
+        let (line, column) = line_column(e.as_bytes(), e.utf8_error().valid_up_to());
         InputError::NotUtf8 {
             path: path.to_owned(),
             line,

@@ -19,10 +19,14 @@ pub enum ParseError {
         source: std::io::Error,
     },
     /// The file is not UTF-8.
-    #[error("{path}: not valid UTF-8")]
+    #[error("{path}:{line}:{column}: not valid UTF-8")]
     Utf8 {
         /// The file.
         path: PathBuf,
+        /// One-based line of the first invalid byte.
+        line: usize,
+        /// One-based byte column of the first invalid byte.
+        column: usize,
     },
     /// HCL syntax error.
     #[error("{path}:{line}:{column}: HCL parse error: {message}")]
@@ -61,8 +65,13 @@ impl SourceFile {
 
     /// Wraps file content.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, ParseError> {
-        let text = String::from_utf8(bytes).map_err(|_| ParseError::Utf8 {
-            path: path.to_owned(),
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, column) = line_column(e.as_bytes(), e.utf8_error().valid_up_to());
+            ParseError::Utf8 {
+                path: path.to_owned(),
+                line,
+                column,
+            }
         })?;
         let (bom, text) = match text.strip_prefix(BOM) {
             Some(rest) => (true, rest.to_owned()),
@@ -99,6 +108,19 @@ impl SourceFile {
         out.extend_from_slice(text.as_bytes());
         out
     }
+}
+
+/// One-based line and byte column of byte offset `at` in `bytes`.
+pub fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = bytes.get(..at).unwrap_or(bytes);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    (line, column)
 }
 
 /// The newline sequence of `text`.

@@ -64,6 +64,26 @@ pub enum RewriteError {
         /// Files left with the new text.
         not_restored: Vec<PathBuf>,
     },
+    /// A file changed on disk after it was read: someone else edited it.
+    /// Files already replaced in this run were put back (except those
+    /// listed).
+    #[error(
+        "{path} changed on disk while keyshift was running; {}; run keyshift again",
+        if not_restored.is_empty() {
+            "no file was changed".to_owned()
+        } else {
+            format!(
+                "these files were already rewritten and could not be restored: {}",
+                not_restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            )
+        }
+    )]
+    Changed {
+        /// The file that changed.
+        path: PathBuf,
+        /// Files left with the new text.
+        not_restored: Vec<PathBuf>,
+    },
     /// Running Terraform for `--verify` failed.
     #[error("terraform: {0}")]
     Terraform(String),
