@@ -4,6 +4,7 @@
 //! that change) and `case.json` (extra args, exit code, stdout snippets).
 //! Every file without an expected version must come back byte-identical,
 //! `--check` must agree with the write, and a second run must change nothing.
+//! `case.json` may list `stdout_absent` snippets that must not appear.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use assert_cmd::Command;
@@ -59,6 +60,10 @@ fn case_trees(case: &Path) -> (BTreeMap<PathBuf, Vec<u8>>, BTreeMap<PathBuf, Vec
 fn fmt_unclean(dir: &Path) -> Option<Vec<String>> {
     let tf = Path::new("/usr/local/bin/terraform");
     if !tf.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "terraform is missing (CI=true): fmt-cleanliness cannot be checked"
+        );
         return None;
     }
     let out = std::process::Command::new(tf)
@@ -143,6 +148,18 @@ fn run_case(case: &Path) {
         assert!(
             stdout.contains(want.as_str().unwrap()),
             "{name}: stdout lacks {want}:\n{stdout}"
+        );
+    }
+    for absent in meta
+        .get("stdout_absent")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let absent = absent.as_str().unwrap();
+        assert!(
+            !stdout.contains(absent),
+            "{name}: stdout has {absent:?}:\n{stdout}"
         );
     }
     if let Some(want) = meta.get("stderr").and_then(Value::as_str) {

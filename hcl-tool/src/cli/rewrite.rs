@@ -78,6 +78,7 @@ struct JsonSummary<'a> {
     edits: &'a [crate::rewrite::apply::Applied],
     refused: &'a [Refusal],
     skipped: &'a [Refusal],
+    warnings: &'a [String],
     unchanged: usize,
     verified: Option<bool>,
 }
@@ -124,6 +125,7 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
                 edits: &plan.applied,
                 refused: &plan.refusals,
                 skipped: &plan.skipped,
+                warnings: &plan.warnings,
                 unchanged: plan.unchanged,
                 verified,
             };
@@ -217,6 +219,9 @@ fn write_text(
     }
     for r in &plan.skipped {
         writeln!(out, "skipped: {}: {}", r.address, r.reason)?;
+    }
+    for w in &plan.warnings {
+        writeln!(out, "warning: {w}")?;
     }
     let files = plan.changes.len();
     let summary = match (check, files) {

@@ -42,6 +42,16 @@ pub enum ParseError {
     },
 }
 
+impl ParseError {
+    /// Whether this is valid HCL that the parser refuses only because it
+    /// nests deeper than its fixed limits (64 levels, 128 chained binary
+    /// operators), which keep its recursion bounded.
+    pub fn is_parser_limit(&self) -> bool {
+        matches!(self, ParseError::Syntax { message, .. }
+            if message.contains("nested levels") || message.contains("chained binary operators"))
+    }
+}
+
 /// The text of a `.tf` file with its BOM split off.
 #[derive(Debug, Clone)]
 pub struct SourceFile {

@@ -53,6 +53,8 @@ pub struct RewritePlan {
     pub skipped: Vec<Refusal>,
     /// Resources whose attribute already has the right value.
     pub unchanged: usize,
+    /// What the run could not examine (see [`Config::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// An attribute to set in one resource block of one directory.
@@ -73,18 +75,25 @@ pub fn plan_rewrite(config: &Config, derivation: Derivation) -> Result<RewritePl
         ..RewritePlan::default()
     };
     let ops = decide(config, &derivation.targets, &mut plan.refusals);
+    // A module an edit needed is already reported by that edit's refusal.
+    plan.warnings = config
+        .warnings()
+        .into_iter()
+        .filter(|(module, _)| {
+            module.as_deref().is_none_or(|m| {
+                let inside = format!("{m}.");
+                !plan.refusals.iter().any(|r| r.address.starts_with(&inside))
+            })
+        })
+        .map(|(_, text)| text)
+        .collect();
     let mut by_file: BTreeMap<(PathBuf, usize), Vec<Op>> = BTreeMap::new();
     for op in ops {
         match locate(config, &op) {
             Some(idx) => by_file.entry((op.dir.clone(), idx)).or_default().push(op),
             None => plan.refusals.push(Refusal {
                 address: op.addresses.join(", "),
-                reason: format!(
-                    "no `resource \"{}\" \"{}\"` block in a .tf file of {}",
-                    op.rtype,
-                    op.name,
-                    op.dir.display()
-                ),
+                reason: not_found_reason(config, &op),
             }),
         }
     }
@@ -185,6 +194,16 @@ fn resolve_dir(config: &Config, module_address: &str) -> Result<PathBuf, String>
             "{module_address} comes from {src:?}, not a local directory; \
              set the attribute where that module is maintained or pass it as a variable"
         )),
+        Some(ModuleDir::Missing(dir)) => Err(format!(
+            "{module_address}: its source directory {} does not exist; \
+             fix the module's source (or run terraform init) and run keyshift again",
+            dir.display()
+        )),
+        Some(ModuleDir::Cycle(dir)) => Err(format!(
+            "{module_address} calls {}, which is already on its own call path \
+             (a module cycle Terraform refuses too)",
+            dir.display()
+        )),
         None => Err(format!(
             "{module_address} is not called from the configuration"
         )),
@@ -227,6 +246,24 @@ fn expression(t: &Target) -> Result<String, String> {
         (true, false) => Ok(for_each_expr(&strs)),
         _ => Err("instances mix count indexes and for_each keys".into()),
     }
+}
+
+fn not_found_reason(config: &Config, op: &Op) -> String {
+    let mut reason = format!(
+        "no `resource \"{}\" \"{}\"` block in a .tf file of {}",
+        op.rtype,
+        op.name,
+        op.dir.display()
+    );
+    if let Some(unread) = config.unread.get(&op.dir) {
+        let files: Vec<String> = unread.iter().map(ToString::to_string).collect();
+        reason.push_str(&format!(
+            " that keyshift could read; it may be in a file too deeply nested for its \
+             parser ({}): set the attribute there by hand",
+            files.join("; ")
+        ));
+    }
+    reason
 }
 
 fn locate(config: &Config, op: &Op) -> Option<usize> {

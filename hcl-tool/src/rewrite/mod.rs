@@ -84,6 +84,12 @@ pub enum RewriteError {
         /// Files left with the new text.
         not_restored: Vec<PathBuf>,
     },
+    /// The configuration has more module call paths than the walk follows.
+    #[error("the configuration has more than {limit} module call paths; refusing to walk it")]
+    TooManyModules {
+        /// The limit.
+        limit: usize,
+    },
     /// Running Terraform for `--verify` failed.
     #[error("terraform: {0}")]
     Terraform(String),
