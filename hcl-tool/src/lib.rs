@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod glob;
 pub mod hcl;
 pub mod input;
 pub mod plan;

@@ -7,6 +7,7 @@ pub mod plan_check;
 pub mod preflight;
 pub mod preflight_sides;
 pub mod rewrite;
+pub mod rewrite_verify;
 pub mod sign;
 pub mod status;
 pub mod store;

@@ -1,14 +1,16 @@
 //! `keyshift rewrite [DIR]`: write migration attributes into resource
 //! blocks so that the plan becomes clean.
 
+use crate::cli::rewrite_verify::verify_selection;
 use crate::cli::{CliError, Outcome};
 use crate::plan::{Plan, read_input};
-use crate::presets::{ANY_TYPE, MigrationAttrs};
+use crate::presets::{ANY_TYPE, MigrationAttrs, is_ident};
 use crate::progress;
 use crate::report::Report;
 use crate::rewrite::apply::{RewritePlan, plan_rewrite};
 use crate::rewrite::config::Config;
 use crate::rewrite::everywhere::{Types, plan_everywhere, tf_files_recursive};
+use crate::rewrite::select::{Selection, from_selection};
 use crate::rewrite::targets::{Derivation, from_plan, from_report};
 use crate::rewrite::write::commit;
 use crate::rewrite::{Refusal, RewriteError};
@@ -31,7 +33,7 @@ pub enum RewriteFormat {
 
 /// Arguments of `keyshift rewrite`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("input").required(true).args(["plan", "report", "insert_everywhere"])))]
+#[command(group(ArgGroup::new("input").required(true).args(["plan", "report", "insert_everywhere", "select"])))]
 pub struct RewriteArgs {
     /// Terraform configuration directory (root module).
     #[arg(default_value = ".")]
@@ -42,9 +44,21 @@ pub struct RewriteArgs {
     /// Migration report JSON (schema_version 1); needs `--state`.
     #[arg(long, value_name = "REPORT.json", requires = "state")]
     pub report: Option<PathBuf>,
-    /// State JSON from `terraform show -json`, to map report ids to addresses.
-    #[arg(long, value_name = "STATE.json", requires = "report")]
+    /// State JSON from `terraform show -json`: maps report ids to addresses
+    /// (with --report), or lets --select pick single instances while the
+    /// others keep their placement.
+    #[arg(long, value_name = "STATE.json")]
     pub state: Option<PathBuf>,
+    /// Migration as code: select resources (or, with --state, instances) by
+    /// address glob (`*` within a segment, `**` across segments), e.g.
+    /// `keyshift_key.app`, `module.kms.keyshift_key.*`,
+    /// `keyshift_key.app["orders"]` (repeatable; needs --set).
+    #[arg(long, value_name = "ADDRESS_GLOB", requires = "set", conflicts_with_all = ["plan", "report"])]
+    pub select: Vec<String>,
+    /// With --select: the placement to write, `ATTR=VALUE`
+    /// (e.g. `instance_id=kst-0123456789ab`).
+    #[arg(long, value_name = "ATTR=VALUE", requires = "select")]
+    pub set: Option<String>,
     /// Extra migration attribute `TYPE.ATTR` (repeatable).
     #[arg(long, value_name = "TYPE.ATTR")]
     pub attr: Vec<String>,
@@ -103,7 +117,16 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         }
     } else {
         commit(&plan.changes)?;
-        if args.verify {
+        if let (true, Some(sel)) = (args.verify, selection(args)?) {
+            let failures = verify_selection(&args.dir, &args.terraform_bin, &sel, &attrs)?;
+            for f in &failures {
+                writeln!(out, "verify: {f}")?;
+            }
+            verified = Some(failures.is_empty());
+            if !failures.is_empty() {
+                outcome = Outcome::Findings;
+            }
+        } else if args.verify {
             let clean = verify(&args.dir, &args.terraform_bin)?;
             verified = Some(clean);
             if !clean {
@@ -164,9 +187,35 @@ fn build_plan(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<RewritePlan,
             ..RewritePlan::default()
         });
     }
-    let derivation = derive(args, attrs)?;
     let config = Config::load(&args.dir)?;
+    let derivation = match selection(args)? {
+        Some(sel) => {
+            let state = match &args.state {
+                Some(path) => Some(State::parse(path, &read_input(path)?)?),
+                None => None,
+            };
+            from_selection(&sel, &config, state.as_ref(), attrs)
+                .map_err(|e| CliError::Usage(e.to_string()))?
+        }
+        None => derive(args, attrs)?,
+    };
     Ok(plan_rewrite(&config, derivation)?)
+}
+
+/// `--select` + `--set ATTR=VALUE`, when given.
+fn selection(args: &RewriteArgs) -> Result<Option<Selection>, CliError> {
+    let Some(set) = &args.set else {
+        return Ok(None);
+    };
+    let (attr, value) = set
+        .split_once('=')
+        .filter(|(a, v)| is_ident(a.trim()) && !v.trim().is_empty())
+        .ok_or_else(|| CliError::Usage(format!("--set {set:?}: expected ATTR=VALUE")))?;
+    Ok(Some(Selection {
+        globs: args.select.clone(),
+        attr: attr.trim().to_owned(),
+        value: value.trim().to_owned(),
+    }))
 }
 
 fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliError> {
@@ -183,7 +232,7 @@ fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliE
             Ok(from_report(&report, &state, attrs))
         }
         _ => Err(CliError::Usage(
-            "give --plan, or --report with --state".into(),
+            "give --plan, --report with --state, or --select with --set".into(),
         )),
     }
 }
