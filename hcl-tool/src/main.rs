@@ -37,7 +37,7 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// May an instance automation operation run between two containers? (SPEC §4)
     Preflight(cli::preflight::PreflightArgs),
-    /// Inspect keys and change their state: list, describe, enable, disable, cancel-deletion.
+    /// Inspect keys and change their state: list, describe, enable, disable, schedule-deletion, cancel-deletion.
     Key(cli::key::KeyArgs),
     /// Inspect KMS instances and restore one being deleted: list, describe, restore.
     Instance(cli::instance::InstanceArgs),

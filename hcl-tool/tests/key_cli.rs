@@ -239,7 +239,13 @@ fn enable_disable_and_cancel_deletion() {
         "key key-nope not found",
     );
 
-    f.kms.schedule_key_deletion(&f.shared, None).unwrap();
+    fails(
+        &f.store,
+        &["key", "schedule-deletion", &f.shared, "--days", "3"],
+        2,
+        "deletion",
+    );
+    let out = ok(&f.store, &["key", "schedule-deletion", &f.shared]);
     let k = json_of(
         &f.store,
         &["key", "describe", &f.shared, "--format", "json"],
@@ -248,7 +254,14 @@ fn enable_disable_and_cancel_deletion() {
         (&k["state"], &k["enabled"]),
         (&json!("PendingDeletion"), &json!(false))
     );
-    assert!(k["deletion_date"].is_string(), "{k}");
+    let date = k["deletion_date"].as_str().unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "key {0} is PendingDeletion: erased after {date} unless cancelled with `keyshift key cancel-deletion {0}`\n",
+            f.shared
+        )
+    );
     fails(
         &f.store,
         &["key", "enable", &f.shared],

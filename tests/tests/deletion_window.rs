@@ -226,3 +226,45 @@ resource "keyshift_key" "k" {
     assert_eq!(tf.resource("keyshift_key.k")["state"], "Enabled");
     tf.assert_clean_plan();
 }
+
+#[test]
+fn key_scheduled_out_of_band_leaves_state_until_cancelled() {
+    let tf = Tf::new();
+    tf.write_main("resource \"keyshift_key\" \"k\" {\n  description = \"app\"\n}\n");
+    tf.apply();
+    let key = id_of(&tf, "keyshift_key.k");
+    let r = keyshift(&tf, &["key", "schedule-deletion", &key, "--days", "7"], b"");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .starts_with(&format!("key {key} is PendingDeletion: erased after ")),
+        "{}",
+        r.stdout
+    );
+
+    // The resource drops a key pending deletion from state on refresh (as
+    // the AWS provider does), so the plan proposes a new key; the data
+    // source still shows it, never as enabled.
+    tf.write(
+        "data.tf",
+        &format!("data \"keyshift_key\" \"d\" {{\n  id = \"{key}\"\n}}\n\noutput \"d\" {{\n  value = [data.keyshift_key.d.state, tostring(data.keyshift_key.d.enabled), data.keyshift_key.d.deletion_date]\n}}\n"),
+    );
+    let plan = tf.plan_json();
+    assert_eq!(planned_actions(&plan, "keyshift_key.k"), ["create"]);
+    let described = json(&tf, &["key", "describe", &key, "--format", "json"]);
+    assert_eq!(
+        plan["planned_values"]["outputs"]["d"]["value"],
+        serde_json::json!(["PendingDeletion", "false", described["deletion_date"]]),
+        "{plan}"
+    );
+    std::fs::remove_file(tf.path().join("data.tf")).unwrap();
+
+    // Cancelled and enabled again, it is the same key and the plan is clean.
+    assert_eq!(
+        keyshift(&tf, &["key", "cancel-deletion", &key], b"").code,
+        0
+    );
+    assert_eq!(keyshift(&tf, &["key", "enable", &key], b"").code, 0);
+    tf.assert_clean_plan();
+    assert_eq!(id_of(&tf, "keyshift_key.k"), key);
+}

@@ -35,6 +35,9 @@ pub enum KeyCommand {
     Enable(key_state::KeyRef),
     /// Disable an Enabled key (encrypt/decrypt/sign then fail until enabled).
     Disable(key_state::KeyRef),
+    /// Schedule a key's deletion (as `terraform destroy` does): PendingDeletion,
+    /// material erased once the window has passed.
+    ScheduleDeletion(key_state::ScheduleArgs),
     /// Cancel a scheduled deletion: the key becomes Disabled (enable it to
     /// use it); a deleting instance holding it becomes active again.
     CancelDeletion(key_state::KeyRef),
@@ -52,6 +55,7 @@ pub fn run(
         KeyCommand::Describe(a) => key_list::describe(a, &kms, out),
         KeyCommand::Enable(a) => key_state::enable(a, &kms, true, out),
         KeyCommand::Disable(a) => key_state::enable(a, &kms, false, out),
+        KeyCommand::ScheduleDeletion(a) => key_state::schedule_deletion(a, &kms, out),
         KeyCommand::CancelDeletion(a) => key_state::cancel_deletion(a, &kms, out),
     }
 }

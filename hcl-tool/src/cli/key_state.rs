@@ -1,5 +1,5 @@
-//! `keyshift key enable|disable|cancel-deletion ID|ALIAS`: change a key's
-//! state; one line saying the new state on stdout.
+//! `keyshift key enable|disable|schedule-deletion|cancel-deletion ID|ALIAS`:
+//! change a key's state; one line saying the new state on stdout.
 
 use crate::cli::store::failed;
 use crate::cli::{CliError, Outcome};
@@ -54,6 +54,42 @@ pub fn cancel_deletion(args: &KeyRef, kms: &Kms, out: &mut dyn Write) -> Result<
         out,
         "deletion of key {} cancelled: it is {}{hint}",
         key.id, key.state
+    )?;
+    Ok(Outcome::Clean)
+}
+
+/// Arguments of `keyshift key schedule-deletion`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Key id (`key-...`) or alias (`alias/...`).
+    #[arg(value_name = "ID|ALIAS")]
+    pub key: String,
+    /// Days until the material is erased, 7 to 30 (default: the key's
+    /// `deletion_window_in_days`).
+    #[arg(long, value_name = "N")]
+    pub days: Option<i64>,
+}
+
+/// Schedules the key's deletion (refused under deletion protection).
+pub fn schedule_deletion(
+    args: &ScheduleArgs,
+    kms: &Kms,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let context = format!("cannot schedule the deletion of key {}", args.key);
+    let key = kms
+        .resolve_key(&args.key)
+        .map_err(failed(context.clone()))?;
+    let key = kms
+        .schedule_key_deletion(&key.id, args.days)
+        .map_err(failed(context))?;
+    writeln!(
+        out,
+        "key {} is {}: erased after {} unless cancelled with `keyshift key cancel-deletion {}`",
+        key.id,
+        key.state,
+        key.deletion_date.as_deref().unwrap_or("its window"),
+        key.id
     )?;
     Ok(Outcome::Clean)
 }
