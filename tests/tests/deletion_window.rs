@@ -196,7 +196,13 @@ resource "keyshift_key" "k" {
     tf.write_main(config);
     let r = tf.run(&["apply", "-auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.flat().contains("is being deleted"), "{}", r.flat());
+    assert!(
+        r.flat().contains(&format!(
+            "the name batch is held by instance {instance}, which is being deleted"
+        )),
+        "{}",
+        r.flat()
+    );
 
     // Restored, it can be adopted again with its key.
     let r = keyshift(&tf, &["instance", "restore", &instance], b"");

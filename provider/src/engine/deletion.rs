@@ -108,7 +108,15 @@ fn last_deletion_date<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<O
 /// Refuses to reuse the name of an instance that is being deleted.
 pub(super) fn name_free<R: StoreReader + ?Sized>(r: &R, name: &str) -> StoreResult<()> {
     match r.instance_by_name(name)? {
-        Some(old) if old.status == InstanceStatus::Deleting => Err(deleting_conflict(r, &old)),
+        Some(old) if old.status == InstanceStatus::Deleting => {
+            let until = last_deletion_date(r, &old.id)?.unwrap_or_default();
+            Err(StoreError::Conflict(format!(
+                "the name {name} is held by instance {id}, which is being deleted (purged after {until}); \
+                 restore it with `keyshift instance restore {id}` and adopt it with `terraform import` \
+                 (or an import block) using id {id}, or choose another name",
+                id = old.id
+            )))
+        }
         _ => Ok(()),
     }
 }

@@ -198,7 +198,13 @@ fn deleting_instance_refuses_new_objects_and_its_name() {
             "eu-1",
         ))
         .map(drop));
-    assert!(name.contains("is being deleted"), "{name}");
+    assert!(
+        name.contains(&format!(
+            "the name payments is held by instance {id}, which is being deleted (purged after 20"
+        )) && name.contains(&format!("keyshift instance restore {id}"))
+            && name.contains("choose another name"),
+        "{name}"
+    );
     why(kms.instance_for_new_objects(&id).map(drop));
     why(kms.set_migrating(&c, true));
     // Deleting again changes nothing; the keys keep their dates.
