@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "keyshift", version, about, long_about = None)]
 struct Cli {
-    /// Key store directory for encrypt/decrypt/sign/verify/status/preflight
+    /// Key store directory for encrypt/decrypt/sign/verify/status/preflight/key/instance
     /// (default: `KEYSHIFT_STORE`, else `./.keyshift`).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<std::path::PathBuf>,
@@ -37,6 +37,10 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// May an instance automation operation run between two containers?
     Preflight(cli::preflight::PreflightArgs),
+    /// Inspect keys and change their state: list, describe, enable, disable, schedule-deletion, cancel-deletion.
+    Key(cli::key::KeyArgs),
+    /// Inspect KMS instances and restore one being deleted: list, describe, restore.
+    Instance(cli::instance::InstanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify::run(args, store, &mut stdin, &mut stdout),
         Command::Status(args) => cli::status::run(args, store, &mut stdout),
         Command::Preflight(args) => cli::preflight::run(args, store, &mut stdout),
+        Command::Key(args) => cli::key::run(args, store, &mut stdout),
+        Command::Instance(args) => cli::instance::run(args, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {

@@ -38,7 +38,7 @@ fn attr_line(a: &Attribute) -> String {
     if a.write_only {
         flags.push_str(", Write-only");
     }
-    format!("- `{}` ({flags}) {}\n", a.name, a.description)
+    format!("- `{}` ({flags}) {}\n", a.name, a.full_description())
 }
 
 fn schema_section(schema: &Schema) -> String {

@@ -118,8 +118,8 @@ fn lifecycle_create_update_migrate_import_destroy() {
     tf.assert_clean_plan();
     std::fs::remove_file(tf.path().join("import.tf")).unwrap();
 
-    // The instance goes last, erasing the keys that destroy scheduled for
-    // deletion inside it.
+    // The instance goes last: it leaves state and waits, in status
+    // `deleting`, for the windows of the keys destroy scheduled inside it.
     tf.destroy().ok();
     assert!(
         tf.state_json()

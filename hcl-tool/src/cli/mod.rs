@@ -3,6 +3,12 @@
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod instance;
+pub mod key;
+pub mod key_list;
+pub mod key_state;
+pub mod key_view;
+pub mod listing;
 pub mod plan_check;
 pub mod preflight;
 pub mod preflight_sides;

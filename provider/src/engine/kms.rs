@@ -112,7 +112,9 @@ impl Kms {
 
     /// A service over any [`KeyStore`] with `internal` wrapping the root keys
     /// of `internal` containers. Creates the shared container if missing and
-    /// erases keys whose deletion window has elapsed.
+    /// purges what is due ([`Kms::purge_due`]: keys whose deletion window
+    /// has passed, `deleting` instances left empty); a failed purge is
+    /// logged and retried at the next open.
     pub fn with_store(
         store: Arc<dyn KeyStore>,
         internal: Arc<dyn RootKeyWrapper>,
@@ -125,7 +127,9 @@ impl Kms {
             external: None,
         };
         kms.ensure_shared_container()?;
-        kms.purge_expired()?;
+        if let Err(e) = kms.purge_due(now()) {
+            tracing::warn!(error = %e, "could not erase keys and instances whose deletion window has passed");
+        }
         Ok(kms)
     }
 
@@ -211,7 +215,7 @@ impl Kms {
         result
     }
 
-    fn audit_entry(
+    pub(super) fn audit_entry(
         &self,
         at: &str,
         action: &str,
@@ -250,35 +254,6 @@ impl Kms {
         }
     }
 
-    fn purge_expired(&self) -> StoreResult<()> {
-        // Dates are written by `rfc3339(now())`: fixed width, UTC, whole
-        // seconds, so they order lexicographically.
-        let now_s = rfc3339(now())?;
-        let expired = |k: &crate::store::Key| {
-            k.state == KeyState::PendingDeletion
-                && k.deletion_date
-                    .as_deref()
-                    .is_some_and(|d| d.len() == now_s.len() && d.ends_with('Z') && *d <= *now_s)
-        };
-        let due = read_with(&*self.store, |r| r.keys(None))?;
-        for key in due.into_iter().filter(|k| expired(k)) {
-            let r = self.mutate("key.erase", &key.id, |tx, detail| {
-                let Some(k) = tx.key(&key.id)? else {
-                    return Ok(());
-                };
-                if !expired(&k) || container_record(&*tx, &k.container)?.migrating {
-                    return Ok(());
-                }
-                *detail = "deletion window elapsed".into();
-                tx.delete_key(&k.id)
-            });
-            if let Err(e) = r {
-                tracing::warn!(key = %key.id, error = %e, "could not erase an expired key");
-            }
-        }
-        Ok(())
-    }
-
     /// Creates a KMS instance (id `kst-` + 12 lowercase hex) with its own root key.
     pub fn create_instance(&self, new: NewInstance) -> StoreResult<Instance> {
         let mut raw = [0u8; 6];
@@ -291,6 +266,7 @@ impl Kms {
             validate::non_blank("region", &new.region)?;
             validate::quota("key_quota", new.key_quota)?;
             validate::quota("secret_quota", new.secret_quota)?;
+            super::deletion::name_free(&*tx, &new.name)?;
             let inst = Instance {
                 id: id.clone(),
                 name: new.name.clone(),
@@ -367,15 +343,20 @@ impl Kms {
     }
 
     /// Deletes an instance. While it holds live keys (any state but
-    /// `PendingDeletion`) this is a `Conflict` unless `force`, which erases
-    /// its keys and their aliases too. Keys already scheduled for deletion
-    /// do not block: their owner asked for them to go (this is what
-    /// `terraform destroy` of an instance and its keys produces), and they
-    /// are erased with the instance. Any secret blocks the same way, and
-    /// `force` erases secrets too.
+    /// `PendingDeletion`) or secrets this is a `Conflict` unless `force`,
+    /// which erases its secrets and schedules its live keys for deletion
+    /// with their own windows. Key material is never erased here: an
+    /// instance still holding keys goes to status `deleting` (keys already
+    /// pending keep their dates) and is purged with its last key
+    /// ([`Kms::purge_due`]); one holding no key is erased at once. Deleting
+    /// an instance already `deleting` changes nothing.
     pub fn delete_instance(&self, id: &str, force: bool) -> StoreResult<()> {
         self.mutate("instance.delete", id, |tx, detail| {
-            load_instance(&*tx, id)?;
+            let mut inst = load_instance(&*tx, id)?;
+            if inst.status == InstanceStatus::Deleting {
+                *detail = "already deleting".into();
+                return Ok(());
+            }
             let container = Container::Instance(id.to_string());
             unlocked_container(&*tx, &container)?;
             let keys = tx.keys(Some(&container))?;
@@ -383,7 +364,7 @@ impl Kms {
             if live > 0 && !force {
                 return Err(StoreError::Conflict(format!(
                     "instance {id} still holds {live} key(s) not scheduled for deletion; delete them \
-                     first or set force_destroy = true (and apply it) to erase them with the instance"
+                     first or set force_destroy = true (and apply it) to schedule their deletion with the instance"
                 )));
             }
             let secrets = tx.secrets(Some(&container))?;
@@ -397,13 +378,16 @@ impl Kms {
             for s in &secrets {
                 tx.delete_secret(&s.id)?;
             }
-            for k in &keys {
-                tx.delete_key(&k.id)?;
-            }
-            tx.delete_container(&container)?;
-            tx.delete_instance(id)?;
-            if !keys.is_empty() {
-                *detail = format!("force_destroy: erased {} key(s)", keys.len());
+            if keys.is_empty() {
+                super::deletion::purge_instance(tx, id)?;
+            } else {
+                let scheduled = super::deletion::schedule_instance_keys(tx, &keys, now())?;
+                inst.status = InstanceStatus::Deleting;
+                tx.update_instance(&inst)?;
+                *detail = format!(
+                    "deleting: {} key(s) pending deletion ({scheduled} scheduled by force_destroy)",
+                    keys.len()
+                );
             }
             if !secrets.is_empty() {
                 detail.push_str(&format!(" force_destroy: erased {} secret(s)", secrets.len()));
@@ -432,6 +416,9 @@ impl Kms {
         };
         self.mutate(action, &container.to_string(), |tx, _| {
             let mut rec = container_record(&*tx, container)?;
+            if on {
+                super::deletion::accepts_new_objects(&*tx, container)?;
+            }
             if on && rec.migrating {
                 return Err(StoreError::MigrationInProgress {
                     container: container.to_string(),

@@ -1,7 +1,5 @@
 //! Key lifecycle: create, read, update, scheduled deletion.
 
-use time::Duration;
-
 use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
 use crate::engine::validate;
 use crate::store::crypto::{seal, version_aad};
@@ -62,6 +60,7 @@ impl Kms {
         };
         self.mutate("key.create", &id, |tx, detail| {
             let rec = unlocked_container(&*tx, &new.container)?;
+            super::deletion::accepts_new_objects(&*tx, &new.container)?;
             let instance = container_instance(&*tx, &new.container)?;
             let hardware = instance.as_ref().is_some_and(|i| i.instance_type == InstanceType::Hardware);
             if let Some(inst) = &instance {
@@ -227,37 +226,9 @@ impl Kms {
             }
             super::kms_secrets::refuse_if_secrets_depend(&*tx, &key, "schedule deletion of")?;
             let days = window_days.unwrap_or(key.deletion_window_in_days);
-            validate::deletion_window(days)?;
-            let when = now()
-                .checked_add(Duration::days(days))
-                .ok_or_else(|| StoreError::Database("deletion date out of range".into()))?;
-            key.state = KeyState::PendingDeletion;
-            key.deletion_date = Some(rfc3339(when)?);
+            super::deletion::mark_pending_deletion(&mut key, days, now())?;
             tx.update_key(&key)?;
             *detail = format!("window={days}d");
-            Ok(key)
-        })
-    }
-
-    /// Cancels a scheduled deletion: the key becomes `Disabled`
-    /// (`PendingImport` if it never received material).
-    pub fn cancel_key_deletion(&self, id: &str) -> StoreResult<Key> {
-        self.mutate("key.cancel_deletion", id, |tx, _| {
-            let mut key = load_key(&*tx, id)?;
-            unlocked_container(&*tx, &key.container)?;
-            if key.state != KeyState::PendingDeletion {
-                return Err(StoreError::Conflict(format!(
-                    "key {id} is {}, not PendingDeletion: there is no deletion to cancel",
-                    key.state
-                )));
-            }
-            key.state = if key.version_count == 0 {
-                KeyState::PendingImport
-            } else {
-                KeyState::Disabled
-            };
-            key.deletion_date = None;
-            tx.update_key(&key)?;
             Ok(key)
         })
     }

@@ -277,6 +277,7 @@ impl Kms {
             secret_name(&new.name)?;
             secret_value(value)?;
             unlocked_container(&*tx, &new.container)?;
+            super::deletion::accepts_new_objects(&*tx, &new.container)?;
             room_for(&*tx, &new.container, &new.name)?;
             let key = encryption_key(&*tx, &new.encryption_key_id, &new.container)?;
             let created = rfc3339(now())?;

@@ -6,11 +6,13 @@
 //!
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
+//! - [`deletion`]: deletion windows, purge of what is due, cancel/restore.
 //! - `kms_material`: import, rotation, in-place migration, encrypt/decrypt.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
 //! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
 
+pub mod deletion;
 pub mod ekms_status;
 pub mod ekms_wrapper;
 pub mod kms;
@@ -27,6 +29,8 @@ pub mod validate;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_deletion;
 #[cfg(test)]
 mod tests_ekms;
 #[cfg(test)]

@@ -112,59 +112,6 @@ fn instance_lifecycle() {
 }
 
 #[test]
-fn instance_delete_refused_while_non_empty_and_forced() {
-    let (_d, kms) = kms();
-    let c = inst(&kms, "a", InstanceType::Software, "eu-1");
-    let id = c.instance_id().unwrap().to_string();
-    let k = kms.create_key(new_key(c.clone(), KeySpec::Aes256)).unwrap();
-    kms.create_alias("alias/in-instance", &k.id).unwrap();
-    let err = kms.delete_instance(&id, false).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(err, StoreError::Conflict(_))
-            && msg.contains("1 key")
-            && msg.contains("force_destroy"),
-        "{msg}"
-    );
-    assert!(kms.get_instance(&id).is_ok(), "nothing changed");
-    kms.delete_instance(&id, true).unwrap();
-    assert!(matches!(
-        kms.get_instance(&id),
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(matches!(
-        kms.get_key(&k.id),
-        Err(StoreError::NotFound { kind: "key", .. })
-    ));
-    assert!(matches!(
-        kms.get_alias("alias/in-instance"),
-        Err(StoreError::NotFound { kind: "alias", .. })
-    ));
-    // An empty instance goes without force.
-    let e = inst(&kms, "empty", InstanceType::Software, "eu-1");
-    kms.delete_instance(e.instance_id().unwrap(), false)
-        .unwrap();
-}
-
-#[test]
-fn instance_delete_not_blocked_by_keys_pending_deletion() {
-    let (_d, kms) = kms();
-    let c = inst(&kms, "a", InstanceType::Software, "eu-1");
-    let id = c.instance_id().unwrap().to_string();
-    let live = kms.create_key(new_key(c.clone(), KeySpec::Aes256)).unwrap();
-    let gone = kms.create_key(new_key(c.clone(), KeySpec::Aes256)).unwrap();
-    kms.schedule_key_deletion(&gone.id, None).unwrap();
-    let msg = kms.delete_instance(&id, false).unwrap_err().to_string();
-    assert!(msg.contains("1 key(s) not scheduled for deletion"), "{msg}");
-    kms.schedule_key_deletion(&live.id, None).unwrap();
-    kms.delete_instance(&id, false).unwrap();
-    assert!(matches!(
-        kms.get_key(&live.id),
-        Err(StoreError::NotFound { .. })
-    ));
-}
-
-#[test]
 fn create_key_rules() {
     let (_d, kms) = kms();
     let soft = inst(&kms, "soft", InstanceType::Software, "eu-1");

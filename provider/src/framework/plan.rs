@@ -37,8 +37,11 @@ pub struct PlanResponse {
 
 /// The default plan:
 /// - destroy: planned `Null`;
-/// - create: the proposal, with every computed attribute that configuration
-///   leaves null made unknown;
+/// - create and update: an attribute with a default that configuration
+///   leaves null is planned as its default (so drift in the store is
+///   corrected by a plain plan);
+/// - create: the proposal, with every other computed attribute that
+///   configuration leaves null made unknown;
 /// - update: the proposal (Terraform already kept prior values for computed
 ///   attributes), plus `requires_replace` for each changed `force_new`
 ///   attribute;
@@ -57,8 +60,13 @@ pub fn default_plan(schema: &Schema, req: &PlanRequest) -> PlanResponse {
             planned.set(attr.name, Value::Null);
             continue;
         }
+        if let Some(d) = attr.default {
+            if req.config.get(attr.name).is_null() {
+                planned.set(attr.name, d.value());
+            }
+        }
         if req.prior.is_null() {
-            if attr.computed && req.config.get(attr.name).is_null() {
+            if attr.computed && attr.default.is_none() && req.config.get(attr.name).is_null() {
                 planned.set(attr.name, Value::Unknown);
             }
         } else if attr.force_new && req.prior.get(attr.name) != planned.get(attr.name) {
@@ -115,6 +123,73 @@ mod tests {
         assert_eq!(p.planned.get("id"), &Value::Unknown);
         assert_eq!(p.planned.get("secret_wo"), &Value::Null);
         assert!(p.requires_replace.is_empty());
+    }
+
+    #[test]
+    fn defaults_fill_null_config_on_create_and_update() {
+        let mut s = schema();
+        s.attributes.push(Attribute::with_default(
+            "enabled",
+            AttrType::Bool,
+            "e",
+            crate::framework::AttrDefault::Bool(true),
+        ));
+        let cfg = |v: Value| obj(&[("spec", "AES_256".into()), ("enabled", v)]);
+        let prior = obj(&[
+            ("id", "k".into()),
+            ("spec", "AES_256".into()),
+            ("enabled", false.into()),
+        ]);
+        for (name, prior, config, proposed_enabled, want) in [
+            (
+                "create, unset",
+                Value::Null,
+                cfg(Value::Null),
+                Value::Null,
+                Value::Bool(true),
+            ),
+            (
+                "create, set",
+                Value::Null,
+                cfg(false.into()),
+                false.into(),
+                Value::Bool(false),
+            ),
+            (
+                "update, unset: drift corrected",
+                prior.clone(),
+                cfg(Value::Null),
+                false.into(),
+                Value::Bool(true),
+            ),
+            (
+                "update, set",
+                prior.clone(),
+                cfg(false.into()),
+                false.into(),
+                Value::Bool(false),
+            ),
+            (
+                "update, unknown",
+                prior,
+                cfg(Value::Unknown),
+                Value::Unknown,
+                Value::Unknown,
+            ),
+        ] {
+            let mut proposed = config.clone();
+            proposed.set("enabled", proposed_enabled);
+            let req = PlanRequest {
+                prior,
+                proposed,
+                config,
+            };
+            assert_eq!(
+                default_plan(&s, &req).planned.get("enabled"),
+                &want,
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,41 @@ impl AttrType {
     }
 }
 
+/// A static default for an Optional+Computed attribute: the plan uses it
+/// whenever configuration leaves the attribute null (see
+/// [`super::default_plan`]), so a value changed outside Terraform shows as
+/// drift in a plain plan and the apply sets it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrDefault {
+    /// A boolean default.
+    Bool(bool),
+    /// A whole-number default.
+    Int(i64),
+    /// A string default.
+    Str(&'static str),
+}
+
+impl AttrDefault {
+    /// The default as a value.
+    pub fn value(self) -> super::Value {
+        match self {
+            AttrDefault::Bool(b) => super::Value::Bool(b),
+            AttrDefault::Int(i) => super::Value::Int(i),
+            AttrDefault::Str(s) => super::Value::string(s),
+        }
+    }
+}
+
+impl std::fmt::Display for AttrDefault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrDefault::Bool(b) => write!(f, "{b}"),
+            AttrDefault::Int(i) => write!(f, "{i}"),
+            AttrDefault::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
 /// One attribute of a schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
@@ -79,6 +114,8 @@ pub struct Attribute {
     pub write_only: bool,
     /// A change plans a replacement (the framework adds it to `requires_replace`).
     pub force_new: bool,
+    /// Planned when configuration leaves the attribute null (Optional+Computed).
+    pub default: Option<AttrDefault>,
 }
 
 impl Attribute {
@@ -93,6 +130,7 @@ impl Attribute {
             sensitive: false,
             write_only: false,
             force_new: false,
+            default: None,
         }
     }
 
@@ -126,6 +164,29 @@ impl Attribute {
             optional: true,
             computed: true,
             ..Self::new(name, ty, description)
+        }
+    }
+
+    /// An optional attribute that plans `default` whenever configuration
+    /// leaves it null (on create and on every update).
+    pub fn with_default(
+        name: &'static str,
+        ty: AttrType,
+        description: &'static str,
+        default: AttrDefault,
+    ) -> Self {
+        Attribute {
+            default: Some(default),
+            ..Self::optional_computed(name, ty, description)
+        }
+    }
+
+    /// The description as shown to users: with `Default: ...` appended when
+    /// the attribute has a default.
+    pub fn full_description(&self) -> String {
+        match self.default {
+            Some(d) => format!("{} Default: `{d}`.", self.description),
+            None => self.description.to_string(),
         }
     }
 
@@ -180,6 +241,24 @@ impl Schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_is_optional_computed_and_described() {
+        let a = Attribute::with_default(
+            "enabled",
+            AttrType::Bool,
+            "Usable.",
+            AttrDefault::Bool(true),
+        );
+        assert!(a.optional && a.computed && !a.required);
+        assert_eq!(a.full_description(), "Usable. Default: `true`.");
+        let s = Attribute::with_default("t", AttrType::String, "T.", AttrDefault::Str("x"));
+        assert_eq!(s.full_description(), "T. Default: `\"x\"`.");
+        assert_eq!(
+            Attribute::optional("d", AttrType::String, "D.").full_description(),
+            "D."
+        );
+    }
 
     #[test]
     fn type_json() {

@@ -11,7 +11,7 @@ pub(crate) fn schema(s: &Schema) -> pb::Schema {
         .map(|a| pb::schema::Attribute {
             name: a.name.to_string(),
             r#type: a.ty.to_json().to_string().into_bytes(),
-            description: a.description.to_string(),
+            description: a.full_description(),
             required: a.required,
             optional: a.optional,
             computed: a.computed,

@@ -15,8 +15,8 @@ use super::common::{
 };
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
-    Resource, Schema, Value, default_plan,
+    ApplyRequest, AttrDefault, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest,
+    PlanResponse, Resource, Schema, Value, default_plan,
 };
 use crate::store::{
     Container, Key, KeyOrigin, KeySpec, KeyState, KeyUpdate, KeyUsage, NewKey, ProtectionLevel,
@@ -40,13 +40,14 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
         A::optional_computed("multi_version", Bool, "Whether the key may hold several versions (AES_256 only). Default false. Changing it replaces the key.").force_new(),
         A::optional("description", Str, "Free-text description."),
         A::optional("tags", AttrType::string_map(), "Tags as a map of strings."),
-        A::optional_computed("enabled", Bool, "Whether the key can be used. Default true."),
+        A::with_default("enabled", Bool, "Whether the key can be used (false: `Disabled`). A key disabled outside Terraform shows as a change in the next plan.", AttrDefault::Bool(true)),
         A::optional("rotation_interval", Str, "Automatic rotation interval for AES_256 keys, e.g. `30d`, `720h` or `604800s` (7 to 365 days). Unset: no automatic rotation."),
-        A::optional_computed("deletion_protection", Bool, "When true, `terraform destroy` of this key is refused. Default false."),
-        A::optional_computed("deletion_window_in_days", Number, "Days between destroy and erasure of the material, 7 to 30 (default 30)."),
+        A::with_default("deletion_protection", Bool, "When true, `terraform destroy` of this key is refused.", AttrDefault::Bool(false)),
+        A::with_default("deletion_window_in_days", Number, "Days between destroy and erasure of the material, 7 to 30. Until then the deletion can be cancelled (`keyshift key cancel-deletion`).", AttrDefault::Int(NewKey::DEFAULT_DELETION_WINDOW_DAYS)),
         A::optional("key_material_wo", Str, "BYOK only (`origin = \"EXTERNAL\"`): base64 of the 32-byte AES key material. Write-only: never stored in state or plans. Imported on create and whenever `key_material_wo_version` changes.").write_only(),
         A::optional("key_material_wo_version", Number, "Version of `key_material_wo`; change it to import the material again (Terraform cannot see write-only values change)."),
         A::computed("state", Str, "`Enabled`, `Disabled`, `PendingDeletion` or `PendingImport` (EXTERNAL key without material)."),
+        A::computed("deletion_date", Str, "When the material of a key pending deletion is erased (RFC 3339); null unless `state` is `PendingDeletion`."),
         A::computed("current_version", Str, "Id of the newest key version (empty while `PendingImport`)."),
         A::computed("creation_date", Str, "Creation time (RFC 3339)."),
     ]
@@ -56,9 +57,9 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
 /// versus empty for optional attributes and carries `key_material_wo_version`.
 pub(crate) fn key_value(key: &Key, shape: &Value) -> Value {
     let enabled = match key.state {
-        KeyState::Disabled => false,
+        KeyState::Disabled | KeyState::PendingDeletion => false,
         KeyState::PendingImport => bool_or(shape, "enabled", true),
-        KeyState::Enabled | KeyState::PendingDeletion => true,
+        KeyState::Enabled => true,
     };
     object(vec![
         ("id", Value::string(&key.id)),
@@ -95,6 +96,10 @@ pub(crate) fn key_value(key: &Key, shape: &Value) -> Value {
             shape.get("key_material_wo_version").clone(),
         ),
         ("state", Value::string(key.state.as_str())),
+        (
+            "deletion_date",
+            Value::opt_string(key.deletion_date.clone()),
+        ),
         ("current_version", Value::string(&key.current_version)),
         ("creation_date", Value::string(&key.creation_date)),
     ])
@@ -232,7 +237,7 @@ impl Resource<ProviderCtx> for KeyResource {
     fn schema(&self) -> Schema {
         Schema {
             version: 1,
-            description: "A customer master key in the shared KMS or a KMS instance.",
+            description: "A customer master key in the shared KMS or a KMS instance. Destroy schedules deletion: the key becomes `PendingDeletion` and its material is erased only after `deletion_window_in_days`. A key pending deletion (destroyed, or scheduled outside Terraform) is removed from state on refresh, as the AWS provider does for `aws_kms_key`, so the next plan proposes a new key; to keep the old one instead, run `keyshift key cancel-deletion ID` and `keyshift key enable ID`, then `terraform import` it.",
             attributes: key_attributes(),
         }
     }
@@ -295,7 +300,7 @@ impl Resource<ProviderCtx> for KeyResource {
         if req.is_create() {
             let spec = parse_attr(p, "spec", KeySpec::Aes256)?;
             check_reference(req, p, "instance_id", "Invalid instance_id", |id| {
-                ctx.kms.get_instance(id).map(drop)
+                ctx.kms.instance_for_new_objects(id).map(drop)
             })?;
             default_if_null(p, cfg, "instance_id", Value::Null);
             default_if_null(p, cfg, "spec", Value::string(spec.as_str()));
@@ -303,14 +308,7 @@ impl Resource<ProviderCtx> for KeyResource {
             default_if_null(p, cfg, "protection_level", Value::string("SOFTWARE"));
             default_if_null(p, cfg, "origin", Value::string("KMS"));
             default_if_null(p, cfg, "multi_version", Value::Bool(false));
-            default_if_null(p, cfg, "enabled", Value::Bool(true));
-            default_if_null(p, cfg, "deletion_protection", Value::Bool(false));
-            default_if_null(
-                p,
-                cfg,
-                "deletion_window_in_days",
-                Value::Int(NewKey::DEFAULT_DELETION_WINDOW_DAYS),
-            );
+            p.set("deletion_date", Value::Null);
             let external = p.get("origin").as_str() == Some("EXTERNAL");
             let state = planned_state(external && cfg.get("key_material_wo").is_null(), p);
             p.set("state", state);
@@ -385,7 +383,12 @@ impl Resource<ProviderCtx> for KeyResource {
         if k.state == KeyState::PendingDeletion {
             return Err(vec![Diagnostic::error(
                 "Cannot import key",
-                format!("key {} is pending deletion", k.id),
+                format!(
+                    "key {} is pending deletion (erased after {}); cancel it first with `keyshift key cancel-deletion {}`",
+                    k.id,
+                    k.deletion_date.as_deref().unwrap_or("its window"),
+                    k.id
+                ),
             )]);
         }
         Ok(key_value(&k, &Value::Null))

@@ -67,3 +67,45 @@ impl DataSource<ProviderCtx> for KeyData {
         Ok(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Container, KeySpec, KeyState, KeyUsage, NewKey};
+
+    #[test]
+    fn enabled_is_true_only_for_enabled_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = crate::engine::Kms::open(dir.path(), "test").unwrap();
+        let key = kms
+            .create_key(NewKey::new(
+                Container::Shared,
+                KeySpec::Aes256,
+                KeyUsage::EncryptDecrypt,
+            ))
+            .unwrap();
+        let pending = kms.schedule_key_deletion(&key.id, Some(7)).unwrap();
+        for (name, k, enabled, date) in [
+            ("enabled", key.clone(), true, None),
+            (
+                "disabled",
+                crate::store::Key {
+                    state: KeyState::Disabled,
+                    ..key.clone()
+                },
+                false,
+                None,
+            ),
+            (
+                "pending deletion",
+                pending.clone(),
+                false,
+                pending.deletion_date.clone(),
+            ),
+        ] {
+            let v = key_value(&k, &Value::Null);
+            assert_eq!(v.get("enabled"), &Value::Bool(enabled), "{name}");
+            assert_eq!(v.get("deletion_date"), &Value::opt_string(date), "{name}");
+        }
+    }
+}

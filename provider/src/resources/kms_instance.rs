@@ -10,7 +10,9 @@ use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
     Resource, Schema, Value, default_plan,
 };
-use crate::store::{Instance, InstanceType, InstanceUpdate, NewInstance, StoreError};
+use crate::store::{
+    Instance, InstanceStatus, InstanceType, InstanceUpdate, NewInstance, StoreError,
+};
 
 /// Default key quota of a new instance.
 pub(crate) const DEFAULT_KEY_QUOTA: i64 = 1000;
@@ -80,11 +82,11 @@ impl Resource<ProviderCtx> for KmsInstance {
         attributes.push(Attribute::optional_computed(
             "force_destroy",
             AttrType::Bool,
-            "Allow `terraform destroy` of an instance that still holds keys or secrets, erasing them (dangerous). Default false.",
+            "Allow `terraform destroy` of an instance that still holds keys or secrets: its secrets are erased (dangerous) and its keys are scheduled for deletion with their own `deletion_window_in_days`. Default false.",
         ));
         Schema {
             version: 0,
-            description: "A dedicated KMS instance: a container for keys and secrets.",
+            description: "A dedicated KMS instance: a container for keys and secrets. Destroy never erases key material early: an instance still holding keys pending deletion goes to status `deleting` and leaves Terraform state; it takes no new keys or secrets, and its name stays taken, until it is purged with its last key once every key's deletion window has passed. `keyshift instance restore ID` brings it back with its keys (as `Disabled`). An instance in status `deleting` is removed from state on refresh.",
             attributes,
         }
     }
@@ -161,6 +163,7 @@ impl Resource<ProviderCtx> for KmsInstance {
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
         let id = opt_str(state, "id").unwrap_or_default();
         match ctx.kms.get_instance(&id) {
+            Ok(i) if i.status == InstanceStatus::Deleting => Ok(Value::Null),
             Ok(i) => Ok(state_of(&i, bool_or(state, "force_destroy", false))),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(store_err("Cannot read KMS instance")(e)),
@@ -172,6 +175,15 @@ impl Resource<ProviderCtx> for KmsInstance {
             .kms
             .get_instance(id)
             .map_err(store_err("Cannot import KMS instance"))?;
+        if i.status == InstanceStatus::Deleting {
+            return Err(vec![Diagnostic::error(
+                "Cannot import KMS instance",
+                format!(
+                    "instance {} is being deleted; restore it first with `keyshift instance restore {}`",
+                    i.id, i.id
+                ),
+            )]);
+        }
         Ok(state_of(&i, false))
     }
 }
