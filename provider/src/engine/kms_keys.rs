@@ -3,7 +3,7 @@
 use time::Duration;
 
 use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
-use crate::engine::validate;
+use crate::engine::{rotation, validate};
 use crate::store::crypto::{seal, version_aad};
 use crate::store::keygen::{self, Material};
 use crate::store::{
@@ -55,6 +55,9 @@ impl Kms {
     pub fn create_key(&self, new: NewKey) -> StoreResult<Key> {
         validate::deletion_window(new.deletion_window_in_days)?;
         keygen::check_usage(new.spec, new.usage)?;
+        if let Some(r) = &new.rotation_interval {
+            rotation::check_interval(r, new.spec, new.origin, new.multi_version)?;
+        }
         let id = format!("key-{}", uuid::Uuid::new_v4());
         let first: Option<(String, Material)> = match new.origin {
             KeyOrigin::Kms => Some((new_version_id(), keygen::generate(new.spec)?)),
@@ -118,6 +121,7 @@ impl Kms {
                 creation_date: created.clone(),
                 deletion_date: None,
                 aliases: vec![],
+                last_rotation_date: None,
             };
             tx.insert_key(&key)?;
             if let Some((vid, material)) = &first {
@@ -200,6 +204,9 @@ impl Kms {
                 changed.push("deletion_protection");
             }
             if let Some(r) = &upd.rotation_interval {
+                if let Some(interval) = r {
+                    rotation::check_interval(interval, key.spec, key.origin, key.multi_version)?;
+                }
                 key.rotation_interval = r.clone();
                 changed.push("rotation_interval");
             }
