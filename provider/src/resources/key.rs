@@ -13,6 +13,7 @@ use super::common::{
     object, opt_str, parse_attr, reference_diag, store_diag, store_err, str_or, tags_of,
     tags_value, text_value,
 };
+use crate::engine::rotation::{self, NotRotatable};
 use crate::engine::validate;
 use crate::framework::{
     ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
@@ -41,7 +42,7 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
         A::optional("description", Str, "Free-text description."),
         A::optional("tags", AttrType::string_map(), "Tags as a map of strings."),
         A::optional_computed("enabled", Bool, "Whether the key can be used. Default true."),
-        A::optional("rotation_interval", Str, "Automatic rotation interval for AES_256 keys, e.g. `30d`, `720h` or `604800s` (7 to 365 days). Unset: no automatic rotation."),
+        A::optional("rotation_interval", Str, "Scheduled rotation interval, e.g. `30d`, `720h` or `604800s` (7 to 365 days): `keyshift rotate --due` (run from cron or a CI schedule) adds a new version once this much time has passed since the last rotation, or since creation. Only multi-version (`multi_version = true`) AES_256 keys with origin KMS can rotate; on any other key this attribute is refused at plan time. Unset: no scheduled rotation (`keyshift key rotate` still rotates on demand)."),
         A::optional_computed("deletion_protection", Bool, "When true, `terraform destroy` of this key is refused. Default false."),
         A::optional_computed("deletion_window_in_days", Number, "Days between destroy and erasure of the material, 7 to 30 (default 30)."),
         A::optional("key_material_wo", Str, "BYOK only (`origin = \"EXTERNAL\"`): base64 of the 32-byte AES key material. Write-only: never stored in state or plans. Imported on create and whenever `key_material_wo_version` changes.").write_only(),
@@ -49,6 +50,8 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
         A::computed("state", Str, "`Enabled`, `Disabled`, `PendingDeletion` or `PendingImport` (EXTERNAL key without material)."),
         A::computed("current_version", Str, "Id of the newest key version (empty while `PendingImport`)."),
         A::computed("creation_date", Str, "Creation time (RFC 3339)."),
+        A::computed("last_rotation_date", Str, "Time of the last rotation (RFC 3339): when the current version was created, once the key has more than one version; null before the first rotation. A refresh shows rotations made outside Terraform (`keyshift key rotate`, `keyshift rotate --due`)."),
+        A::computed("next_rotation_date", Str, "When the key is next due for rotation (RFC 3339): the last rotation (or creation) plus `rotation_interval`; null without an interval. `keyshift rotate --due` rotates keys whose date has passed."),
     ]
 }
 
@@ -97,7 +100,25 @@ pub(crate) fn key_value(key: &Key, shape: &Value) -> Value {
         ("state", Value::string(key.state.as_str())),
         ("current_version", Value::string(&key.current_version)),
         ("creation_date", Value::string(&key.creation_date)),
+        (
+            "last_rotation_date",
+            Value::opt_string(key.last_rotation_date.clone()),
+        ),
+        ("next_rotation_date", next_rotation_value(key)),
     ])
+}
+
+/// `next_rotation_date` of a key: null without an interval or when the key
+/// cannot rotate.
+fn next_rotation_value(key: &Key) -> Value {
+    match rotation::next_rotation(key) {
+        Ok(Some(t)) => Value::string(rotation::format_time(t)),
+        Ok(None) => Value::Null,
+        Err(e) => {
+            tracing::warn!(key = %key.id, error = %e, "cannot compute the next rotation date");
+            Value::Null
+        }
+    }
 }
 
 /// The usage a spec gets when configuration leaves it unset.
@@ -119,18 +140,6 @@ fn planned_state(pending_import: bool, planned: &Value) -> Value {
     }
 }
 
-/// Seconds in a rotation interval like `30d`, `720h` or `604800s`.
-fn rotation_seconds(s: &str) -> Option<i64> {
-    let unit = match s.chars().last()? {
-        'd' => 86_400,
-        'h' => 3_600,
-        's' => 1,
-        _ => return None,
-    };
-    let n: i64 = s.get(..s.len() - 1)?.parse().ok()?;
-    n.checked_mul(unit)
-}
-
 /// Decodes `key_material_wo` (never echoing it).
 fn decode_material(s: &str) -> Result<Vec<u8>, Diagnostic> {
     base64::engine::general_purpose::STANDARD
@@ -142,6 +151,39 @@ fn decode_material(s: &str) -> Result<Vec<u8>, Diagnostic> {
                 "key_material_wo must be standard base64 (the value is not shown)",
             )
         })
+}
+
+/// `rotation_interval` only on a key that can rotate (the engine's
+/// rotation rule), checked once `spec`, `origin` and `multi_version` are
+/// known; the diagnostic is on `rotation_interval` and says why.
+fn check_rotation(config: &Value, spec: Option<KeySpec>, diags: &mut Diagnostics) {
+    if config.get("rotation_interval").is_null() {
+        return;
+    }
+    let origin = match config.get("origin") {
+        Value::Null => Some(KeyOrigin::Kms),
+        v => v.as_str().and_then(|s| s.parse::<KeyOrigin>().ok()),
+    };
+    let multi_version = match config.get("multi_version") {
+        Value::Null => Some(false),
+        v => v.as_bool(),
+    };
+    let (Some(spec), Some(origin), Some(multi_version)) = (spec, origin, multi_version) else {
+        return;
+    };
+    if let Err(why) = rotation::check_rotatable(spec, origin, multi_version) {
+        let fix = match why {
+            NotRotatable::SingleVersion => {
+                "set multi_version = true (this replaces the key) or remove rotation_interval"
+            }
+            NotRotatable::Asymmetric(_) | NotRotatable::Imported => "remove rotation_interval",
+        };
+        diags.push(Diagnostic::attr_error(
+            "rotation_interval",
+            "Key cannot rotate",
+            format!("rotation_interval is set, but this key can never rotate: {why}; {fix}"),
+        ));
+    }
 }
 
 fn check_combinations(config: &Value, diags: &mut Diagnostics) {
@@ -183,13 +225,7 @@ fn check_combinations(config: &Value, diags: &mut Diagnostics) {
             "only AES_256 keys can be multi-version",
         ));
     }
-    if non_aes && !config.get("rotation_interval").is_null() {
-        diags.push(Diagnostic::attr_error(
-            "rotation_interval",
-            "Invalid rotation_interval",
-            "automatic rotation is only available for AES_256 keys",
-        ));
-    }
+    check_rotation(config, spec_or_default, diags);
     if origin == Some(KeyOrigin::External) && non_aes {
         diags.push(Diagnostic::attr_error(
             "origin",
@@ -267,9 +303,8 @@ impl Resource<ProviderCtx> for KeyResource {
             ));
         }
         if let Some(r) = config.get("rotation_interval").as_str() {
-            if !rotation_seconds(r).is_some_and(|s| (7 * 86_400..=365 * 86_400).contains(&s)) {
-                diags.push(Diagnostic::attr_error("rotation_interval", "Invalid rotation_interval",
-                    format!("{r:?} is not an interval from 7 to 365 days written like 30d, 720h or 604800s")));
+            if let Err(e) = rotation::parse_interval(r) {
+                diags.push(store_diag("Invalid rotation_interval", &e));
             }
         }
         check_combinations(config, &mut diags);
@@ -317,6 +352,10 @@ impl Resource<ProviderCtx> for KeyResource {
             if p.get("state").as_str() == Some("PendingImport") {
                 p.set("current_version", Value::string(""));
             }
+            p.set("last_rotation_date", Value::Null);
+            if cfg.get("rotation_interval").is_null() {
+                p.set("next_rotation_date", Value::Null);
+            }
             return Ok(resp);
         }
         let prior = &req.prior;
@@ -332,6 +371,13 @@ impl Resource<ProviderCtx> for KeyResource {
         }
         if changed(prior, p, "instance_id") {
             check_move(ctx, prior, p)?;
+        }
+        if changed(prior, p, "rotation_interval") {
+            let next = match p.get("rotation_interval") {
+                Value::Null => Value::Null,
+                _ => Value::Unknown,
+            };
+            p.set("next_rotation_date", next);
         }
         Ok(resp)
     }

@@ -81,8 +81,41 @@ fn validation_names_the_attribute() {
             Some("rotation_interval"),
         ),
         (
-            "rotation 30d",
+            "rotation 30d multi-version",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("multi_version", Value::Bool(true)),
+            ]),
+            None,
+        ),
+        (
+            "rotation on a single-version key",
             cfg(vec![("rotation_interval", "30d".into())]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation on RSA",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("spec", "RSA_2048".into()),
+            ]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation on EXTERNAL",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("origin", "EXTERNAL".into()),
+                ("multi_version", Value::Bool(true)),
+            ]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation with unknown multi_version skipped",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("multi_version", Value::Unknown),
+            ]),
             None,
         ),
         (
@@ -155,9 +188,13 @@ fn material_never_in_messages() {
 }
 
 #[test]
-fn rotation_parsing() {
-    assert_eq!(rotation_seconds("30d"), Some(2_592_000));
-    assert_eq!(rotation_seconds("720h"), Some(2_592_000));
-    assert_eq!(rotation_seconds("x"), None);
-    assert_eq!(rotation_seconds("d"), None);
+fn rotation_refusal_says_why_and_how_to_fix() {
+    let d = KeyResource.validate(&cfg(vec![("rotation_interval", "90d".into())]));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].summary, "Key cannot rotate");
+    assert!(
+        d[0].detail.contains("single-version") && d[0].detail.contains("multi_version = true"),
+        "{}",
+        d[0].detail
+    );
 }
