@@ -3,10 +3,13 @@
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod key;
+pub mod key_rotate;
 pub mod plan_check;
 pub mod preflight;
 pub mod preflight_sides;
 pub mod rewrite;
+pub mod rotate;
 pub mod sign;
 pub mod status;
 pub mod store;
