@@ -187,7 +187,7 @@ impl Resource<ProviderCtx> for SecretResource {
         Schema {
             // Version 1 dropped `rotation_interval` (see `upgrade_state`).
             version: 1,
-            description: "A secret in the shared KMS or a KMS instance, encrypted by an AES_256 key of the same container.",
+            description: "A secret in the shared KMS or a KMS instance, encrypted by an AES_256 key of the same container. Secret values are not rotated on a schedule (that needs a rotation function that knows how to replace the credential, which the store does not have), so there is no `rotation_interval`; rotate the encryption key instead (`keyshift_key.rotation_interval`): every secret version stays readable across key rotations.",
             attributes: attributes(),
         }
     }
