@@ -117,12 +117,11 @@ fn rotation_interval_applies_and_cli_rotations_refresh_clean() {
 #[test]
 fn keys_that_can_never_rotate_are_refused_at_plan() {
     let tf = Tf::new();
-    tf.write_main(
-        r#"resource "keyshift_key" "single" {
+    let single = r#"resource "keyshift_key" "single" {
   rotation_interval = "90d"
 }
-
-resource "keyshift_key" "rsa" {
+"#;
+    let others = r#"resource "keyshift_key" "rsa" {
   spec              = "RSA_2048"
   rotation_interval = "90d"
 }
@@ -132,28 +131,40 @@ resource "keyshift_key" "byok" {
   multi_version     = true
   rotation_interval = "90d"
 }
-"#,
-    );
-    let r = tf.run(&["plan"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    let flat = r.flat();
-    for (resource, why) in [
-        ("keyshift_key.single", "the key is single-version"),
-        ("keyshift_key.rsa", "RSA_2048 keys do not rotate"),
-        ("keyshift_key.byok", "origin EXTERNAL"),
+"#;
+    // Explicit attributes fail validation; the defaulted single-version
+    // key fails the plan (multi_version is only known there).
+    for (body, cases) in [
+        (
+            single,
+            &[("keyshift_key.single", "the key is single-version")][..],
+        ),
+        (
+            others,
+            &[
+                ("keyshift_key.rsa", "RSA_2048 keys do not rotate"),
+                ("keyshift_key.byok", "origin EXTERNAL"),
+            ][..],
+        ),
     ] {
-        assert!(
-            flat.contains(&format!("with {resource}, on main.tf"))
-                && flat.contains("rotation_interval = \"90d\""),
-            "{resource}: {flat}"
+        tf.write_main(body);
+        let r = tf.run(&["plan"]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        let flat = r.flat();
+        for (resource, why) in cases {
+            assert!(
+                flat.contains(&format!("with {resource}, on main.tf"))
+                    && flat.contains("rotation_interval = \"90d\"")
+                    && flat.contains(why),
+                "{resource}: {flat}"
+            );
+        }
+        assert_eq!(
+            flat.matches("Error: Key cannot rotate").count(),
+            cases.len(),
+            "{flat}"
         );
-        assert!(flat.contains(why), "{resource}: {flat}");
     }
-    assert_eq!(
-        flat.matches("Error: Key cannot rotate").count(),
-        3,
-        "{flat}"
-    );
 
     tf.write_main(
         r#"resource "keyshift_secret" "s" {

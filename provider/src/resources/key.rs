@@ -153,37 +153,34 @@ fn decode_material(s: &str) -> Result<Vec<u8>, Diagnostic> {
         })
 }
 
-/// `rotation_interval` only on a key that can rotate (the engine's
-/// rotation rule), checked once `spec`, `origin` and `multi_version` are
-/// known; the diagnostic is on `rotation_interval` and says why.
-fn check_rotation(config: &Value, spec: Option<KeySpec>, diags: &mut Diagnostics) {
-    if config.get("rotation_interval").is_null() {
-        return;
+/// `rotation_interval` only on a key that can rotate: the engine's rotation
+/// rule on what is known of `v` (configuration or plan). An attribute that
+/// is null or unknown counts as the value that allows rotation, so a
+/// refusal is certain; the plan checks again once defaults and prior values
+/// are filled in. The diagnostic is on `rotation_interval` and says why.
+fn rotation_refusal(v: &Value) -> Option<Diagnostic> {
+    if v.get("rotation_interval").is_null() {
+        return None;
     }
-    let origin = match config.get("origin") {
-        Value::Null => Some(KeyOrigin::Kms),
-        v => v.as_str().and_then(|s| s.parse::<KeyOrigin>().ok()),
+    let spec = v.get("spec").as_str().and_then(|s| s.parse().ok());
+    let origin = v.get("origin").as_str().and_then(|s| s.parse().ok());
+    let (spec, origin) = (
+        spec.unwrap_or(KeySpec::Aes256),
+        origin.unwrap_or(KeyOrigin::Kms),
+    );
+    let multi_version = v.get("multi_version").as_bool().unwrap_or(true);
+    let why = rotation::check_rotatable(spec, origin, multi_version).err()?;
+    let fix = match why {
+        NotRotatable::SingleVersion => {
+            "set multi_version = true (this replaces the key) or remove rotation_interval"
+        }
+        NotRotatable::Asymmetric(_) | NotRotatable::Imported => "remove rotation_interval",
     };
-    let multi_version = match config.get("multi_version") {
-        Value::Null => Some(false),
-        v => v.as_bool(),
-    };
-    let (Some(spec), Some(origin), Some(multi_version)) = (spec, origin, multi_version) else {
-        return;
-    };
-    if let Err(why) = rotation::check_rotatable(spec, origin, multi_version) {
-        let fix = match why {
-            NotRotatable::SingleVersion => {
-                "set multi_version = true (this replaces the key) or remove rotation_interval"
-            }
-            NotRotatable::Asymmetric(_) | NotRotatable::Imported => "remove rotation_interval",
-        };
-        diags.push(Diagnostic::attr_error(
-            "rotation_interval",
-            "Key cannot rotate",
-            format!("rotation_interval is set, but this key can never rotate: {why}; {fix}"),
-        ));
-    }
+    Some(Diagnostic::attr_error(
+        "rotation_interval",
+        "Key cannot rotate",
+        format!("rotation_interval is set, but this key can never rotate: {why}; {fix}"),
+    ))
 }
 
 fn check_combinations(config: &Value, diags: &mut Diagnostics) {
@@ -225,7 +222,7 @@ fn check_combinations(config: &Value, diags: &mut Diagnostics) {
             "only AES_256 keys can be multi-version",
         ));
     }
-    check_rotation(config, spec_or_default, diags);
+    diags.extend(rotation_refusal(config));
     if origin == Some(KeyOrigin::External) && non_aes {
         diags.push(Diagnostic::attr_error(
             "origin",
@@ -327,6 +324,7 @@ impl Resource<ProviderCtx> for KeyResource {
         }
         let mut resp = default_plan(&self.schema(), req);
         let (cfg, p) = (&req.config, &mut resp.planned);
+        let refuse_rotation = |p: &Value| rotation_refusal(p).map_or(Ok(()), |d| Err(vec![d]));
         if req.is_create() {
             let spec = parse_attr(p, "spec", KeySpec::Aes256)?;
             check_reference(req, p, "instance_id", "Invalid instance_id", |id| {
@@ -346,6 +344,7 @@ impl Resource<ProviderCtx> for KeyResource {
                 "deletion_window_in_days",
                 Value::Int(NewKey::DEFAULT_DELETION_WINDOW_DAYS),
             );
+            refuse_rotation(p)?;
             let external = p.get("origin").as_str() == Some("EXTERNAL");
             let state = planned_state(external && cfg.get("key_material_wo").is_null(), p);
             p.set("state", state);
@@ -358,6 +357,7 @@ impl Resource<ProviderCtx> for KeyResource {
             }
             return Ok(resp);
         }
+        refuse_rotation(p)?;
         let prior = &req.prior;
         let reimport =
             changed(prior, p, "key_material_wo_version") && !cfg.get("key_material_wo").is_null();
