@@ -11,8 +11,8 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "keyshift", version, about, long_about = None)]
 struct Cli {
-    /// Key store directory for encrypt/decrypt/sign/verify/status/preflight/
-    /// key/rotate (default: `KEYSHIFT_STORE`, else `./.keyshift`).
+    /// Key store directory of the key store commands (all but rewrite and
+    /// plan-check; default: `KEYSHIFT_STORE`, else `./.keyshift`).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<std::path::PathBuf>,
     #[command(subcommand)]
