@@ -378,3 +378,28 @@ fn rotate_due_reports_keys_that_can_never_rotate() {
     );
     assert!(run[0].outcome.is_failure());
 }
+
+#[test]
+fn rotate_due_waits_for_a_migration() {
+    let (_d, kms) = kms();
+    let target = inst(&kms, "t", InstanceType::Software, "eu-1");
+    let mut nk = new_key(target.clone(), KeySpec::Aes256);
+    nk.multi_version = true;
+    nk.rotation_interval = Some("7d".into());
+    let k = kms.create_key(nk).unwrap();
+    backdate(&kms, &k.id, 8);
+    kms.set_migrating(&target, true).unwrap();
+    let run = kms.rotate_due(current_time(), false).unwrap();
+    assert!(
+        matches!(&run[0].outcome, DueOutcome::Skipped(m) if m.contains("migration")),
+        "{run:?}"
+    );
+    assert!(!run[0].outcome.is_failure());
+    assert_eq!(kms.get_key(&k.id).unwrap().version_count, 1);
+    kms.set_migrating(&target, false).unwrap();
+    let run = kms.rotate_due(current_time(), false).unwrap();
+    assert!(
+        matches!(run[0].outcome, DueOutcome::Rotated { .. }),
+        "{run:?}"
+    );
+}
