@@ -27,10 +27,14 @@ resource "keyshift_key" "shared" {
   }
 }
 
-# Two keys in the dedicated instance.
+# Two keys in the dedicated instance. The data key rotates every 90 days
+# (run `keyshift rotate --due` from cron or a CI schedule; `keyshift key
+# rotate alias/payments/data` rotates on demand); rotating needs a
+# multi-version key.
 resource "keyshift_key" "payments_data" {
   instance_id             = keyshift_kms_instance.payments.id
   description             = "payments data key"
+  multi_version           = true
   rotation_interval       = "90d"
   deletion_window_in_days = 7
 }

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "keyshift", version, about, long_about = None)]
 struct Cli {
-    /// Key store directory for encrypt/decrypt/sign/verify/status/preflight/key/instance
-    /// (default: `KEYSHIFT_STORE`, else `./.keyshift`).
+    /// Key store directory of the key store commands (all but rewrite and
+    /// plan-check; default: `KEYSHIFT_STORE`, else `./.keyshift`).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -25,7 +25,7 @@ enum Command {
     Rewrite(cli::rewrite::RewriteArgs),
     /// Fail when a plan would destroy, replace or unmigrate key-bearing resources.
     PlanCheck(cli::plan_check::PlanCheckArgs),
-    /// Encrypt stdin with an AES_256 key; base64 ciphertext on stdout.
+    /// Encrypt stdin with an AES_256 or RSA key; base64 ciphertext on stdout.
     Encrypt(cli::encrypt::EncryptArgs),
     /// Decrypt base64 ciphertext from stdin; plaintext on stdout.
     Decrypt(cli::decrypt::DecryptArgs),
@@ -37,10 +37,12 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// May an instance automation operation run between two containers?
     Preflight(cli::preflight::PreflightArgs),
-    /// Inspect keys and change their state: list, describe, enable, disable, schedule-deletion, cancel-deletion.
+    /// Inspect keys and change their state: list, describe, enable, disable, rotate, schedule-deletion, cancel-deletion.
     Key(cli::key::KeyArgs),
     /// Inspect KMS instances and restore one being deleted: list, describe, restore.
     Instance(cli::instance::InstanceArgs),
+    /// Rotate every key whose rotation_interval has passed (for cron or CI schedules).
+    Rotate(cli::rotate::RotateArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Preflight(args) => cli::preflight::run(args, store, &mut stdout),
         Command::Key(args) => cli::key::run(args, store, &mut stdout),
         Command::Instance(args) => cli::instance::run(args, store, &mut stdout),
+        Command::Rotate(args) => cli::rotate::run(args, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {

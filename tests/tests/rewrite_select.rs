@@ -49,10 +49,16 @@ resource "keyshift_key" "app" {
     ]);
     assert_eq!(run.code, 0, "{}", run.all());
     let main = std::fs::read_to_string(tf.path().join("main.tf")).unwrap();
-    assert!(main.contains(&format!("\"orders\" = \"{kst_b}\"")), "{main}");
+    assert!(
+        main.contains(&format!("\"orders\" = \"{kst_b}\"")),
+        "{main}"
+    );
 
     let plan = tf.plan_json();
-    assert_eq!(planned_actions(&plan, r#"keyshift_key.app["orders"]"#), ["update"]);
+    assert_eq!(
+        planned_actions(&plan, r#"keyshift_key.app["orders"]"#),
+        ["update"]
+    );
     for other in [
         r#"keyshift_key.app["billing"]"#,
         "keyshift_kms_instance.a",

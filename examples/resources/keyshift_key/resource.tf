@@ -3,7 +3,8 @@ resource "keyshift_key" "example" {
   spec                    = "AES_256"
   usage                   = "ENCRYPT/DECRYPT"
   description             = "application data key"
-  rotation_interval       = "90d"
+  multi_version           = true  # needed to rotate
+  rotation_interval       = "90d" # `keyshift rotate --due` rotates it once due
   deletion_window_in_days = 7
   deletion_protection     = false
   tags = {

@@ -1,6 +1,8 @@
 //! `keyshift decrypt`: base64 ciphertext on stdin (whitespace tolerated),
 //! plaintext bytes on stdout. The ciphertext names its key and version, so
-//! it decrypts wherever the key lives now (after a move between containers).
+//! it decrypts wherever the key lives now (after a move between containers)
+//! and whichever version made it (after rotations). AES_256 and RSA
+//! (RSAES-OAEP-SHA-256) ciphertexts alike.
 
 use crate::cli::store::{self, AwsArgs, decode_b64, failed, open_existing, read_all};
 use crate::cli::{CliError, Outcome};

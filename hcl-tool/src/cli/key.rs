@@ -7,7 +7,7 @@
 
 use crate::cli::key_view::KeyView;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
-use crate::cli::{CliError, Outcome, key_list, key_state};
+use crate::cli::{CliError, Outcome, key_list, key_rotate, key_state};
 use clap::{Args, Subcommand};
 use keyshift_provider::engine::Kms;
 use std::io::Write;
@@ -41,6 +41,8 @@ pub enum KeyCommand {
     /// Cancel a scheduled deletion: the key becomes Disabled (enable it to
     /// use it); a deleting instance holding it becomes active again.
     CancelDeletion(key_state::KeyRef),
+    /// Rotate a key now: a new version becomes current, older versions keep decrypting.
+    Rotate(key_rotate::KeyRotateArgs),
 }
 
 /// Runs a `keyshift key` subcommand.
@@ -57,6 +59,7 @@ pub fn run(
         KeyCommand::Disable(a) => key_state::enable(a, &kms, false, out),
         KeyCommand::ScheduleDeletion(a) => key_state::schedule_deletion(a, &kms, out),
         KeyCommand::CancelDeletion(a) => key_state::cancel_deletion(a, &kms, out),
+        KeyCommand::Rotate(a) => key_rotate::run(a, &kms, out),
     }
 }
 

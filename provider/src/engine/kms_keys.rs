@@ -1,7 +1,7 @@
 //! Key lifecycle: create, read, update, scheduled deletion.
 
 use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
-use crate::engine::validate;
+use crate::engine::{rotation, validate};
 use crate::store::crypto::{seal, version_aad};
 use crate::store::keygen::{self, Material};
 use crate::store::{
@@ -53,6 +53,9 @@ impl Kms {
     pub fn create_key(&self, new: NewKey) -> StoreResult<Key> {
         validate::deletion_window(new.deletion_window_in_days)?;
         keygen::check_usage(new.spec, new.usage)?;
+        if let Some(r) = &new.rotation_interval {
+            rotation::check_interval(r, new.spec, new.origin, new.multi_version)?;
+        }
         let id = format!("key-{}", uuid::Uuid::new_v4());
         let first: Option<(String, Material)> = match new.origin {
             KeyOrigin::Kms => Some((new_version_id(), keygen::generate(new.spec)?)),
@@ -117,6 +120,7 @@ impl Kms {
                 creation_date: created.clone(),
                 deletion_date: None,
                 aliases: vec![],
+                last_rotation_date: None,
             };
             tx.insert_key(&key)?;
             if let Some((vid, material)) = &first {
@@ -199,6 +203,9 @@ impl Kms {
                 changed.push("deletion_protection");
             }
             if let Some(r) = &upd.rotation_interval {
+                if let Some(interval) = r {
+                    rotation::check_interval(interval, key.spec, key.origin, key.multi_version)?;
+                }
                 key.rotation_interval = r.clone();
                 changed.push("rotation_interval");
             }

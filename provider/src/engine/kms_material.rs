@@ -1,23 +1,30 @@
-//! Operations on key material: BYOK import, rotation, in-place migration
-//! between containers, and AES-GCM encrypt/decrypt.
+//! Operations on key material: BYOK import, in-place migration between
+//! containers, and encrypt/decrypt (AES-256-GCM with `AES_256` keys,
+//! RSAES-OAEP-SHA-256 with RSA `ENCRYPT/DECRYPT` keys, see `kms_rsa`).
+//! Rotation is in `rotation.rs`.
 //!
-//! Ciphertext format (version 1), self-describing:
-//! `0x01 || len(key id) u8 || key id || len(version id) u8 || version id ||`
-//! sealed blob (`0x01 || nonce || ciphertext || tag`), with the header
-//! (everything before the sealed blob) as AAD, so the key id is authenticated.
+//! Ciphertexts are self-describing: a header
+//! `format u8 || len(key id) u8 || key id || len(version id) u8 || version id`
+//! followed by the body. Format 1 (AES_256): the body is a sealed blob
+//! (`0x01 || nonce || ciphertext || tag`) with the header as AAD. Format 2
+//! (RSA): the body is the RSAES-OAEP ciphertext with the header as the
+//! OAEP label. Either way the key and version ids are authenticated.
 
 use super::kms::{Kms, container_instance, container_record, now, rfc3339, unlocked_container};
 use super::kms_keys::{ensure_enabled, load_key, new_version_id, resolve};
+use super::kms_rsa;
 use super::migration_rules::{self, MigrationPlan};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::keygen::{self, Material};
 use crate::store::{
-    Container, Key, KeyOrigin, KeySpec, KeyState, SealedVersion, StoreError, StoreReader,
+    Container, Key, KeyOrigin, KeySpec, KeyState, KeyUsage, SealedVersion, StoreError, StoreReader,
     StoreResult, read_with,
 };
 
-/// First byte of ciphertexts made by [`Kms::encrypt`].
+/// First byte of ciphertexts made by [`Kms::encrypt`] with `AES_256` keys.
 pub const CIPHERTEXT_FORMAT_V1: u8 = 1;
+/// First byte of ciphertexts made by [`Kms::encrypt`] with RSA keys.
+pub const CIPHERTEXT_FORMAT_RSA_OAEP: u8 = 2;
 
 fn bad_ciphertext(why: &str) -> StoreError {
     StoreError::Invalid {
@@ -26,19 +33,28 @@ fn bad_ciphertext(why: &str) -> StoreError {
     }
 }
 
-fn header(key_id: &str, version_id: &str) -> StoreResult<Vec<u8>> {
+fn header(format: u8, key_id: &str, version_id: &str) -> StoreResult<Vec<u8>> {
     let k = u8::try_from(key_id.len()).map_err(|_| StoreError::Crypto("key id too long".into()))?;
     let v = u8::try_from(version_id.len())
         .map_err(|_| StoreError::Crypto("version id too long".into()))?;
-    let mut h = vec![CIPHERTEXT_FORMAT_V1, k];
+    let mut h = vec![format, k];
     h.extend_from_slice(key_id.as_bytes());
     h.push(v);
     h.extend_from_slice(version_id.as_bytes());
     Ok(h)
 }
 
-/// Splits a ciphertext into (header, key id, version id, sealed body).
-fn parse_ciphertext(ct: &[u8]) -> StoreResult<(&[u8], &str, &str, &[u8])> {
+/// A ciphertext split into its parts.
+struct Parsed<'a> {
+    format: u8,
+    head: &'a [u8],
+    key_id: &'a str,
+    version_id: &'a str,
+    body: &'a [u8],
+}
+
+/// Splits a ciphertext into header (format, key id, version id) and body.
+fn parse_ciphertext(ct: &[u8]) -> StoreResult<Parsed<'_>> {
     let take = |buf: &[u8], at: usize| -> StoreResult<(usize, String)> {
         let len = usize::from(*buf.get(at).ok_or_else(|| bad_ciphertext("truncated"))?);
         let bytes = buf
@@ -47,11 +63,11 @@ fn parse_ciphertext(ct: &[u8]) -> StoreResult<(&[u8], &str, &str, &[u8])> {
         let s = std::str::from_utf8(bytes).map_err(|_| bad_ciphertext("bad id"))?;
         Ok((at + 1 + len, s.to_string()))
     };
-    match ct.first() {
-        Some(&CIPHERTEXT_FORMAT_V1) => {}
+    let format = match ct.first() {
+        Some(&f @ (CIPHERTEXT_FORMAT_V1 | CIPHERTEXT_FORMAT_RSA_OAEP)) => f,
         Some(other) => return Err(bad_ciphertext(&format!("unknown format version {other}"))),
         None => return Err(bad_ciphertext("empty")),
-    }
+    };
     let (after_key, _) = take(ct, 1)?;
     let (end, _) = take(ct, after_key)?;
     let (head, body) = ct
@@ -65,7 +81,13 @@ fn parse_ciphertext(ct: &[u8]) -> StoreResult<(&[u8], &str, &str, &[u8])> {
         .get(after_key + 1..)
         .and_then(|b| std::str::from_utf8(b).ok())
         .ok_or_else(|| bad_ciphertext("bad version id"))?;
-    Ok((head, key_id, version_id, body))
+    Ok(Parsed {
+        format,
+        head,
+        key_id,
+        version_id,
+        body,
+    })
 }
 
 impl Kms {
@@ -130,45 +152,6 @@ impl Kms {
             key.current_version = vid.clone();
             key.state = KeyState::Enabled;
             tx.update_key(&key)?;
-            load_key(&*tx, id)
-        })
-    }
-
-    /// Adds a new version (fresh material) to a multi-version, enabled,
-    /// store-generated key; it becomes the current version.
-    pub fn rotate_key(&self, id: &str) -> StoreResult<Key> {
-        let spec = self.get_key(id)?.spec;
-        let vid = new_version_id();
-        let material = keygen::generate(spec)?;
-        self.mutate("key.rotate", id, |tx, detail| {
-            let mut key = load_key(&*tx, id)?;
-            let rec = unlocked_container(&*tx, &key.container)?;
-            let refuse = |why: &str| {
-                Err(StoreError::Conflict(format!(
-                    "key {id} cannot be rotated: {why}"
-                )))
-            };
-            if !key.multi_version {
-                return refuse("it is single-version (multi_version = false)");
-            }
-            if key.origin == KeyOrigin::External {
-                return refuse("its material is imported (origin EXTERNAL)");
-            }
-            if key.state != KeyState::Enabled {
-                return refuse(&format!("it is {}", key.state));
-            }
-            let seq = tx.versions(id)?.last().map_or(0, |v| v.seq) + 1;
-            let sealed = seal(&self.root_key(&rec)?, &version_aad(id, &vid), &material)?;
-            tx.put_version(&SealedVersion {
-                key_id: id.to_string(),
-                version_id: vid.clone(),
-                seq,
-                created_at: rfc3339(now())?,
-                sealed,
-            })?;
-            key.current_version = vid.clone();
-            tx.update_key(&key)?;
-            *detail = format!("version {seq}");
             load_key(&*tx, id)
         })
     }
@@ -256,31 +239,53 @@ impl Kms {
         })
     }
 
-    /// Encrypts with the current version of an enabled `AES_256` key (by id
-    /// or alias), AES-256-GCM; the result names the key and version.
+    /// Encrypts with the current version of an enabled `ENCRYPT/DECRYPT`
+    /// key (by id or alias): AES-256-GCM for `AES_256` keys (any length),
+    /// RSAES-OAEP-SHA-256 for RSA keys (at most 190 bytes with `RSA_2048`,
+    /// 318 with `RSA_3072`; longer is `Invalid { field: "plaintext" }`).
+    /// The result names the key and version.
     pub fn encrypt(&self, key_id_or_alias: &str, plaintext: &[u8]) -> StoreResult<Vec<u8>> {
         read_with(&*self.store, |r| {
             let key = resolve(r, key_id_or_alias)?;
             usable_for_data(&key)?;
-            let data_key =
-                SecretKey32::from_slice(&self.version_material(r, &key, &key.current_version)?)?;
-            let mut out = header(&key.id, &key.current_version)?;
-            let body = seal(&data_key, &out, plaintext)?;
+            let material = self.version_material(r, &key, &key.current_version)?;
+            if key.spec == KeySpec::Aes256 {
+                let data_key = SecretKey32::from_slice(&material)?;
+                let mut out = header(CIPHERTEXT_FORMAT_V1, &key.id, &key.current_version)?;
+                let body = seal(&data_key, &out, plaintext)?;
+                out.extend_from_slice(&body);
+                return Ok(out);
+            }
+            let mut out = header(CIPHERTEXT_FORMAT_RSA_OAEP, &key.id, &key.current_version)?;
+            let body = kms_rsa::encrypt(&material, key.spec, &out, plaintext)?;
             out.extend_from_slice(&body);
             Ok(out)
         })
     }
 
-    /// Decrypts a ciphertext made by [`Kms::encrypt`], wherever its key lives now.
+    /// Decrypts a ciphertext made by [`Kms::encrypt`], wherever its key
+    /// lives now and whichever of its versions made it.
     pub fn decrypt(&self, ciphertext: &[u8]) -> StoreResult<Vec<u8>> {
-        let (head, key_id, version_id, body) = parse_ciphertext(ciphertext)?;
+        let ct = parse_ciphertext(ciphertext)?;
         read_with(&*self.store, |r| {
-            let key = load_key(r, key_id)?;
+            let key = load_key(r, ct.key_id)?;
             usable_for_data(&key)?;
-            let data_key = SecretKey32::from_slice(&self.version_material(r, &key, version_id)?)?;
-            let plain = unseal(&data_key, head, body).map_err(|_| {
+            let rsa_format = ct.format == CIPHERTEXT_FORMAT_RSA_OAEP;
+            if rsa_format == (key.spec == KeySpec::Aes256) {
+                return Err(bad_ciphertext(&format!(
+                    "it is in format {} but key {} is {}",
+                    ct.format, key.id, key.spec
+                )));
+            }
+            let material = self.version_material(r, &key, ct.version_id)?;
+            if rsa_format {
+                return kms_rsa::decrypt(&material, key.spec, ct.head, ct.body, &key.id);
+            }
+            let data_key = SecretKey32::from_slice(&material)?;
+            let plain = unseal(&data_key, ct.head, ct.body).map_err(|_| {
                 StoreError::Crypto(format!(
-                    "ciphertext does not authenticate under key {key_id}"
+                    "ciphertext does not authenticate under key {}",
+                    key.id
                 ))
             })?;
             Ok(plain.to_vec())
@@ -300,15 +305,27 @@ impl Kms {
     }
 }
 
+/// Encryption needs an enabled `ENCRYPT/DECRYPT` key of spec `AES_256`,
+/// `RSA_2048` or `RSA_3072`; anything else is `Invalid { field: "key_id" }`.
 fn usable_for_data(key: &Key) -> StoreResult<()> {
-    if key.spec != KeySpec::Aes256 {
-        return Err(StoreError::Invalid {
-            field: "key_id",
-            message: format!(
-                "key {} is {}; encryption needs an AES_256 key",
-                key.id, key.spec
-            ),
-        });
+    let invalid = |why: String| StoreError::Invalid {
+        field: "key_id",
+        message: format!("key {} {why}", key.id),
+    };
+    if !matches!(
+        key.spec,
+        KeySpec::Aes256 | KeySpec::Rsa2048 | KeySpec::Rsa3072
+    ) {
+        return Err(invalid(format!(
+            "is {}; encryption needs an AES_256, RSA_2048 or RSA_3072 key",
+            key.spec
+        )));
+    }
+    if key.usage != KeyUsage::EncryptDecrypt {
+        return Err(invalid(format!(
+            "has usage {}; encryption needs usage ENCRYPT/DECRYPT",
+            key.usage
+        )));
     }
     ensure_enabled(key)
 }

@@ -7,7 +7,8 @@
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - [`deletion`]: deletion windows, purge of what is due, cancel/restore.
-//! - `kms_material`: import, rotation, in-place migration, encrypt/decrypt.
+//! - `kms_material`: import, in-place migration, encrypt/decrypt.
+//! - [`rotation`]: the rotation rule, the due rule, on-demand and scheduled rotation.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
 //! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
@@ -19,10 +20,12 @@ pub mod kms;
 pub mod kms_ekms;
 mod kms_keys;
 mod kms_material;
+pub mod kms_rsa;
 pub mod kms_secrets;
 mod kms_sign;
 pub mod migration_rules;
 pub mod preflight;
+pub mod rotation;
 pub mod validate;
 
 #[cfg(test)]

@@ -242,9 +242,9 @@ fn key_quota_is_enforced() {
 #[test]
 fn update_and_deletion() {
     let (_d, kms) = kms();
-    let k = kms
-        .create_key(new_key(Container::Shared, KeySpec::Aes256))
-        .unwrap();
+    let mut rotatable = new_key(Container::Shared, KeySpec::Aes256);
+    rotatable.multi_version = true;
+    let k = kms.create_key(rotatable).unwrap();
     let upd = KeyUpdate {
         description: Some("new".into()),
         tags: Some(BTreeMap::new()),

@@ -46,11 +46,11 @@ fn encrypt_decrypt_round_trip() {
     relabelled[pos..pos + k.id.len()].copy_from_slice(other.id.as_bytes());
     assert!(kms.decrypt(&relabelled).is_err());
 
-    let rsa = kms
-        .create_key(new_key(Container::Shared, KeySpec::Rsa2048))
+    let ec = kms
+        .create_key(new_key(Container::Shared, KeySpec::EcP256))
         .unwrap();
     assert!(matches!(
-        kms.encrypt(&rsa.id, b"x"),
+        kms.encrypt(&ec.id, b"x"),
         Err(StoreError::Invalid {
             field: "key_id",
             ..
@@ -132,7 +132,7 @@ fn move_refusals_leave_key_unchanged() {
     let mut ec = new_key(Container::Shared, KeySpec::EcP256);
     ec.multi_version = true;
     let ec = kms.create_key(ec).unwrap();
-    kms.rotate_key(&ec.id).unwrap();
+    kms.add_version_for_test(&ec.id).unwrap();
     let in_soft = kms
         .create_key(new_key(soft.clone(), KeySpec::Aes256))
         .unwrap();

@@ -81,8 +81,49 @@ fn validation_names_the_attribute() {
             Some("rotation_interval"),
         ),
         (
-            "rotation 30d",
+            "rotation 30d multi-version",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("multi_version", Value::Bool(true)),
+            ]),
+            None,
+        ),
+        (
+            "rotation on a single-version key",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("multi_version", Value::Bool(false)),
+            ]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation with multi_version unset: decided at plan",
             cfg(vec![("rotation_interval", "30d".into())]),
+            None,
+        ),
+        (
+            "rotation on RSA",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("spec", "RSA_2048".into()),
+            ]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation on EXTERNAL",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("origin", "EXTERNAL".into()),
+                ("multi_version", Value::Bool(true)),
+            ]),
+            Some("rotation_interval"),
+        ),
+        (
+            "rotation with unknown multi_version skipped",
+            cfg(vec![
+                ("rotation_interval", "30d".into()),
+                ("multi_version", Value::Unknown),
+            ]),
             None,
         ),
         (
@@ -155,9 +196,116 @@ fn material_never_in_messages() {
 }
 
 #[test]
-fn rotation_parsing() {
-    assert_eq!(rotation_seconds("30d"), Some(2_592_000));
-    assert_eq!(rotation_seconds("720h"), Some(2_592_000));
-    assert_eq!(rotation_seconds("x"), None);
-    assert_eq!(rotation_seconds("d"), None);
+fn rotation_refusal_says_why_and_how_to_fix() {
+    let d = KeyResource.validate(&cfg(vec![
+        ("rotation_interval", "90d".into()),
+        ("multi_version", Value::Bool(false)),
+    ]));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].summary, "Key cannot rotate");
+    assert!(
+        d[0].detail.contains("single-version") && d[0].detail.contains("multi_version = true"),
+        "{}",
+        d[0].detail
+    );
+}
+
+/// A full configuration: every attribute null, then `pairs`.
+fn full(pairs: Vec<(&str, Value)>) -> Value {
+    let mut v = object(
+        key_attributes()
+            .iter()
+            .map(|a| (a.name, Value::Null))
+            .collect(),
+    );
+    for (k, x) in pairs {
+        v.set(k, x);
+    }
+    v
+}
+
+fn ctx() -> (tempfile::TempDir, ProviderCtx) {
+    use crate::framework::Provider;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let c = crate::resources::KeyshiftProvider.configure(
+        &object(vec![("store_path", Value::string(store))]),
+        "1.11.0",
+    );
+    (dir, c.unwrap_or_else(|_| panic!("configure failed")))
+}
+
+/// Plans like Terraform: the proposal is the configuration plus prior
+/// values of computed attributes the configuration leaves null.
+fn plan(ctx: &ProviderCtx, prior: &Value, config: &Value) -> Result<Value, Diagnostics> {
+    let mut proposed = config.clone();
+    if !prior.is_null() {
+        for a in key_attributes()
+            .iter()
+            .filter(|a| a.computed && config.get(a.name).is_null())
+        {
+            proposed.set(a.name, prior.get(a.name).clone());
+        }
+    }
+    let req = PlanRequest {
+        prior: prior.clone(),
+        proposed,
+        config: config.clone(),
+    };
+    KeyResource.plan(ctx, &req).map(|r| r.planned)
+}
+
+#[test]
+fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
+    let (_d, ctx) = ctx();
+    let interval = || ("rotation_interval", Value::from("30d"));
+    let refused = plan(&ctx, &Value::Null, &full(vec![interval()])).unwrap_err();
+    assert_eq!(refused[0].path, Some(AttrPath::attr("rotation_interval")));
+    assert!(refused[0].detail.contains("single-version"), "{refused:?}");
+
+    let multi = ("multi_version", Value::Bool(true));
+    let p = plan(&ctx, &Value::Null, &full(vec![interval(), multi.clone()])).unwrap();
+    assert_eq!(p.get("last_rotation_date"), &Value::Null);
+    assert_eq!(p.get("next_rotation_date"), &Value::Unknown);
+    let p = plan(&ctx, &Value::Null, &full(vec![])).unwrap();
+    assert_eq!(p.get("next_rotation_date"), &Value::Null);
+
+    // An existing multi-version key whose configuration omits multi_version
+    // (e.g. after an import): the interval is fine, the next date unknown.
+    let mut nk = NewKey::new(Container::Shared, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
+    nk.multi_version = true;
+    let key = ctx.kms.create_key(nk).unwrap();
+    let prior = key_value(&key, &Value::Null);
+    let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
+    assert_eq!(p.get("multi_version"), &Value::Bool(true));
+    assert_eq!(p.get("next_rotation_date"), &Value::Unknown);
+    assert_eq!(p.get("current_version"), prior.get("current_version"));
+    // Unchanged interval: the next date stays as it is.
+    let rotating = ctx
+        .kms
+        .update_key(
+            &key.id,
+            KeyUpdate {
+                rotation_interval: Some(Some("30d".into())),
+                ..KeyUpdate::default()
+            },
+        )
+        .unwrap();
+    let prior = key_value(&rotating, &Value::Null);
+    assert!(prior.get("next_rotation_date").as_str().is_some());
+    let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
+    assert_eq!(p.get("next_rotation_date"), prior.get("next_rotation_date"));
+
+    // A single-version key gaining an interval: refused at plan.
+    let single = ctx
+        .kms
+        .create_key(NewKey::new(
+            Container::Shared,
+            KeySpec::Aes256,
+            KeyUsage::EncryptDecrypt,
+        ))
+        .unwrap();
+    let prior = key_value(&single, &Value::Null);
+    let refused = plan(&ctx, &prior, &full(vec![interval()])).unwrap_err();
+    assert_eq!(refused[0].path, Some(AttrPath::attr("rotation_interval")));
 }

@@ -13,11 +13,18 @@
 //! never a replacement. A secret moves with or after its encryption key
 //! (the key's own update runs first when the secret references it), or
 //! together with a switch to a key that already lives in the target.
+//!
+//! There is no `rotation_interval`: rotating a secret's value needs a
+//! rotation function that knows how to make and install a new credential
+//! for its type, which the store does not have, so an interval would be
+//! stored and never acted on. Schema version 1 dropped the attribute that
+//! version 0 carried (rotate the encryption key instead: `keyshift_key`'s
+//! `rotation_interval`; secret versions stay readable across key rotations).
 
 use super::ProviderCtx;
 use super::common::{
-    changed, check_enum, check_instance_id, default_if_null, is_instance_id, object, opt_str,
-    parse_attr, store_diag, str_or, tags_of, tags_value, text_value,
+    changed, check_enum, check_instance_id, default_if_null, is_instance_id, object, parse_attr,
+    store_diag, str_or, tags_of, tags_value, text_value,
 };
 use crate::engine::kms_secrets::{secret_name, secret_value};
 use crate::framework::{
@@ -44,7 +51,6 @@ fn attributes() -> Vec<Attribute> {
         A::optional("secret_data_wo_version", Number, "Version of `secret_data_wo`, required with it: change it to write the current `secret_data_wo` as a new secret version (Terraform cannot see write-only values change). After `terraform import` the first value set is adopted without writing; bump it to write."),
         A::optional("secret_data", Str, "The secret value as a sensitive attribute, which Terraform keeps in state (prefer `secret_data_wo`). A change writes a new version. Never read back from the store: refresh keeps the configured value and import leaves it null (the next apply then writes it as a new version only if it differs from the stored value).").sensitive(),
         A::computed("version_id", Str, "Id of the current (`ACSCurrent`) version; changes whenever a new value is written."),
-        A::optional("rotation_interval", Str, "Rotation interval, e.g. `30d`, `720h` or `604800s` (7 to 365 days), recorded for rotation tooling. Unset: no rotation."),
     ]
 }
 
@@ -69,23 +75,7 @@ fn secret_state(s: &Secret, shape: &Value) -> Value {
         ),
         ("secret_data", shape.get("secret_data").clone()),
         ("version_id", Value::string(&s.current_version_id)),
-        (
-            "rotation_interval",
-            Value::opt_string(s.rotation_interval.clone()),
-        ),
     ])
-}
-
-/// Seconds in a rotation interval like `30d`, `720h` or `604800s`.
-fn rotation_seconds(s: &str) -> Option<i64> {
-    let unit = match s.chars().last()? {
-        'd' => 86_400,
-        'h' => 3_600,
-        's' => 1,
-        _ => return None,
-    };
-    let n: i64 = s.get(..s.len() - 1)?.parse().ok()?;
-    n.checked_mul(unit)
 }
 
 /// An imported state whose value attributes are both unset: the first
@@ -195,8 +185,9 @@ impl Resource<ProviderCtx> for SecretResource {
 
     fn schema(&self) -> Schema {
         Schema {
-            version: 0,
-            description: "A secret in the shared KMS or a KMS instance, encrypted by an AES_256 key of the same container.",
+            // Version 1 dropped `rotation_interval` (see `upgrade_state`).
+            version: 1,
+            description: "A secret in the shared KMS or a KMS instance, encrypted by an AES_256 key of the same container. Secret values are not rotated on a schedule (that needs a rotation function that knows how to replace the credential, which the store does not have), so there is no `rotation_interval`; rotate the encryption key instead (`keyshift_key.rotation_interval`): every secret version stays readable across key rotations.",
             attributes: attributes(),
         }
     }
@@ -207,18 +198,6 @@ impl Resource<ProviderCtx> for SecretResource {
         check_instance_id(config, "instance_id", &mut diags);
         if let Some(Err(e)) = config.get("name").as_str().map(secret_name) {
             diags.push(store_diag("Invalid name", &e));
-        }
-        if let Some(r) = config.get("rotation_interval").as_str() {
-            if !rotation_seconds(r).is_some_and(|s| (7 * 86_400..=365 * 86_400).contains(&s)) {
-                diags.push(Diagnostic::attr_error(
-                    "rotation_interval",
-                    "Invalid rotation_interval",
-                    format!(
-                        "{r:?} is not an interval from 7 to 365 days written like 30d, 720h \
-                         or 604800s"
-                    ),
-                ));
-            }
         }
         check_values(config, &mut diags);
         diags
@@ -287,7 +266,7 @@ impl Resource<ProviderCtx> for SecretResource {
                 encryption_key_id: str_or(p, "encryption_key_id", ""),
                 description: str_or(p, "description", ""),
                 tags: tags_of(p, "tags"),
-                rotation_interval: opt_str(p, "rotation_interval"),
+                rotation_interval: None,
             };
             let s = ctx
                 .kms
@@ -304,6 +283,16 @@ impl Resource<ProviderCtx> for SecretResource {
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(vec![store_diag("Cannot read secret", &e)]),
         }
+    }
+
+    /// Version 0 carried `rotation_interval`, which never did anything;
+    /// version 1 drops it (decoding the saved state against the current
+    /// schema already leaves it out; this keeps the rule explicit).
+    fn upgrade_state(&self, _version: i64, mut state: Value) -> Result<Value, Diagnostics> {
+        if let Some(o) = state.as_object_mut() {
+            o.remove("rotation_interval");
+        }
+        Ok(state)
     }
 
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
@@ -347,8 +336,7 @@ fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
     let upd = SecretUpdate {
         description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
         tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
-        rotation_interval: changed(prior, p, "rotation_interval")
-            .then(|| opt_str(p, "rotation_interval")),
+        rotation_interval: None,
         encryption_key_id: (changed(prior, p, "encryption_key_id") && !moved)
             .then(|| str_or(p, "encryption_key_id", "")),
     };

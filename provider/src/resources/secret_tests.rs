@@ -101,16 +101,6 @@ fn validation_names_the_attribute() {
             Some("instance_id"),
         ),
         (
-            "rotation 1d",
-            with([wo(), vec![("rotation_interval", "1d".into())]].concat()),
-            Some("rotation_interval"),
-        ),
-        (
-            "rotation 30d",
-            with([wo(), vec![("rotation_interval", "30d".into())]].concat()),
-            None,
-        ),
-        (
             "too large",
             with(vec![("secret_data", huge.into())]),
             Some("secret_data"),
@@ -409,4 +399,22 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
             .as_slice(),
         b"v"
     );
+}
+
+#[test]
+fn rotation_interval_is_gone_and_old_state_upgrades() {
+    let schema = SecretResource.schema();
+    assert_eq!(schema.version, 1);
+    assert!(
+        schema
+            .attributes
+            .iter()
+            .all(|a| a.name != "rotation_interval")
+    );
+    let old = object(vec![
+        ("id", "sec-1".into()),
+        ("rotation_interval", "30d".into()),
+    ]);
+    let up = SecretResource.upgrade_state(0, old).unwrap();
+    assert_eq!(up, object(vec![("id", "sec-1".into())]));
 }

@@ -122,6 +122,7 @@ pub fn sample_key(container: Container) -> Key {
         creation_date: "2025-01-01T00:00:00Z".into(),
         deletion_date: None,
         aliases: vec![],
+        last_rotation_date: None,
     }
 }
 
@@ -264,8 +265,14 @@ pub fn keys_and_versions(store: &dyn KeyStore) -> ConformanceResult {
         got.version_count
     );
     ensure!(got.aliases.is_empty(), "no aliases");
+    ensure!(
+        got.last_rotation_date.as_deref() == Some(v2.created_at.as_str()),
+        "last_rotation_date is the newest version's time: {:?}",
+        got.last_rotation_date
+    );
     let mut expect = key.clone();
     expect.version_count = 2;
+    expect.last_rotation_date = Some(v2.created_at.clone());
     ensure!(got == expect, "key round trip: {got:?}");
     let vs = ok("versions", read_with(store, |r| r.versions(&key.id)))?;
     ensure!(vs == vec![v1.clone(), v2.clone()], "versions oldest first");

@@ -230,6 +230,11 @@ pub struct Key {
     pub deletion_date: Option<String>,
     /// Aliases pointing at this key, sorted.
     pub aliases: Vec<String>,
+    /// RFC 3339 creation time of the newest version when the key has more
+    /// than one (the last rotation); `None` before the first rotation.
+    /// Derived by the store from the versions, like `version_count`.
+    #[serde(default)]
+    pub last_rotation_date: Option<String>,
 }
 
 /// What it takes to create a key.

@@ -39,7 +39,9 @@ const INSTANCE_COLS: &str =
 const KEY_COLS: &str = "k.id, k.container_id, k.spec, k.usage, k.protection_level, k.origin, \
      k.multi_version, k.description, k.tags, k.state, k.deletion_protection, \
      k.deletion_window_in_days, k.rotation_interval, k.current_version, k.creation_date, \
-     k.deletion_date, (SELECT COUNT(*) FROM key_versions v WHERE v.key_id = k.id)";
+     k.deletion_date, (SELECT COUNT(*) FROM key_versions v WHERE v.key_id = k.id), \
+     (SELECT v.created_at FROM key_versions v WHERE v.key_id = k.id AND v.seq > 1 \
+      ORDER BY v.seq DESC LIMIT 1)";
 
 type RawInstance = (String, String, String, String, i64, i64, String, String);
 
@@ -76,6 +78,7 @@ struct RawKey {
     creation_date: String,
     deletion_date: Option<String>,
     version_count: i64,
+    last_rotation: Option<String>,
 }
 
 fn raw_key(r: &Row<'_>) -> rusqlite::Result<RawKey> {
@@ -99,6 +102,7 @@ fn raw_key(r: &Row<'_>) -> rusqlite::Result<RawKey> {
         creation_date: r.get(14)?,
         deletion_date: r.get(15)?,
         version_count: r.get(16)?,
+        last_rotation: r.get(17)?,
     })
 }
 
@@ -142,6 +146,7 @@ impl SqliteTx<'_> {
             creation_date: raw.creation_date,
             deletion_date: raw.deletion_date,
             aliases,
+            last_rotation_date: raw.last_rotation,
         })
     }
 

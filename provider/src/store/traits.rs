@@ -115,7 +115,8 @@ pub trait StoreReader {
     fn instances(&self) -> StoreResult<Vec<Instance>>;
     /// The container record.
     fn container(&self, container: &Container) -> StoreResult<Option<ContainerRecord>>;
-    /// The key with that id; `aliases` and `version_count` are filled in.
+    /// The key with that id; `aliases`, `version_count` and
+    /// `last_rotation_date` are filled in.
     fn key(&self, id: &str) -> StoreResult<Option<Key>>;
     /// All keys (of one container, or all), by creation time then id.
     fn keys(&self, container: Option<&Container>) -> StoreResult<Vec<Key>>;
