@@ -21,6 +21,7 @@ pub mod kms_secrets;
 mod kms_sign;
 pub mod migration_rules;
 pub mod preflight;
+pub mod secret_read;
 pub mod validate;
 
 #[cfg(test)]

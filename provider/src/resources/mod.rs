@@ -9,6 +9,7 @@ mod key_data;
 mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;
+mod planned_moves;
 mod preflight_data;
 mod secret;
 
@@ -51,6 +52,8 @@ pub struct ProviderCtx {
     pub config: ProviderConfig,
     /// AWS KMS for EKMS containers, connected on first use (no network at configure).
     pub aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService>,
+    /// Key moves promised by earlier plans of this plan walk.
+    pub planned_key_moves: planned_moves::PlannedKeyMoves,
 }
 
 /// The `keyshift` provider.
@@ -203,7 +206,12 @@ impl Provider for KeyshiftProvider {
             crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
         );
         let kms = kms.with_external_keys(Arc::clone(&aws));
-        Ok(ProviderCtx { kms, config, aws })
+        Ok(ProviderCtx {
+            kms,
+            config,
+            aws,
+            planned_key_moves: Default::default(),
+        })
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderCtx>>> {
