@@ -37,6 +37,9 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// May an instance automation operation run between two containers? (SPEC §4)
     Preflight(cli::preflight::PreflightArgs),
+    /// Secrets of a key store: `get` one value, `list` them (metadata only).
+    #[command(subcommand)]
+    Secret(cli::secret::SecretCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify::run(args, store, &mut stdin, &mut stdout),
         Command::Status(args) => cli::status::run(args, store, &mut stdout),
         Command::Preflight(args) => cli::preflight::run(args, store, &mut stdout),
+        Command::Secret(cmd) => cli::secret::run(cmd, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {
