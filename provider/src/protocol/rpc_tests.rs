@@ -398,11 +398,8 @@ async fn unsupported_features_and_stop() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        e.diagnostics[0]
-            .summary
-            .contains("not supported by the keyshift provider")
-    );
+    assert_eq!(e.diagnostics[0].summary, "Unknown ephemeral resource type");
+    assert!(e.result.is_none());
     let f = svc
         .get_functions(Request::new(Default::default()))
         .await

@@ -12,13 +12,15 @@ mod kms_instance_data;
 mod planned_moves;
 mod preflight_data;
 mod secret;
+mod secret_value_ephemeral;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::Kms;
 use crate::framework::{
-    AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
+    AttrType, Attribute, DataSource, Diagnostic, Diagnostics, EphemeralResource, Provider,
+    Resource, Schema, Value,
 };
 
 /// Default region of new instances when neither the provider block nor
@@ -232,6 +234,10 @@ impl Provider for KeyshiftProvider {
             Arc::new(preflight_data::PreflightData),
         ]
     }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<ProviderCtx>>> {
+        vec![Arc::new(secret_value_ephemeral::SecretValueEphemeral)]
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +250,7 @@ mod tests {
         let mut schemas = vec![p.schema()];
         schemas.extend(p.resources().iter().map(|r| r.schema()));
         schemas.extend(p.data_sources().iter().map(|d| d.schema()));
+        schemas.extend(p.ephemeral_resources().iter().map(|e| e.schema()));
         for s in schemas {
             assert!(!s.description.is_empty());
             for a in &s.attributes {
