@@ -4,6 +4,7 @@
 mod alias;
 mod common;
 mod ekms_config;
+mod ekms_key_policy_data;
 mod key;
 mod key_data;
 mod key_status_data;
@@ -104,7 +105,7 @@ const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "service_principal",
         "KEYSHIFT_SERVICE_PRINCIPAL",
         AttrType::String,
-        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey. Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
     ),
 ];
 
@@ -232,6 +233,7 @@ impl Provider for KeyshiftProvider {
             Arc::new(kms_instance_data::KmsInstanceData),
             Arc::new(key_status_data::KeyStatusData),
             Arc::new(preflight_data::PreflightData),
+            Arc::new(ekms_key_policy_data::EkmsKeyPolicyData),
         ]
     }
 
