@@ -243,7 +243,11 @@ impl Resource<ProviderCtx> for SecretResource {
             }
             check_move(ctx, prior, p)?;
         }
-        let key_due = req.is_create() || changed(prior, p, "encryption_key_id");
+        // A value write seals under the encryption key: the apply refuses a
+        // key that is no longer usable, so the plan does too.
+        let key_due = req.is_create()
+            || changed(prior, p, "encryption_key_id")
+            || (!req.is_create() && writes_value(prior, p, cfg));
         if let (true, Some(key), false) = (
             key_due,
             p.get("encryption_key_id").as_str(),

@@ -487,4 +487,17 @@ fn type_changes_in_place_and_adoption_without_a_value() {
         ctx.kms.get_secret_value(&id, None).unwrap().as_slice(),
         MARKER.as_bytes()
     );
+    // A new value while the encryption key is disabled: refused at plan on
+    // encryption_key_id (the apply could not seal it); metadata still plans.
+    let off = crate::store::KeyUpdate {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    ctx.kms.update_key(&k, off).unwrap();
+    let write = conf(vec![("type", "RDS".into()), ("secret_data", "new".into())]);
+    let e = plan(&ctx, &after, &write).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("encryption_key_id")));
+    assert!(e[0].detail.contains("Enabled"), "{e:?}");
+    let described = conf(vec![("type", "RDS".into()), ("description", "d".into())]);
+    assert!(plan(&ctx, &after, &described).is_ok());
 }
