@@ -133,6 +133,31 @@ fn check_secret_move<R: StoreReader + ?Sized>(
     room_for(r, target, &s.name)
 }
 
+/// The whole rule for moving `s` to `target`, optionally switching to
+/// `new_key` at the same time: with the same key, [`check_secret_move`];
+/// with another key, room in `target` and the encryption-key rule for the
+/// new key in `target`. Returns the new key when there is a switch.
+/// `key_moves_to` counts the key involved (the new one when switching) in
+/// that container (plan time); `None` at apply.
+fn secret_move_rule<R: StoreReader + ?Sized>(
+    r: &R,
+    s: &Secret,
+    target: &Container,
+    new_key: Option<&str>,
+    key_moves_to: Option<&Container>,
+) -> StoreResult<Option<Key>> {
+    let switch = new_key.filter(|k| *k != s.encryption_key_id);
+    if s.container != *target {
+        match switch {
+            Some(_) => room_for(r, target, &s.name)?,
+            None => check_secret_move(r, s, target, key_moves_to)?,
+        }
+    }
+    switch
+        .map(|k| encryption_key_after_move(r, k, target, key_moves_to))
+        .transpose()
+}
+
 /// Refuses `action` on `key` while secrets are encrypted with it: erasing
 /// the key would make them unreadable.
 pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
@@ -487,20 +512,18 @@ impl Kms {
     }
 
     /// Read-only check of [`Kms::move_secret`]'s rule, for plan time: the
-    /// same rule, with the key at `key_moves_to` when the plan also moves
-    /// the key (see [`check_secret_move`]).
+    /// same rule ([`secret_move_rule`]) with the same arguments, counting
+    /// the key involved in `key_moves_to` when the plan also moves that key.
     pub fn check_secret_movable(
         &self,
         id: &str,
         target: &Container,
+        new_key: Option<&str>,
         key_moves_to: Option<&Container>,
     ) -> StoreResult<()> {
         read_with(&*self.store, |r| {
             let s = load_secret(r, id)?;
-            if s.container == *target {
-                return Ok(());
-            }
-            check_secret_move(r, &s, target, key_moves_to)
+            secret_move_rule(r, &s, target, new_key, key_moves_to).map(drop)
         })
     }
 
@@ -525,15 +548,13 @@ impl Kms {
             if s.container != *target {
                 unlocked_container(&*tx, &s.container)?;
                 unlocked_container(&*tx, target)?;
-                match new_key {
-                    Some(k) if k != s.encryption_key_id => room_for(&*tx, target, &s.name)?,
-                    _ => check_secret_move(&*tx, &s, target, None)?,
-                }
+            }
+            let switch_to = secret_move_rule(&*tx, &s, target, new_key, None)?;
+            if s.container != *target {
                 notes.push(format!("{} -> {target}", s.container));
                 s.container = target.clone();
             }
-            if let Some(k) = new_key.filter(|k| *k != s.encryption_key_id) {
-                let key = encryption_key(&*tx, k, target)?;
+            if let Some(key) = switch_to {
                 notes.push(self.reseal(tx, &mut s, key)?);
             }
             tx.update_secret(&s)?;

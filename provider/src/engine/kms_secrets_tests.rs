@@ -480,8 +480,9 @@ fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
     assert!(msg.contains("encrypts 1 secret(s) (db)"), "{msg}");
     // The secret cannot go ahead of its key.
     for err in [
-        kms.check_secret_movable(&s.id, &target, None).unwrap_err(),
-        kms.check_secret_movable(&s.id, &target, Some(&Container::Shared))
+        kms.check_secret_movable(&s.id, &target, None, None)
+            .unwrap_err(),
+        kms.check_secret_movable(&s.id, &target, None, Some(&Container::Shared))
             .unwrap_err(),
         kms.move_secret(&s.id, &target, None).unwrap_err(),
     ] {
@@ -492,12 +493,13 @@ fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
         );
     }
     // A plan that also moves the key there passes the same rule.
-    kms.check_secret_movable(&s.id, &target, Some(&target))
+    kms.check_secret_movable(&s.id, &target, None, Some(&target))
         .unwrap();
     // Key first: the secret stays readable (sealed under the key's material).
     kms.move_key(&k.id, &target).unwrap();
     assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
-    kms.check_secret_movable(&s.id, &target, None).unwrap();
+    kms.check_secret_movable(&s.id, &target, None, None)
+        .unwrap();
     let moved = kms.move_secret(&s.id, &target, None).unwrap();
     assert_eq!(moved.container, target);
     assert_eq!(moved.id, s.id);

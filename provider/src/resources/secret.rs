@@ -339,31 +339,33 @@ impl Resource<ProviderCtx> for SecretResource {
     }
 }
 
-/// A planned move of the secret to another container (encryption key
-/// unchanged) must pass the migration rule [`Kms::move_secret`] applies,
-/// counting a move of the key planned earlier in this walk. With a new
-/// encryption key the key rule is checked instead (by the caller).
+/// A planned move of the secret to another container must pass the rule
+/// [`Kms::move_secret`] applies (the same engine rule, same arguments),
+/// counting a move of the key involved that an earlier plan of this walk
+/// promised. Errors about the new key point at `encryption_key_id`, the
+/// others at `instance_id`.
 ///
 /// [`Kms::move_secret`]: crate::engine::Kms::move_secret
 fn check_move(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<(), Diagnostics> {
-    let same_key = !changed(prior, p, "encryption_key_id");
     let (Some(id), Some(key), true, false) = (
         prior.get("id").as_str(),
         p.get("encryption_key_id").as_str(),
-        changed(prior, p, "instance_id") && same_key,
+        changed(prior, p, "instance_id"),
         p.get("instance_id").is_unknown(),
     ) else {
         return Ok(());
     };
     let target = Container::from_instance_id(p.get("instance_id").as_str());
+    let new_key = changed(prior, p, "encryption_key_id").then_some(key);
     let moves_to = ctx.planned_key_moves.target_of(key);
     ctx.kms
-        .check_secret_movable(id, &target, moves_to.as_ref())
-        .map_err(|e| {
-            vec![
+        .check_secret_movable(id, &target, new_key, moves_to.as_ref())
+        .map_err(|e| match e {
+            StoreError::Invalid { .. } => vec![store_diag("Unusable encryption key", &e)],
+            e => vec![
                 Diagnostic::error("Secret cannot be migrated", e.to_string())
                     .at(AttrPath::attr("instance_id")),
-            ]
+            ],
         })
 }
 

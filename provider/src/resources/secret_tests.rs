@@ -501,3 +501,68 @@ fn type_changes_in_place_and_adoption_without_a_value() {
     let described = conf(vec![("type", "RDS".into()), ("description", "d".into())]);
     assert!(plan(&ctx, &after, &described).is_ok());
 }
+
+#[test]
+fn move_with_a_key_switch_checks_the_target_at_plan() {
+    let (_d, ctx) = ctx();
+    let full = ctx
+        .kms
+        .create_instance(NewInstance {
+            name: "full".into(),
+            instance_type: InstanceType::Software,
+            region: "r".into(),
+            key_quota: 5,
+            secret_quota: 1,
+        })
+        .unwrap();
+    let there = Container::Instance(full.id.clone());
+    let aes = |c: Container| key(&ctx, c, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
+    let (shared_key, inst_key) = (aes(Container::Shared), aes(there.clone()));
+    let conf = |name: &str, key: &str, inst: Option<&str>| {
+        cfg(vec![
+            ("name", name.into()),
+            ("encryption_key_id", key.into()),
+            ("secret_data", "v".into()),
+            ("instance_id", Value::opt_string(inst)),
+        ])
+    };
+    plan_apply(
+        &ctx,
+        &Value::Null,
+        &conf("taken", &inst_key, Some(&full.id)),
+    );
+    let s = plan_apply(&ctx, &Value::Null, &conf("mover", &shared_key, None));
+    let cases = [
+        ("target full", &inst_key, "instance_id", "quota"),
+        (
+            "new key elsewhere",
+            &shared_key,
+            "instance_id",
+            "same apply",
+        ),
+    ];
+    for (case, k, attr, want) in cases {
+        let e = plan(&ctx, &s, &conf("mover", k, Some(&full.id))).unwrap_err();
+        assert_eq!(first_path(&e), Some(AttrPath::attr(attr)), "{case}: {e:?}");
+        assert!(e[0].detail.contains(want), "{case}: {e:?}");
+    }
+    // With room in the target, a switch to an unusable key fails on the key.
+    let roomy = ctx
+        .kms
+        .create_instance(NewInstance {
+            name: "roomy".into(),
+            instance_type: InstanceType::Software,
+            region: "r".into(),
+            key_quota: 5,
+            secret_quota: 5,
+        })
+        .unwrap();
+    let sign = key(
+        &ctx,
+        Container::Instance(roomy.id.clone()),
+        KeySpec::EcP256,
+        KeyUsage::SignVerify,
+    );
+    let e = plan(&ctx, &s, &conf("mover", &sign, Some(&roomy.id))).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("encryption_key_id")));
+}
