@@ -404,7 +404,9 @@ impl Resource<ProviderCtx> for KeyResource {
 /// rule the apply enforces: the same material again is a no-op, other
 /// material is refused here, on `key_material_wo`, rather than at apply.
 fn check_reimport(ctx: &ProviderCtx, prior: &Value, material: &str) -> Result<(), Diagnostics> {
-    let bytes = decode_material(material).map_err(|d| vec![d])?;
+    let bytes = sm2::elliptic_curve::zeroize::Zeroizing::new(
+        decode_material(material).map_err(|d| vec![d])?,
+    );
     let id = str_or(prior, "id", "");
     ctx.kms.check_key_material_import(&id, &bytes).map_err(|e| {
         vec![Diagnostic::attr_error(
