@@ -43,6 +43,9 @@ enum Command {
     Instance(cli::instance::InstanceArgs),
     /// Rotate every key whose rotation_interval has passed (for cron or CI schedules).
     Rotate(cli::rotate::RotateArgs),
+    /// Secrets of a key store: `get` one value, `list` them (metadata only).
+    #[command(subcommand)]
+    Secret(cli::secret::SecretCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Key(args) => cli::key::run(args, store, &mut stdout),
         Command::Instance(args) => cli::instance::run(args, store, &mut stdout),
         Command::Rotate(args) => cli::rotate::run(args, store, &mut stdout),
+        Command::Secret(cmd) => cli::secret::run(cmd, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {

@@ -44,7 +44,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::runtime::Runtime;
 
 pub use arn::{KmsKeyArn, parse_kms_key_arn};
-pub use policy::REQUIRED_ACTIONS;
+pub use policy::{REQUIRED_ACTIONS, required_policy, required_statement};
 
 use crate::engine::ekms_status::KeyStatus;
 
@@ -394,7 +394,7 @@ impl AwsKms {
     }
 
     /// `GetKeyPolicy` (policy `default`): the policy must allow `principal`
-    /// `kms:Encrypt`, `kms:Decrypt` and `kms:GenerateDataKey`;
+    /// every action of [`REQUIRED_ACTIONS`];
     /// [`AwsError::PolicyMissing`] lists the actions it does not.
     pub fn check_policy(&self, arn: &str, principal: &str) -> Result<(), AwsError> {
         let (client, endpoint) = self.client(arn);

@@ -74,6 +74,11 @@ fn page(root: &Path, kind: &str, name: &str, schema: &Schema) -> Page {
             "Resource",
             format!("examples/resources/{name}/resource.tf"),
         ),
+        "ephemeral" => (
+            "ephemeral-resources",
+            "Ephemeral Resource",
+            format!("examples/ephemeral-resources/{name}/ephemeral-resource.tf"),
+        ),
         _ => (
             "data-sources",
             "Data Source",
@@ -127,6 +132,11 @@ pub fn render_all(root: &Path) -> Vec<Page> {
         p.data_sources()
             .iter()
             .map(|d| page(root, "data", d.type_name(), &d.schema())),
+    );
+    pages.extend(
+        p.ephemeral_resources()
+            .iter()
+            .map(|e| page(root, "ephemeral", e.type_name(), &e.schema())),
     );
     pages
 }

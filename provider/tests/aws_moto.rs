@@ -6,7 +6,9 @@ mod moto;
 
 use std::time::{Duration, Instant};
 
-use keyshift_provider::aws::{AwsError, AwsKms, parse_kms_key_arn};
+use keyshift_provider::aws::{
+    AwsError, AwsKms, REQUIRED_ACTIONS, parse_kms_key_arn, required_policy,
+};
 use keyshift_provider::engine::ekms_status::KeyStatus;
 use moto::Moto;
 
@@ -188,9 +190,19 @@ fn key_policy_check() {
         &k.key_id,
         &grant(
             principal,
-            &["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
+            &[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+            ],
         ),
     );
+    aws.check_policy(&k.arn, principal).unwrap();
+    // The policy the keyshift_ekms_key_policy data source renders passes too.
+    let rendered = required_policy(principal, Some("arn:aws:iam::123456789012:root"));
+    m.put_policy(&k.key_id, &rendered.to_string());
     aws.check_policy(&k.arn, principal).unwrap();
 
     m.put_policy(&k.key_id, &grant(principal, &["kms:Encrypt"]));
@@ -198,15 +210,20 @@ fn key_policy_check() {
     let AwsError::PolicyMissing { actions, .. } = &err else {
         panic!("{err}")
     };
-    assert_eq!(actions, &["kms:Decrypt", "kms:GenerateDataKey"]);
+    assert_eq!(actions, &REQUIRED_ACTIONS[1..]);
     let msg = err.to_string();
     assert!(msg.contains(principal) && msg.contains(&k.arn), "{msg}");
-    assert!(msg.contains("kms:Decrypt, kms:GenerateDataKey"), "{msg}");
+    assert!(
+        msg.contains("kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey, kms:GetKeyPolicy"),
+        "{msg}"
+    );
 
     let other = aws
         .check_policy(&k.arn, "arn:aws:iam::999999999999:role/x")
         .unwrap_err();
-    assert!(matches!(&other, AwsError::PolicyMissing { actions, .. } if actions.len() == 3));
+    assert!(
+        matches!(&other, AwsError::PolicyMissing { actions, .. } if actions.len() == REQUIRED_ACTIONS.len())
+    );
 }
 
 #[test]

@@ -472,7 +472,7 @@ fn key_policy_must_grant_the_service_principal() {
     // Granting everything needed lets the same configuration apply.
     let full = partial.replace(
         r#"["kms:Encrypt"]"#,
-        r#"["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey"]"#,
+        r#"["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey","kms:DescribeKey","kms:GetKeyPolicy"]"#,
     );
     m.put_policy(&k.key_id, &full);
     tf.apply();

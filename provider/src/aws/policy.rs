@@ -1,6 +1,6 @@
 //! Does a KMS key policy let a principal use the key? (pure, no I/O)
 //!
-//! A deliberately small evaluator for the check SPEC §3 asks for: it reads
+//! A deliberately small evaluator for the EKMS key-policy check: it reads
 //! `Allow` statements whose `Principal` names the principal (`"*"`, or an
 //! `AWS`/`Service` entry given as a string or a list), and whose `Action`
 //! (string or list, `*` wildcards, case-insensitive) covers the wanted
@@ -9,10 +9,72 @@
 //! using `NotAction`/`NotPrincipal` is ignored, and conditions are assumed
 //! to hold.
 
-use serde_json::Value;
+//!
+//! The same module renders the statement that satisfies the check
+//! ([`required_statement`], [`required_policy`]), from the same
+//! [`REQUIRED_ACTIONS`], so the `keyshift_ekms_key_policy` data source and
+//! the apply-time check can never disagree.
 
-/// The actions the service principal needs on an EKMS key.
-pub const REQUIRED_ACTIONS: [&str; 3] = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"];
+use serde_json::{Value, json};
+
+/// The actions the service principal needs on an EKMS key: `DescribeKey`
+/// and `GetKeyPolicy` for the checks made when a key is configured,
+/// `Encrypt`/`Decrypt` to wrap and unwrap container root keys, and
+/// `GenerateDataKey` for data keys.
+pub const REQUIRED_ACTIONS: [&str; 5] = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+];
+
+/// `Sid` of the rendered statement granting [`REQUIRED_ACTIONS`].
+pub const STATEMENT_SID: &str = "AllowKeyshiftEkms";
+
+/// The `Principal` element naming `principal`: an AWS service principal
+/// (`name.amazonaws.com`, any dotted host name without `:`) goes under
+/// `Service`, anything else (an ARN, an account id) under `AWS`.
+fn principal_element(principal: &str) -> Value {
+    let service = principal.contains('.') && !principal.contains(':');
+    if service {
+        json!({ "Service": principal })
+    } else {
+        json!({ "AWS": principal })
+    }
+}
+
+/// The key-policy statement that lets `principal` perform every one of
+/// [`REQUIRED_ACTIONS`] on the key (`Resource: "*"` means "this key" in a
+/// key policy).
+pub fn required_statement(principal: &str) -> Value {
+    json!({
+        "Sid": STATEMENT_SID,
+        "Effect": "Allow",
+        "Principal": principal_element(principal),
+        "Action": REQUIRED_ACTIONS,
+        "Resource": "*",
+    })
+}
+
+/// A whole policy document (`Version` 2012-10-17) holding
+/// [`required_statement`], preceded, when `admin` is given, by a statement
+/// allowing `admin` every `kms:*` action (a key policy without an
+/// administrator locks the account out of the key).
+pub fn required_policy(principal: &str, admin: Option<&str>) -> Value {
+    let mut statements = Vec::new();
+    if let Some(a) = admin {
+        statements.push(json!({
+            "Sid": "EnableKeyAdministration",
+            "Effect": "Allow",
+            "Principal": principal_element(a),
+            "Action": "kms:*",
+            "Resource": "*",
+        }));
+    }
+    statements.push(required_statement(principal));
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
 
 /// Returns the actions of `wanted` that the policy does not allow
 /// `principal` (empty when all are allowed), or an error when the policy is
@@ -142,10 +204,14 @@ mod tests {
     fn allow_with_explicit_actions_and_list_principal() {
         let p = policy(&format!(
             r#"{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::1:root","{SVC}"]}},
-               "Action":["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}}"#
+               "Action":["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey*",
+               "kms:DescribeKey","kms:GetKeyPolicy"],"Resource":"*"}}"#
         ));
         assert!(missing(&p, SVC).is_empty());
-        assert_eq!(missing(&p, "arn:aws:iam::444455556666:role/other").len(), 3);
+        assert_eq!(
+            missing(&p, "arn:aws:iam::444455556666:role/other"),
+            REQUIRED_ACTIONS
+        );
     }
 
     #[test]
@@ -155,14 +221,22 @@ mod tests {
         let p = policy(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"*"}"#);
         assert!(missing(&p, SVC).is_empty());
         let p = policy(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"KMS:encrypt"}"#);
-        assert_eq!(missing(&p, SVC), ["kms:Decrypt", "kms:GenerateDataKey"]);
+        assert_eq!(
+            missing(&p, SVC),
+            [
+                "kms:Decrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy"
+            ]
+        );
     }
 
     #[test]
     fn lists_missing_actions_and_honours_deny() {
         let p = policy(&format!(
             r#"{{"Effect":"Allow","Principal":{{"AWS":"{SVC}"}},"Action":"kms:Encrypt"}},
-               {{"Effect":"Allow","Principal":{{"AWS":"{SVC}"}},"Action":["kms:Decrypt","kms:GenerateDataKey"]}},
+               {{"Effect":"Allow","Principal":{{"AWS":"{SVC}"}},"Action":["kms:Decrypt","kms:GenerateDataKey","kms:Describe*","kms:GetKeyPolicy"]}},
                {{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt"}}"#
         ));
         assert_eq!(missing(&p, SVC), ["kms:Decrypt"]);
@@ -172,7 +246,7 @@ mod tests {
     fn account_id_equals_root_arn_and_single_statement_object() {
         let p = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:*"}}"#;
         assert!(missing(p, "arn:aws:iam::444455556666:root").is_empty());
-        assert_eq!(missing(p, SVC).len(), 3);
+        assert_eq!(missing(p, SVC).len(), REQUIRED_ACTIONS.len());
     }
 
     #[test]
@@ -182,7 +256,30 @@ mod tests {
                {"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"kms:*"}"#,
         );
         assert!(missing(&p, "keyshift.example.com").is_empty());
-        assert_eq!(missing(&p, SVC).len(), 3);
+        assert_eq!(missing(&p, SVC).len(), REQUIRED_ACTIONS.len());
+    }
+
+    #[test]
+    fn rendered_policy_passes_the_checker() {
+        let cases = [
+            ("role ARN", SVC, Some("arn:aws:iam::444455556666:root")),
+            ("account id", "444455556666", None),
+            ("service principal", "keyshift.example.com", None),
+        ];
+        for (case, principal, admin) in cases {
+            let doc = required_policy(principal, admin).to_string();
+            assert!(missing(&doc, principal).is_empty(), "{case}: {doc}");
+            let other = missing(&doc, "arn:aws:iam::999999999999:role/x");
+            assert_eq!(other, REQUIRED_ACTIONS, "{case}: grants no one else");
+            let alone = format!(r#"{{"Statement":[{}]}}"#, required_statement(principal));
+            assert!(missing(&alone, principal).is_empty(), "{case}");
+        }
+        let st = required_statement("keyshift.example.com");
+        assert_eq!(st["Principal"]["Service"], "keyshift.example.com");
+        assert_eq!(required_statement(SVC)["Principal"]["AWS"], SVC);
+        let with_admin = required_policy(SVC, Some("111122223333"));
+        assert_eq!(with_admin["Statement"][0]["Action"], "kms:*");
+        assert_eq!(with_admin["Statement"][1]["Sid"], STATEMENT_SID);
     }
 
     #[test]

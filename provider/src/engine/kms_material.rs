@@ -120,26 +120,9 @@ impl Kms {
         self.mutate("key.import", id, |tx, detail| {
             let mut key = load_key(&*tx, id)?;
             let rec = unlocked_container(&*tx, &key.container)?;
-            if key.origin != KeyOrigin::External {
-                return Err(StoreError::Conflict(format!(
-                    "key {id} has origin {}: only origin = \"EXTERNAL\" keys take imported material",
-                    key.origin
-                )));
-            }
-            if key.state == KeyState::PendingDeletion {
-                return Err(StoreError::Conflict(format!("key {id} is pending deletion")));
-            }
-            keygen::check_import(key.spec, material)?;
-            if key.version_count > 0 {
-                let existing = self.version_material(&*tx, &key, &key.current_version)?;
-                if aws_lc_rs::constant_time::verify_slices_are_equal(&existing, material).is_ok() {
-                    *detail = "same material: unchanged".into();
-                    return Ok(key);
-                }
-                return Err(StoreError::Conflict(format!(
-                    "key {id} already holds different key material; the material of an EXTERNAL key \
-                     cannot be replaced (create a new key instead)"
-                )));
+            if self.material_import_rule(&*tx, &key, material)? {
+                *detail = "same material: unchanged".into();
+                return Ok(key);
             }
             let sealed = seal(&self.root_key(&rec)?, &version_aad(id, &vid), material)?;
             tx.put_version(&SealedVersion {
@@ -153,6 +136,52 @@ impl Kms {
             key.state = KeyState::Enabled;
             tx.update_key(&key)?;
             load_key(&*tx, id)
+        })
+    }
+
+    /// The rule for importing `material` into `key`: only `EXTERNAL` keys
+    /// not pending deletion take material of their spec; a key that already
+    /// holds material accepts the same material again (a no-op, as AWS KMS
+    /// allows re-importing the same material) and refuses any other.
+    /// `Ok(true)` means "same material, nothing to do".
+    fn material_import_rule<R: StoreReader + ?Sized>(
+        &self,
+        r: &R,
+        key: &Key,
+        material: &[u8],
+    ) -> StoreResult<bool> {
+        let id = &key.id;
+        if key.origin != KeyOrigin::External {
+            return Err(StoreError::Conflict(format!(
+                "key {id} has origin {}: only origin = \"EXTERNAL\" keys take imported material",
+                key.origin
+            )));
+        }
+        if key.state == KeyState::PendingDeletion {
+            return Err(StoreError::Conflict(format!(
+                "key {id} is pending deletion"
+            )));
+        }
+        keygen::check_import(key.spec, material)?;
+        if key.version_count == 0 {
+            return Ok(false);
+        }
+        let existing = self.version_material(r, key, &key.current_version)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&existing, material).is_ok() {
+            return Ok(true);
+        }
+        Err(StoreError::Conflict(format!(
+            "key {id} already holds different key material; the material of an EXTERNAL key \
+             cannot be replaced (import the same material, or create a new key instead)"
+        )))
+    }
+
+    /// Read-only check of [`Kms::import_key_material`]'s rule, for plan
+    /// time: `Ok` when importing `material` into key `id` would succeed.
+    pub fn check_key_material_import(&self, id: &str, material: &[u8]) -> StoreResult<()> {
+        read_with(&*self.store, |r| {
+            let key = load_key(r, id)?;
+            self.material_import_rule(r, &key, material).map(drop)
         })
     }
 

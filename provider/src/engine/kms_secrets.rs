@@ -1,4 +1,4 @@
-//! Secrets (SPEC §1): named values in a container, each version sealed
+//! Secrets: named values in a container, each version sealed
 //! under the material of the secret's encryption key.
 //!
 //! - The encryption key must exist, be a symmetric `AES_256`
@@ -108,23 +108,54 @@ fn room_for<R: StoreReader + ?Sized>(r: &R, container: &Container, name: &str) -
     Ok(())
 }
 
-/// The migration rule for one secret (SPEC §5a): its encryption key must
-/// already be in `target` (a secret moves with or after its key), and
-/// `target` must have room for it.
+/// The migration rule for one secret: its encryption key must be in
+/// `target` by the time the secret moves (a secret moves with or after its
+/// key), and `target` must have room for it. `key_moves_to` is where a
+/// pending change in the same run puts the key (plan time: the key's own
+/// planned move); `None` means the key stays where the store has it.
 fn check_secret_move<R: StoreReader + ?Sized>(
     r: &R,
     s: &Secret,
     target: &Container,
+    key_moves_to: Option<&Container>,
 ) -> StoreResult<()> {
     let key = super::kms_keys::load_key(r, &s.encryption_key_id)?;
-    if key.container != *target {
+    let key_container = key_moves_to.unwrap_or(&key.container);
+    if key_container != target {
         return Err(StoreError::Conflict(format!(
-            "secret {} ({}) is encrypted by key {} in {}; a secret migrates only with or after \
-             its encryption key: move the key to {target} first (or in the same run)",
-            s.id, s.name, key.id, key.container
+            "secret {} ({}) is encrypted by key {} in {key_container}; a secret migrates only \
+             with or after its encryption key: move the key to {target} first or in the same \
+             apply (give the key the same instance_id and reference it in encryption_key_id), \
+             or switch encryption_key_id to a key that lives in {target}",
+            s.id, s.name, key.id
         )));
     }
     room_for(r, target, &s.name)
+}
+
+/// The whole rule for moving `s` to `target`, optionally switching to
+/// `new_key` at the same time: with the same key, [`check_secret_move`];
+/// with another key, room in `target` and the encryption-key rule for the
+/// new key in `target`. Returns the new key when there is a switch.
+/// `key_moves_to` counts the key involved (the new one when switching) in
+/// that container (plan time); `None` at apply.
+fn secret_move_rule<R: StoreReader + ?Sized>(
+    r: &R,
+    s: &Secret,
+    target: &Container,
+    new_key: Option<&str>,
+    key_moves_to: Option<&Container>,
+) -> StoreResult<Option<Key>> {
+    let switch = new_key.filter(|k| *k != s.encryption_key_id);
+    if s.container != *target {
+        match switch {
+            Some(_) => room_for(r, target, &s.name)?,
+            None => check_secret_move(r, s, target, key_moves_to)?,
+        }
+    }
+    switch
+        .map(|k| encryption_key_after_move(r, k, target, key_moves_to))
+        .transpose()
 }
 
 /// Refuses `action` on `key` while secrets are encrypted with it: erasing
@@ -152,7 +183,7 @@ pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
     )))
 }
 
-fn load_secret<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Secret> {
+pub(super) fn load_secret<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Secret> {
     r.secret(id)?.ok_or_else(|| StoreError::NotFound {
         kind: "secret",
         id: id.to_string(),
@@ -167,6 +198,17 @@ fn encryption_key<R: StoreReader + ?Sized>(
     key_id: &str,
     container: &Container,
 ) -> StoreResult<Key> {
+    encryption_key_after_move(r, key_id, container, None)
+}
+
+/// [`encryption_key`] with the key counted in `key_moves_to` when a pending
+/// change of the same run moves it there (plan time).
+fn encryption_key_after_move<R: StoreReader + ?Sized>(
+    r: &R,
+    key_id: &str,
+    container: &Container,
+    key_moves_to: Option<&Container>,
+) -> StoreResult<Key> {
     let bad = |message: String| StoreError::Invalid {
         field: "encryption_key_id",
         message,
@@ -180,10 +222,10 @@ fn encryption_key<R: StoreReader + ?Sized>(
             key.spec, key.usage
         )));
     }
-    if key.container != *container {
+    let key_container = key_moves_to.unwrap_or(&key.container);
+    if key_container != container {
         return Err(bad(format!(
-            "key {key_id} lives in {}, the secret in {container}; the encryption key must be in the same container as the secret",
-            key.container
+            "key {key_id} lives in {key_container}, the secret in {container}; the encryption key must be in the same container as the secret",
         )));
     }
     if key.state != KeyState::Enabled {
@@ -235,7 +277,7 @@ impl Kms {
     }
 
     /// Opens one sealed secret version with the key version that sealed it.
-    fn open_secret<R: StoreReader + ?Sized>(
+    pub(super) fn open_secret<R: StoreReader + ?Sized>(
         &self,
         r: &R,
         v: &SealedSecretVersion,
@@ -256,14 +298,16 @@ impl Kms {
     }
 
     /// Read-only check of the encryption-key rule, for plan time: `Ok` when
-    /// `key_id` may encrypt a secret in `container`.
+    /// `key_id` may encrypt a secret in `container`, counting the key in
+    /// `key_moves_to` when the same plan moves it there.
     pub fn check_secret_encryption_key(
         &self,
         key_id: &str,
         container: &Container,
+        key_moves_to: Option<&Container>,
     ) -> StoreResult<()> {
         read_with(&*self.store, |r| {
-            encryption_key(r, key_id, container).map(|_| ())
+            encryption_key_after_move(r, key_id, container, key_moves_to).map(|_| ())
         })
     }
 
@@ -359,6 +403,10 @@ impl Kms {
                 s.rotation_interval = r.clone();
                 changed.push("rotation_interval".to_string());
             }
+            if let Some(t) = upd.secret_type.filter(|t| *t != s.secret_type) {
+                changed.push(format!("type={t} (was {})", s.secret_type));
+                s.secret_type = t;
+            }
             match &upd.encryption_key_id {
                 Some(k) if *k != s.encryption_key_id => {
                     let key = encryption_key(&*tx, k, &s.container)?;
@@ -434,28 +482,8 @@ impl Kms {
         id: &str,
         version_or_stage: Option<&str>,
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
-        let want = version_or_stage.unwrap_or(STAGE_CURRENT);
-        read_with(&*self.store, |r| {
-            load_secret(r, id)?;
-            let versions = r.secret_versions(id)?;
-            let v = versions
-                .iter()
-                .find(|v| v.version_id == want)
-                .or_else(|| versions.iter().find(|v| v.stages.iter().any(|s| s == want)))
-                .ok_or_else(|| StoreError::NotFound {
-                    kind: "secret version",
-                    id: format!("{id}/{want}"),
-                })?;
-            if let Some(key) = r.key(&v.key_id)? {
-                if key.state != KeyState::Enabled {
-                    return Err(StoreError::Conflict(format!(
-                        "the encryption key {} of secret {id} is {}; enable it to read the value",
-                        key.id, key.state
-                    )));
-                }
-            }
-            self.open_secret(r, v)
-        })
+        self.secret_version_value(id, version_or_stage)
+            .map(|v| v.value)
     }
 
     /// Re-seals every version of `s` under the current version of `key`
@@ -484,14 +512,19 @@ impl Kms {
         Ok(detail)
     }
 
-    /// Read-only check of [`Kms::move_secret`]'s rule, for plan time.
-    pub fn check_secret_movable(&self, id: &str, target: &Container) -> StoreResult<()> {
+    /// Read-only check of [`Kms::move_secret`]'s rule, for plan time: the
+    /// same rule ([`secret_move_rule`]) with the same arguments, counting
+    /// the key involved in `key_moves_to` when the plan also moves that key.
+    pub fn check_secret_movable(
+        &self,
+        id: &str,
+        target: &Container,
+        new_key: Option<&str>,
+        key_moves_to: Option<&Container>,
+    ) -> StoreResult<()> {
         read_with(&*self.store, |r| {
             let s = load_secret(r, id)?;
-            if s.container == *target {
-                return Ok(());
-            }
-            check_secret_move(r, &s, target)
+            secret_move_rule(r, &s, target, new_key, key_moves_to).map(drop)
         })
     }
 
@@ -516,15 +549,13 @@ impl Kms {
             if s.container != *target {
                 unlocked_container(&*tx, &s.container)?;
                 unlocked_container(&*tx, target)?;
-                match new_key {
-                    Some(k) if k != s.encryption_key_id => room_for(&*tx, target, &s.name)?,
-                    _ => check_secret_move(&*tx, &s, target)?,
-                }
+            }
+            let switch_to = secret_move_rule(&*tx, &s, target, new_key, None)?;
+            if s.container != *target {
                 notes.push(format!("{} -> {target}", s.container));
                 s.container = target.clone();
             }
-            if let Some(k) = new_key.filter(|k| *k != s.encryption_key_id) {
-                let key = encryption_key(&*tx, k, target)?;
+            if let Some(key) = switch_to {
                 notes.push(self.reseal(tx, &mut s, key)?);
             }
             tx.update_secret(&s)?;

@@ -172,10 +172,18 @@ fn create_rules() {
         .collect();
     assert_eq!(names, ["taken", "ok"]);
     assert_eq!(
-        kms.check_secret_encryption_key(&good.id, &shared).ok(),
+        kms.check_secret_encryption_key(&good.id, &shared, None)
+            .ok(),
         Some(())
     );
-    assert!(kms.check_secret_encryption_key(&good.id, &other).is_err());
+    assert!(
+        kms.check_secret_encryption_key(&good.id, &other, None)
+            .is_err()
+    );
+    assert!(
+        kms.check_secret_encryption_key(&good.id, &other, Some(&other))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -472,7 +480,10 @@ fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
     assert!(msg.contains("encrypts 1 secret(s) (db)"), "{msg}");
     // The secret cannot go ahead of its key.
     for err in [
-        kms.check_secret_movable(&s.id, &target).unwrap_err(),
+        kms.check_secret_movable(&s.id, &target, None, None)
+            .unwrap_err(),
+        kms.check_secret_movable(&s.id, &target, None, Some(&Container::Shared))
+            .unwrap_err(),
         kms.move_secret(&s.id, &target, None).unwrap_err(),
     ] {
         let msg = err.to_string();
@@ -481,10 +492,14 @@ fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
             "{msg}"
         );
     }
+    // A plan that also moves the key there passes the same rule.
+    kms.check_secret_movable(&s.id, &target, None, Some(&target))
+        .unwrap();
     // Key first: the secret stays readable (sealed under the key's material).
     kms.move_key(&k.id, &target).unwrap();
     assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
-    kms.check_secret_movable(&s.id, &target).unwrap();
+    kms.check_secret_movable(&s.id, &target, None, None)
+        .unwrap();
     let moved = kms.move_secret(&s.id, &target, None).unwrap();
     assert_eq!(moved.container, target);
     assert_eq!(moved.id, s.id);

@@ -26,6 +26,7 @@ mod kms_sign;
 pub mod migration_rules;
 pub mod preflight;
 pub mod rotation;
+pub mod secret_read;
 pub mod validate;
 
 #[cfg(test)]

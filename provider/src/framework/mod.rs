@@ -15,6 +15,6 @@ pub mod value;
 
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use plan::{PlanRequest, PlanResponse, default_plan};
-pub use resource::{ApplyRequest, DataSource, Provider, Resource};
+pub use resource::{ApplyRequest, DataSource, EphemeralResource, Provider, Resource};
 pub use schema::{AttrDefault, AttrType, Attribute, Schema};
 pub use value::{Object, Value};

@@ -30,6 +30,11 @@ pub trait Provider: Send + Sync + 'static {
 
     /// The data source types.
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Ctx>>>;
+
+    /// The ephemeral resource types (none by default).
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<Self::Ctx>>> {
+        Vec::new()
+    }
 }
 
 /// What `ApplyResourceChange` hands a resource.
@@ -112,4 +117,29 @@ pub trait DataSource<C>: Send + Sync {
 
     /// Reads the data; `config` is wholly known. Returns the full object.
     fn read(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// An ephemeral resource type (`ephemeral.keyshift_secret_value`, Terraform
+/// 1.10+): its result lives only while Terraform evaluates the run and never
+/// reaches state or plan.
+///
+/// The protocol layer answers `RenewEphemeralResource` and
+/// `CloseEphemeralResource` itself: implementations hold nothing open
+/// between calls (no lease to renew or release).
+pub trait EphemeralResource<C>: Send + Sync {
+    /// Terraform type name.
+    fn type_name(&self) -> &'static str;
+
+    /// The schema; every attribute has a description.
+    fn schema(&self) -> Schema;
+
+    /// Static checks of a configuration (values may be unknown: skip those).
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Vec::new()
+    }
+
+    /// Opens the resource: `config` is wholly known (Terraform does not
+    /// open an ephemeral resource whose configuration is not). Returns the
+    /// full result object; sensitive results must never be logged.
+    fn open(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
 }

@@ -8,8 +8,7 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::proto::tfplugin5 as pb;
 use super::server::{
-    ProviderService, blocking, capabilities, decode, encode, not_supported, scrub_write_only,
-    split, unknown_type,
+    ProviderService, blocking, capabilities, decode, encode, not_supported, scrub_write_only, split,
 };
 use crate::framework::{ApplyRequest, Diagnostic, Diagnostics, PlanRequest, Provider};
 
@@ -44,7 +43,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 })
                 .collect(),
             functions: Vec::new(),
-            ephemeral_resources: Vec::new(),
+            ephemeral_resources: self
+                .ephemerals
+                .keys()
+                .map(|n| m::EphemeralMetadata {
+                    type_name: (*n).to_string(),
+                })
+                .collect(),
         })
     }
 
@@ -367,19 +372,46 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         req: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
-        let name = req.into_inner().type_name;
+        let req = req.into_inner();
+        let result: Result<Diagnostics, Diagnostics> = async {
+            let e = self.ephemeral(&req.type_name)?;
+            let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+            blocking("validate", &req.type_name, move || {
+                Ok(e.imp.validate(&config))
+            })
+            .await
+        }
+        .await;
+        let diags = result.unwrap_or_else(|d| d);
         ok(pb::validate_ephemeral_resource_config::Response {
-            diagnostics: convert::diagnostics(&unknown_type("ephemeral resource", &name)),
+            diagnostics: convert::diagnostics(&diags),
         })
     }
 
     async fn open_ephemeral_resource(
         &self,
-        _: Request<pb::open_ephemeral_resource::Request>,
+        req: Request<pb::open_ephemeral_resource::Request>,
     ) -> Rpc<pb::open_ephemeral_resource::Response> {
+        let req = req.into_inner();
+        let result = async {
+            let e = self.ephemeral(&req.type_name)?;
+            let ctx = self.ctx("OpenEphemeralResource")?;
+            let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+            let e2 = e.clone();
+            let mut opened =
+                blocking("open", &req.type_name, move || e2.imp.open(&ctx, &config)).await?;
+            scrub_write_only(&e.schema, &mut opened);
+            encode(&opened, &e.ty, "ephemeral result")
+        }
+        .await;
+        let (result, diagnostics) = split(result);
+        // No renew_at and no private data: nothing is held open between calls.
         ok(pb::open_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
-            ..Default::default()
+            diagnostics,
+            renew_at: None,
+            result,
+            private: None,
+            deferred: None,
         })
     }
 
@@ -387,19 +419,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Rpc<pb::renew_ephemeral_resource::Response> {
-        ok(pb::renew_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
-            ..Default::default()
-        })
+        // Never asked for (Open sets no renew_at); nothing to renew.
+        ok(pb::renew_ephemeral_resource::Response::default())
     }
 
     async fn close_ephemeral_resource(
         &self,
         _: Request<pb::close_ephemeral_resource::Request>,
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
-        ok(pb::close_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
-        })
+        // Nothing is held open: closing has nothing to release.
+        ok(pb::close_ephemeral_resource::Response::default())
     }
 
     async fn get_functions(

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tonic::Request;
 
 use crate::framework::{
-    ApplyRequest, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Provider, Resource,
-    Schema, Value,
+    ApplyRequest, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, EphemeralResource,
+    Provider, Resource, Schema, Value,
 };
 use crate::protocol::ProviderService;
 use crate::protocol::codec::{decode_msgpack, encode_msgpack};
@@ -94,6 +94,48 @@ impl Provider for Fake {
     }
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<String>>> {
         Vec::new()
+    }
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<String>>> {
+        vec![Arc::new(Token)]
+    }
+}
+
+/// A fake ephemeral resource: `token` is the context and `name` joined.
+struct Token;
+
+fn token_schema() -> Schema {
+    Schema {
+        version: 0,
+        description: "A token.",
+        attributes: vec![
+            Attribute::required("name", AttrType::String, "Name."),
+            Attribute::computed("token", AttrType::String, "Token.").sensitive(),
+        ],
+    }
+}
+
+impl EphemeralResource<String> for Token {
+    fn type_name(&self) -> &'static str {
+        "fake_token"
+    }
+    fn schema(&self) -> Schema {
+        token_schema()
+    }
+    fn validate(&self, config: &Value) -> Diagnostics {
+        match config.get("name").as_str() {
+            Some("bad") => vec![Diagnostic::attr_error("name", "Bad name", "no")],
+            _ => Vec::new(),
+        }
+    }
+    fn open(&self, ctx: &String, config: &Value) -> Result<Value, Diagnostics> {
+        let name = config.get("name").as_str().unwrap_or_default();
+        if name == "missing" {
+            return Err(vec![Diagnostic::attr_error("name", "Not found", "none")]);
+        }
+        Ok(obj(&[
+            ("name", name.into()),
+            ("token", format!("{ctx}:{name}").as_str().into()),
+        ]))
     }
 }
 
@@ -398,11 +440,8 @@ async fn unsupported_features_and_stop() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        e.diagnostics[0]
-            .summary
-            .contains("not supported by the keyshift provider")
-    );
+    assert_eq!(e.diagnostics[0].summary, "Unknown ephemeral resource type");
+    assert!(e.result.is_none());
     let f = svc
         .get_functions(Request::new(Default::default()))
         .await
@@ -435,4 +474,101 @@ async fn unsupported_features_and_stop() {
         .into_inner();
     assert!(stop.error.is_empty());
     assert!(svc.is_stopped());
+}
+
+fn token_dv(name: &str) -> Option<pb::DynamicValue> {
+    let v = obj(&[("name", name.into()), ("token", Value::Null)]);
+    let msgpack = encode_msgpack(&v, &token_schema().object_type()).unwrap();
+    Some(pb::DynamicValue {
+        msgpack,
+        json: Vec::new(),
+    })
+}
+
+#[tokio::test]
+async fn ephemeral_resources_are_listed_validated_and_opened() {
+    let unconfigured = ProviderService::new(Fake);
+    let open = |name: &str| pb::open_ephemeral_resource::Request {
+        type_name: "fake_token".into(),
+        config: token_dv(name),
+        client_capabilities: None,
+    };
+    let early = unconfigured
+        .open_ephemeral_resource(Request::new(open("a")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summaries(&early.diagnostics), ["Provider not configured"]);
+
+    let svc = configured().await;
+    let meta = svc
+        .get_metadata(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(meta.ephemeral_resources[0].type_name, "fake_token");
+    let schema = svc
+        .get_schema(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let block = schema.ephemeral_resource_schemas["fake_token"]
+        .block
+        .clone()
+        .unwrap();
+    assert!(
+        block
+            .attributes
+            .iter()
+            .any(|a| a.name == "token" && a.sensitive)
+    );
+
+    let v = svc
+        .validate_ephemeral_resource_config(Request::new(
+            pb::validate_ephemeral_resource_config::Request {
+                type_name: "fake_token".into(),
+                config: token_dv("bad"),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summaries(&v.diagnostics), ["Bad name"]);
+    assert!(v.diagnostics[0].attribute.is_some());
+
+    let ok = svc
+        .open_ephemeral_resource(Request::new(open("a")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        ok.diagnostics.is_empty(),
+        "{:?}",
+        summaries(&ok.diagnostics)
+    );
+    assert!(ok.renew_at.is_none() && ok.private.is_none());
+    let result =
+        decode_msgpack(&ok.result.unwrap().msgpack, &token_schema().object_type()).unwrap();
+    assert_eq!(result.get("token"), &Value::from("/s:a"));
+
+    let failed = svc
+        .open_ephemeral_resource(Request::new(open("missing")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summaries(&failed.diagnostics), ["Not found"]);
+    assert!(failed.result.is_none());
+
+    let renew = svc
+        .renew_ephemeral_resource(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(renew.diagnostics.is_empty());
+    let close = svc
+        .close_ephemeral_resource(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(close.diagnostics.is_empty());
 }

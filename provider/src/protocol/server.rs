@@ -10,7 +10,8 @@ use super::codec::{decode_json, decode_msgpack, encode_msgpack};
 use super::convert;
 use super::proto::tfplugin5 as pb;
 use crate::framework::{
-    AttrType, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
+    AttrType, DataSource, Diagnostic, Diagnostics, EphemeralResource, Provider, Resource, Schema,
+    Value,
 };
 
 /// A resource type with its schema computed once.
@@ -27,6 +28,13 @@ pub(super) struct DataSourceEntry<C> {
     pub(super) ty: AttrType,
 }
 
+/// An ephemeral resource type with its schema computed once.
+pub(super) struct EphemeralEntry<C> {
+    pub(super) imp: Arc<dyn EphemeralResource<C>>,
+    pub(super) schema: Schema,
+    pub(super) ty: AttrType,
+}
+
 /// The tfplugin5 `Provider` gRPC service over any framework [`Provider`].
 ///
 /// Decodes every `DynamicValue` against the type's schema, runs resource and
@@ -37,6 +45,7 @@ pub struct ProviderService<P: Provider> {
     pub(super) provider_ty: AttrType,
     pub(super) resources: BTreeMap<&'static str, Arc<ResourceEntry<P::Ctx>>>,
     pub(super) data_sources: BTreeMap<&'static str, Arc<DataSourceEntry<P::Ctx>>>,
+    pub(super) ephemerals: BTreeMap<&'static str, Arc<EphemeralEntry<P::Ctx>>>,
     pub(super) schema_response: pb::get_provider_schema::Response,
     pub(super) ctx: RwLock<Option<Arc<P::Ctx>>>,
     pub(super) stopped: AtomicBool,
@@ -67,6 +76,18 @@ impl<P: Provider> ProviderService<P> {
                 )
             })
             .collect();
+        let ephemerals: BTreeMap<_, _> = provider
+            .ephemeral_resources()
+            .into_iter()
+            .map(|imp| {
+                let schema = imp.schema();
+                let ty = schema.object_type();
+                (
+                    imp.type_name(),
+                    Arc::new(EphemeralEntry { imp, schema, ty }),
+                )
+            })
+            .collect();
         let schema_response = pb::get_provider_schema::Response {
             provider: Some(convert::schema(&provider_schema)),
             resource_schemas: resources
@@ -81,13 +102,17 @@ impl<P: Provider> ProviderService<P> {
             provider_meta: None,
             server_capabilities: Some(capabilities()),
             functions: Default::default(),
-            ephemeral_resource_schemas: Default::default(),
+            ephemeral_resource_schemas: ephemerals
+                .iter()
+                .map(|(n, e)| ((*n).to_string(), convert::schema(&e.schema)))
+                .collect(),
         };
         ProviderService {
             provider_ty: provider_schema.object_type(),
             provider: Arc::new(provider),
             resources,
             data_sources,
+            ephemerals,
             schema_response,
             ctx: RwLock::new(None),
             stopped: AtomicBool::new(false),
@@ -142,6 +167,15 @@ impl<P: Provider> ProviderService<P> {
             .get(name)
             .cloned()
             .ok_or_else(|| unknown_type("data source", name))
+    }
+}
+
+impl<P: Provider> ProviderService<P> {
+    pub(super) fn ephemeral(&self, name: &str) -> Result<Arc<EphemeralEntry<P::Ctx>>, Diagnostics> {
+        self.ephemerals
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_type("ephemeral resource", name))
     }
 }
 

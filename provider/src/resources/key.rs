@@ -364,11 +364,19 @@ impl Resource<ProviderCtx> for KeyResource {
             let state = planned_state(pending, p);
             p.set("state", state);
         }
+        if let (true, Some(m)) = (reimport, cfg.get("key_material_wo").as_str()) {
+            check_reimport(ctx, prior, m)?;
+        }
         if reimport && prior.get("state").as_str() == Some("PendingImport") {
             p.set("current_version", Value::Unknown);
         }
         if changed(prior, p, "instance_id") {
             check_move(ctx, prior, p)?;
+            if let (Some(id), false) = (prior.get("id").as_str(), p.get("instance_id").is_unknown())
+            {
+                let target = Container::from_instance_id(p.get("instance_id").as_str());
+                ctx.planned_key_moves.record(id, &target);
+            }
         }
         if changed(prior, p, "rotation_interval") {
             let next = match p.get("rotation_interval") {
@@ -439,6 +447,23 @@ impl Resource<ProviderCtx> for KeyResource {
         }
         Ok(key_value(&k, &Value::Null))
     }
+}
+
+/// A planned re-import (bumped `key_material_wo_version`) must pass the
+/// rule the apply enforces: the same material again is a no-op, other
+/// material is refused here, on `key_material_wo`, rather than at apply.
+fn check_reimport(ctx: &ProviderCtx, prior: &Value, material: &str) -> Result<(), Diagnostics> {
+    let bytes = sm2::elliptic_curve::zeroize::Zeroizing::new(
+        decode_material(material).map_err(|d| vec![d])?,
+    );
+    let id = str_or(prior, "id", "");
+    ctx.kms.check_key_material_import(&id, &bytes).map_err(|e| {
+        vec![Diagnostic::attr_error(
+            "key_material_wo",
+            "Key material cannot be imported",
+            format!("{e} (the value is not shown)"),
+        )]
+    })
 }
 
 /// An apply error after part of the change was made: the diagnostic says so.

@@ -4,20 +4,24 @@
 mod alias;
 mod common;
 mod ekms_config;
+mod ekms_key_policy_data;
 mod key;
 mod key_data;
 mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;
+mod planned_moves;
 mod preflight_data;
 mod secret;
+mod secret_value_ephemeral;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::Kms;
 use crate::framework::{
-    AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
+    AttrType, Attribute, DataSource, Diagnostic, Diagnostics, EphemeralResource, Provider,
+    Resource, Schema, Value,
 };
 
 /// Default region of new instances when neither the provider block nor
@@ -51,6 +55,8 @@ pub struct ProviderCtx {
     pub config: ProviderConfig,
     /// AWS KMS for EKMS containers, connected on first use (no network at configure).
     pub aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService>,
+    /// Key moves promised by earlier plans of this plan walk.
+    pub planned_key_moves: planned_moves::PlannedKeyMoves,
 }
 
 /// The `keyshift` provider.
@@ -99,7 +105,7 @@ const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "service_principal",
         "KEYSHIFT_SERVICE_PRINCIPAL",
         AttrType::String,
-        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt and kms:GenerateDataKey. Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
     ),
 ];
 
@@ -203,7 +209,12 @@ impl Provider for KeyshiftProvider {
             crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
         );
         let kms = kms.with_external_keys(Arc::clone(&aws));
-        Ok(ProviderCtx { kms, config, aws })
+        Ok(ProviderCtx {
+            kms,
+            config,
+            aws,
+            planned_key_moves: Default::default(),
+        })
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderCtx>>> {
@@ -222,7 +233,12 @@ impl Provider for KeyshiftProvider {
             Arc::new(kms_instance_data::KmsInstanceData),
             Arc::new(key_status_data::KeyStatusData),
             Arc::new(preflight_data::PreflightData),
+            Arc::new(ekms_key_policy_data::EkmsKeyPolicyData),
         ]
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource<ProviderCtx>>> {
+        vec![Arc::new(secret_value_ephemeral::SecretValueEphemeral)]
     }
 }
 
@@ -236,6 +252,7 @@ mod tests {
         let mut schemas = vec![p.schema()];
         schemas.extend(p.resources().iter().map(|r| r.schema()));
         schemas.extend(p.data_sources().iter().map(|d| d.schema()));
+        schemas.extend(p.ephemeral_resources().iter().map(|e| e.schema()));
         for s in schemas {
             assert!(!s.description.is_empty());
             for a in &s.attributes {

@@ -8,7 +8,9 @@
 //! - `secret_data` (sensitive): Terraform keeps what the user wrote in state;
 //!   a change writes a new version.
 //!
-//! Refresh and import never read a value back from the store. Placement
+//! Refresh and import never read a value back from the store, and a
+//! configuration without a value adopts an existing secret (after import)
+//! without touching its stored value. Placement
 //! (`instance_id`) changes in place, as for keys: an in-place migration,
 //! never a replacement. A secret moves with or after its encryption key
 //! (the key's own update runs first when the secret references it), or
@@ -42,14 +44,14 @@ fn attributes() -> Vec<Attribute> {
     vec![
         A::computed("id", Str, "Secret id, `sec-` followed by a UUID."),
         A::required("name", Str, "Secret name, unique in its container: 1 to 192 characters of letters, digits and `/ _ + = . @ -`. Changing it replaces the secret.").force_new(),
-        A::optional_computed("instance_id", Str, "KMS instance holding the secret; null means the shared KMS. It must be the container of `encryption_key_id`. Changing it migrates the secret in place (`~ update`, never a replacement), keeping id, versions and stages; the encryption key must be in the target by then (move the key in the same apply, or switch `encryption_key_id` to a key of the target). Leaving it unset keeps the plan clean after an out-of-band move."),
-        A::optional_computed("type", Str, "`Generic` (default), `RAM`, `RDS` or `ECS`. Changing it replaces the secret.").force_new(),
+        A::optional_computed("instance_id", Str, "KMS instance holding the secret; null means the shared KMS. It must be the container of `encryption_key_id`. Changing it migrates the secret in place (`~ update`, never a replacement), keeping id, versions and stages; the encryption key must be in the target by then: move the key in the same apply (with `encryption_key_id` referencing the key resource, so Terraform plans and moves the key first), or switch `encryption_key_id` to a key of the target. A move that would leave the key behind is refused at plan, on this attribute. Leaving it unset keeps the plan clean after an out-of-band move."),
+        A::optional_computed("type", Str, "`Generic` (default), `RAM`, `RDS` or `ECS`. Changing it is an in-place update of the secret's metadata: id, versions and values are kept. Leaving it unset keeps the type the secret has."),
         A::required("encryption_key_id", Str, "Id of the key that encrypts the values: an `Enabled` `AES_256` (`ENCRYPT/DECRYPT`) key in the same container as the secret. Changing it is an in-place update that re-seals every version under the new key (version ids and stages are kept)."),
         A::optional("description", Str, "Free-text description."),
         A::optional("tags", AttrType::string_map(), "Tags as a map of strings."),
         A::optional("secret_data_wo", Str, "The secret value, write-only (Terraform 1.11+): never stored in state or plans. Written on create and whenever `secret_data_wo_version` changes. Set exactly one of `secret_data_wo` and `secret_data`.").sensitive().write_only(),
-        A::optional("secret_data_wo_version", Number, "Version of `secret_data_wo`, required with it: change it to write the current `secret_data_wo` as a new secret version (Terraform cannot see write-only values change). After `terraform import` the first value set is adopted without writing; bump it to write."),
-        A::optional("secret_data", Str, "The secret value as a sensitive attribute, which Terraform keeps in state (prefer `secret_data_wo`). A change writes a new version. Never read back from the store: refresh keeps the configured value and import leaves it null (the next apply then writes it as a new version only if it differs from the stored value).").sensitive(),
+        A::optional("secret_data_wo_version", Number, "Version of `secret_data_wo`, required with it: change it to write the current `secret_data_wo` as a new secret version (Terraform cannot see write-only values change). After `terraform import` the first version set is adopted without writing (the stored value stays); bump it to write."),
+        A::optional("secret_data", Str, "The secret value as a sensitive attribute, which Terraform keeps in state (prefer `secret_data_wo`). A change writes a new version. Never read back from the store: refresh keeps the configured value and import leaves it null (the next apply then writes it as a new version only if it differs from the stored value). A new secret needs a value; an existing (e.g. imported) one may leave both value attributes unset, and its stored value is then left as it is. Removing the value from the configuration leaves the stored value too.").sensitive(),
         A::computed("version_id", Str, "Id of the current (`ACSCurrent`) version; changes whenever a new value is written."),
     ]
 }
@@ -135,14 +137,7 @@ fn check_values(config: &Value, diags: &mut Diagnostics) {
             "set only one of secret_data_wo and secret_data (the value is not shown)",
         ));
     }
-    let rules: [(bool, &str, &str, &str); 3] = [
-        (
-            wo.is_null() && data.is_null(),
-            "secret_data_wo",
-            "Missing secret value",
-            "set exactly one of secret_data_wo (write-only, with secret_data_wo_version) \
-             or secret_data",
-        ),
+    let rules: [(bool, &str, &str, &str); 2] = [
         (
             !wo.is_null() && ver.is_null(),
             "secret_data_wo_version",
@@ -211,22 +206,36 @@ impl Resource<ProviderCtx> for SecretResource {
         let (cfg, p) = (&req.config, &mut resp.planned);
         let prior = &req.prior;
         if req.is_create() {
+            if cfg.get("secret_data_wo").is_null() && cfg.get("secret_data").is_null() {
+                return Err(vec![Diagnostic::attr_error(
+                    "secret_data_wo",
+                    "Missing secret value",
+                    "a new secret needs a value: set exactly one of secret_data_wo (write-only, \
+                     with secret_data_wo_version) or secret_data",
+                )]);
+            }
             default_if_null(p, cfg, "instance_id", Value::Null);
             default_if_null(p, cfg, "type", Value::string(SecretType::Generic.as_str()));
         } else {
             if writes_value(prior, p, cfg) {
                 p.set("version_id", Value::Unknown);
             }
+            check_move(ctx, prior, p)?;
         }
-        let key_due = req.is_create() || changed(prior, p, "encryption_key_id");
+        // A value write seals under the encryption key: the apply refuses a
+        // key that is no longer usable, so the plan does too.
+        let key_due = req.is_create()
+            || changed(prior, p, "encryption_key_id")
+            || (!req.is_create() && writes_value(prior, p, cfg));
         if let (true, Some(key), false) = (
             key_due,
             p.get("encryption_key_id").as_str(),
             p.get("instance_id").is_unknown(),
         ) {
             let container = Container::from_instance_id(p.get("instance_id").as_str());
+            let moves_to = ctx.planned_key_moves.target_of(key);
             ctx.kms
-                .check_secret_encryption_key(key, &container)
+                .check_secret_encryption_key(key, &container, moves_to.as_ref())
                 .map_err(|e| vec![store_diag("Unusable encryption key", &e)])?;
         }
         if let (true, Some(name), false) = (
@@ -319,6 +328,36 @@ impl Resource<ProviderCtx> for SecretResource {
     }
 }
 
+/// A planned move of the secret to another container must pass the rule
+/// [`Kms::move_secret`] applies (the same engine rule, same arguments),
+/// counting a move of the key involved that an earlier plan of this walk
+/// promised. Errors about the new key point at `encryption_key_id`, the
+/// others at `instance_id`.
+///
+/// [`Kms::move_secret`]: crate::engine::Kms::move_secret
+fn check_move(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<(), Diagnostics> {
+    let (Some(id), Some(key), true, false) = (
+        prior.get("id").as_str(),
+        p.get("encryption_key_id").as_str(),
+        changed(prior, p, "instance_id"),
+        p.get("instance_id").is_unknown(),
+    ) else {
+        return Ok(());
+    };
+    let target = Container::from_instance_id(p.get("instance_id").as_str());
+    let new_key = changed(prior, p, "encryption_key_id").then_some(key);
+    let moves_to = ctx.planned_key_moves.target_of(key);
+    ctx.kms
+        .check_secret_movable(id, &target, new_key, moves_to.as_ref())
+        .map_err(|e| match e {
+            StoreError::Invalid { .. } => vec![store_diag("Unusable encryption key", &e)],
+            e => vec![
+                Diagnostic::error("Secret cannot be migrated", e.to_string())
+                    .at(AttrPath::attr("instance_id")),
+            ],
+        })
+}
+
 fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
     let (prior, p) = (&req.prior, &req.planned);
     let id = str_or(prior, "id", "");
@@ -339,6 +378,11 @@ fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
         rotation_interval: None,
         encryption_key_id: (changed(prior, p, "encryption_key_id") && !moved)
             .then(|| str_or(p, "encryption_key_id", "")),
+        secret_type: if changed(prior, p, "type") {
+            Some(parse_attr(p, "type", SecretType::Generic)?)
+        } else {
+            None
+        },
     };
     let mut s = if upd == SecretUpdate::default() {
         ctx.kms

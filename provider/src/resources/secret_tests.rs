@@ -49,7 +49,7 @@ fn validation_names_the_attribute() {
             with([wo(), vec![("secret_data", MARKER.into())]].concat()),
             Some("secret_data"),
         ),
-        ("no value", with(vec![]), Some("secret_data_wo")),
+        ("no value (adopting an existing secret)", with(vec![]), None),
         (
             "write-only without version",
             with(vec![("secret_data_wo", MARKER.into())]),
@@ -128,6 +128,17 @@ fn ctx() -> (tempfile::TempDir, ProviderCtx) {
         "1.11.0",
     );
     (dir, c.unwrap_or_else(|_| panic!("configure failed")))
+}
+
+/// A second provider context on the same store, with its own plan memory.
+fn ctx_sharing(ctx: &ProviderCtx) -> ProviderCtx {
+    let store = ctx.config.store_path.display().to_string();
+    KeyshiftProvider
+        .configure(
+            &object(vec![("store_path", Value::string(store))]),
+            "1.11.0",
+        )
+        .unwrap_or_else(|_| panic!("configure failed"))
 }
 
 fn key(ctx: &ProviderCtx, container: Container, spec: KeySpec, usage: KeyUsage) -> String {
@@ -346,23 +357,39 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
     let s = plan_apply(&ctx, &Value::Null, &conf("a", &shared_key, None));
     let e = plan(&ctx, &Value::Null, &conf("a", &shared_key, None)).unwrap_err();
     assert_eq!(first_path(&e), Some(AttrPath::attr("name")));
-    // Moving while the key stays behind: planned as an in-place update,
-    // refused at apply on instance_id, nothing changed.
+    // Moving while the key stays behind: refused at plan, on instance_id,
+    // with the rule the apply would enforce.
     let alone = conf("a", &shared_key, Some(&inst.id));
-    let r = plan(&ctx, &s, &alone).unwrap();
-    assert!(r.requires_replace.is_empty());
+    let e = plan(&ctx, &s, &alone).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("instance_id")));
+    assert!(
+        e[0].detail.contains(&shared_key) && e[0].detail.contains("same apply"),
+        "{e:?}"
+    );
+    // The apply refuses it the same way (a plan made without the check).
+    let mut planned = s.clone();
+    planned.set("instance_id", Value::string(&inst.id));
     let e = SecretResource
         .apply(
             &ctx,
             &ApplyRequest {
                 prior: s.clone(),
-                planned: r.planned,
-                config: alone,
+                planned,
+                config: alone.clone(),
             },
         )
         .unwrap_err();
     assert_eq!(first_path(&e), Some(AttrPath::attr("instance_id")));
     assert!(e[0].detail.contains(&shared_key), "{e:?}");
+    // When the key's own plan (earlier in the same walk) moves it there,
+    // the secret's move plans cleanly as an in-place update.
+    let other_ctx = ctx_sharing(&ctx);
+    other_ctx
+        .planned_key_moves
+        .record(&shared_key, &Container::Instance(inst.id.clone()));
+    let r = plan(&other_ctx, &s, &alone).unwrap();
+    assert!(r.requires_replace.is_empty());
+    assert_eq!(r.planned.get("instance_id"), &Value::string(&inst.id));
     let rekey = plan(&ctx, &s, &conf("a", &sign_key, None)).unwrap_err();
     assert_eq!(
         first_path(&rekey),
@@ -417,4 +444,133 @@ fn rotation_interval_is_gone_and_old_state_upgrades() {
     ]);
     let up = SecretResource.upgrade_state(0, old).unwrap();
     assert_eq!(up, object(vec![("id", "sec-1".into())]));
+}
+
+#[test]
+fn type_changes_in_place_and_adoption_without_a_value() {
+    let (_d, ctx) = ctx();
+    let k = key(
+        &ctx,
+        Container::Shared,
+        KeySpec::Aes256,
+        KeyUsage::EncryptDecrypt,
+    );
+    let conf = |pairs: Vec<(&str, Value)>| {
+        let base = vec![
+            ("name", Value::from("typed")),
+            ("encryption_key_id", Value::from(k.as_str())),
+        ];
+        cfg(base.into_iter().chain(pairs).collect())
+    };
+    // A new secret needs a value: refused at plan on secret_data_wo.
+    let e = plan(&ctx, &Value::Null, &conf(vec![])).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("secret_data_wo")));
+    let s1 = plan_apply(
+        &ctx,
+        &Value::Null,
+        &conf(vec![("secret_data", MARKER.into())]),
+    );
+    let id = str_or(&s1, "id", "");
+    // Changing the type: an in-place update (no replacement), versions kept.
+    let rds = conf(vec![("secret_data", MARKER.into()), ("type", "RDS".into())]);
+    let r = plan(&ctx, &s1, &rds).unwrap();
+    assert!(r.requires_replace.is_empty(), "{:?}", r.requires_replace);
+    assert_eq!(r.planned.get("version_id"), s1.get("version_id"));
+    let s2 = plan_apply(&ctx, &s1, &rds);
+    assert_eq!(s2.get("type"), &Value::string("RDS"));
+    assert_eq!(s2.get("id"), s1.get("id"));
+    assert_eq!(s2.get("version_id"), s1.get("version_id"));
+    assert_eq!(
+        ctx.kms.get_secret(&id).unwrap().secret_type,
+        SecretType::Rds
+    );
+    // Imported and configured without a value: clean plan, value untouched.
+    let imported = SecretResource.import(&ctx, &id).unwrap();
+    let bare = conf(vec![("type", "RDS".into())]);
+    let r = plan(&ctx, &imported, &bare).unwrap();
+    assert_eq!(r.planned, imported, "no changes");
+    let after = plan_apply(&ctx, &imported, &bare);
+    assert_eq!(after.get("version_id"), s1.get("version_id"));
+    assert_eq!(
+        ctx.kms.get_secret_value(&id, None).unwrap().as_slice(),
+        MARKER.as_bytes()
+    );
+    // A new value while the encryption key is disabled: refused at plan on
+    // encryption_key_id (the apply could not seal it); metadata still plans.
+    let off = crate::store::KeyUpdate {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    ctx.kms.update_key(&k, off).unwrap();
+    let write = conf(vec![("type", "RDS".into()), ("secret_data", "new".into())]);
+    let e = plan(&ctx, &after, &write).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("encryption_key_id")));
+    assert!(e[0].detail.contains("Enabled"), "{e:?}");
+    let described = conf(vec![("type", "RDS".into()), ("description", "d".into())]);
+    assert!(plan(&ctx, &after, &described).is_ok());
+}
+
+#[test]
+fn move_with_a_key_switch_checks_the_target_at_plan() {
+    let (_d, ctx) = ctx();
+    let full = ctx
+        .kms
+        .create_instance(NewInstance {
+            name: "full".into(),
+            instance_type: InstanceType::Software,
+            region: "r".into(),
+            key_quota: 5,
+            secret_quota: 1,
+        })
+        .unwrap();
+    let there = Container::Instance(full.id.clone());
+    let aes = |c: Container| key(&ctx, c, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
+    let (shared_key, inst_key) = (aes(Container::Shared), aes(there.clone()));
+    let conf = |name: &str, key: &str, inst: Option<&str>| {
+        cfg(vec![
+            ("name", name.into()),
+            ("encryption_key_id", key.into()),
+            ("secret_data", "v".into()),
+            ("instance_id", Value::opt_string(inst)),
+        ])
+    };
+    plan_apply(
+        &ctx,
+        &Value::Null,
+        &conf("taken", &inst_key, Some(&full.id)),
+    );
+    let s = plan_apply(&ctx, &Value::Null, &conf("mover", &shared_key, None));
+    let cases = [
+        ("target full", &inst_key, "instance_id", "quota"),
+        (
+            "new key elsewhere",
+            &shared_key,
+            "instance_id",
+            "same apply",
+        ),
+    ];
+    for (case, k, attr, want) in cases {
+        let e = plan(&ctx, &s, &conf("mover", k, Some(&full.id))).unwrap_err();
+        assert_eq!(first_path(&e), Some(AttrPath::attr(attr)), "{case}: {e:?}");
+        assert!(e[0].detail.contains(want), "{case}: {e:?}");
+    }
+    // With room in the target, a switch to an unusable key fails on the key.
+    let roomy = ctx
+        .kms
+        .create_instance(NewInstance {
+            name: "roomy".into(),
+            instance_type: InstanceType::Software,
+            region: "r".into(),
+            key_quota: 5,
+            secret_quota: 5,
+        })
+        .unwrap();
+    let sign = key(
+        &ctx,
+        Container::Instance(roomy.id.clone()),
+        KeySpec::EcP256,
+        KeyUsage::SignVerify,
+    );
+    let e = plan(&ctx, &s, &conf("mover", &sign, Some(&roomy.id))).unwrap_err();
+    assert_eq!(first_path(&e), Some(AttrPath::attr("encryption_key_id")));
 }

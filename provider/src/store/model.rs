@@ -451,6 +451,8 @@ pub struct SecretUpdate {
     pub rotation_interval: Option<Option<String>>,
     /// Another key of the same container: every version is re-sealed under it.
     pub encryption_key_id: Option<String>,
+    /// New type (metadata only: versions and their values are unchanged).
+    pub secret_type: Option<SecretType>,
 }
 
 /// One stored secret version: its value sealed under a key version's

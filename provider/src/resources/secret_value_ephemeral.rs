@@ -1,0 +1,132 @@
+//! `ephemeral "keyshift_secret_value"`: reads one version of a secret's
+//! value for the duration of a Terraform run (Terraform 1.10+). The value
+//! is sensitive and, being ephemeral, never reaches state or plan files;
+//! feed it to write-only arguments (`secret_data_wo`, other providers'
+//! `*_wo`), provider blocks or other ephemeral resources.
+//!
+//! The secret is chosen by `id`, or by `name` in `instance_id` (the shared
+//! KMS when unset); the version by `version_id` or `version_stage`
+//! (default `ACSCurrent`). Lookup and version choice are the engine's
+//! (`Kms::lookup_secret`, `Kms::read_secret_version`), shared with
+//! `keyshift secret get`.
+
+use super::ProviderCtx;
+use super::common::{check_instance_id, object, store_diag};
+use crate::engine::secret_read::VersionPick;
+use crate::framework::{
+    AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, EphemeralResource, Schema, Value,
+};
+use crate::store::{Container, StoreError};
+
+/// The `keyshift_secret_value` ephemeral resource type.
+pub struct SecretValueEphemeral;
+
+fn attributes() -> Vec<Attribute> {
+    use AttrType::String as Str;
+    use Attribute as A;
+    vec![
+        A::optional_computed("id", Str, "Id (`sec-...`) of the secret to read. Set exactly one of `id` and `name`."),
+        A::optional_computed("name", Str, "Name of the secret to read, in `instance_id` (the shared KMS when unset). Set exactly one of `id` and `name`."),
+        A::optional_computed("instance_id", Str, "KMS instance holding the secret named `name`; null means the shared KMS. With `id`, the secret must live there when set."),
+        A::optional_computed("version_id", Str, "Version to read; default: the `ACSCurrent` version. Set at most one of `version_id` and `version_stage`. Computed: the version that was read."),
+        A::optional("version_stage", Str, "Stage of the version to read, e.g. `ACSCurrent` or `ACSPrevious`. Set at most one of `version_id` and `version_stage`."),
+        A::computed("value", Str, "The secret value (UTF-8 text). Sensitive and ephemeral: never stored in state or plans.").sensitive(),
+    ]
+}
+
+/// Two attributes of which at most one (or, with `need_one`, exactly one)
+/// may be set; unknown values are not judged.
+fn exclusive(config: &Value, a: &str, b: &str, need_one: bool, diags: &mut Diagnostics) {
+    let (x, y) = (config.get(a), config.get(b));
+    if x.is_unknown() || y.is_unknown() {
+        return;
+    }
+    let (both, neither) = (!x.is_null() && !y.is_null(), x.is_null() && y.is_null());
+    if both || (need_one && neither) {
+        let rule = if need_one { "exactly" } else { "at most" };
+        diags.push(Diagnostic::attr_error(
+            a,
+            format!("Set {rule} one of {a} and {b}"),
+            format!("ephemeral.keyshift_secret_value takes {rule} one of `{a}` and `{b}`"),
+        ));
+    }
+}
+
+impl EphemeralResource<ProviderCtx> for SecretValueEphemeral {
+    fn type_name(&self) -> &'static str {
+        "keyshift_secret_value"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema {
+            version: 0,
+            description: "Reads a secret's value without storing it: an ephemeral resource (Terraform 1.10+) whose result never reaches state or plan. Use it in write-only arguments, provider blocks or other ephemeral contexts.",
+            attributes: attributes(),
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = Vec::new();
+        exclusive(config, "id", "name", true, &mut diags);
+        exclusive(config, "version_id", "version_stage", false, &mut diags);
+        check_instance_id(config, "instance_id", &mut diags);
+        diags
+    }
+
+    fn open(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
+        let diags = self.validate(config);
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let (by_id, attr) = match config.get("id").as_str() {
+            Some(id) => (id, "id"),
+            None => (config.get("name").as_str().unwrap_or_default(), "name"),
+        };
+        let container = config
+            .get("instance_id")
+            .as_str()
+            .map(|i| Container::Instance(i.to_string()));
+        let secret = ctx
+            .kms
+            .lookup_secret(by_id, container.as_ref())
+            .map_err(|e| vec![store_diag("Secret not found", &e).at(AttrPath::attr(attr))])?;
+        let pick = match (
+            config.get("version_id").as_str(),
+            config.get("version_stage").as_str(),
+        ) {
+            (Some(v), _) => VersionPick::Id(v),
+            (_, Some(st)) => VersionPick::Stage(st),
+            _ => VersionPick::Current,
+        };
+        let read = ctx.kms.read_secret_version(&secret.id, pick).map_err(|e| {
+            let d = store_diag("Cannot read secret value", &e);
+            let at = match (&e, pick) {
+                (StoreError::NotFound { .. }, VersionPick::Id(_)) => "version_id",
+                (StoreError::NotFound { .. }, VersionPick::Stage(_)) => "version_stage",
+                _ => attr,
+            };
+            vec![d.at(AttrPath::attr(at))]
+        })?;
+        let text = std::str::from_utf8(&read.value).map_err(|_| {
+            vec![Diagnostic::error(
+                "Secret value is not text",
+                format!(
+                    "version {} of secret {} is not UTF-8 text, which Terraform strings \
+                     require (the value is not shown); read it with `keyshift secret get`",
+                    read.version_id, secret.id
+                ),
+            )]
+        })?;
+        Ok(object(vec![
+            ("id", Value::string(&secret.id)),
+            ("name", Value::string(&secret.name)),
+            (
+                "instance_id",
+                Value::opt_string(secret.container.instance_id()),
+            ),
+            ("version_id", Value::string(&read.version_id)),
+            ("version_stage", config.get("version_stage").clone()),
+            ("value", Value::string(text)),
+        ]))
+    }
+}
