@@ -70,23 +70,40 @@ impl AwsArgs {
 }
 
 /// Opens the existing store at `dir`, able to unwrap externally wrapped
-/// containers through `aws`. A directory without a key store is an input
-/// error naming the path; nothing is created there.
+/// containers through `aws`. A directory without a key store (or one that
+/// cannot be read) is an input error naming the path; nothing is created
+/// there. Warnings (a master key or store directory open to group or
+/// others) go to stderr.
 pub fn open_existing(dir: &Path, aws: &Arc<dyn ExternalKeyService>) -> Result<Kms, CliError> {
-    if !dir.join(DB_FILE).is_file() {
-        let why = if dir.is_dir() {
-            format!("holds no key store ({DB_FILE} not found)")
-        } else {
-            "does not exist".to_string()
-        };
+    if let Some(why) = missing_store(dir) {
         return Err(CliError::Usage(format!(
             "key store {} {why} (choose one with --store or {STORE_ENV})",
             dir.display()
         )));
     }
-    let kms = Kms::open(dir, ACTOR)
+    let (kms, warnings) = Kms::open_reporting(dir, ACTOR)
         .map_err(|e| KmsFailure::new(format!("cannot open key store {}", dir.display()), e))?;
+    for w in &warnings {
+        eprintln!("keyshift: warning: {w}");
+    }
     Ok(kms.with_external_keys(Arc::clone(aws)))
+}
+
+/// Why `dir` holds no usable key store database, or `None` when it does.
+fn missing_store(dir: &Path) -> Option<String> {
+    let db = dir.join(DB_FILE);
+    let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    match std::fs::metadata(&db) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some(format!("is unusable ({DB_FILE} is not a regular file)")),
+        Err(e) if not_found(&e) => Some(match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => format!("holds no key store ({DB_FILE} not found)"),
+            Ok(_) => "is not a directory".to_string(),
+            Err(e) if not_found(&e) => "does not exist".to_string(),
+            Err(e) => format!("cannot be read: {e}"),
+        }),
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
 }
 
 /// Reads all of stdin (binary-safe).
@@ -146,14 +163,20 @@ impl KmsFailure {
     }
 
     /// Exit code: 2 when the input was wrong (unknown key or alias, a key of
-    /// the wrong usage, a malformed ciphertext); 1 when a valid request
-    /// could not be carried out (key disabled or pending deletion, external
-    /// AWS key unusable, ciphertext fails authentication, store busy).
+    /// the wrong usage, a malformed ciphertext, a store whose master key is
+    /// missing or wrong, a store that cannot be read); 1 when a valid
+    /// request could not be carried out (key disabled or pending deletion,
+    /// external AWS key unusable, ciphertext fails authentication, store
+    /// busy, a damaged root key).
     pub fn exit_code(&self) -> u8 {
         match self.source {
             StoreError::NotFound { .. }
             | StoreError::Invalid { .. }
-            | StoreError::AlreadyExists { .. } => 2,
+            | StoreError::AlreadyExists { .. }
+            | StoreError::MasterKeyMissing { .. }
+            | StoreError::MasterKeyMismatch { .. }
+            | StoreError::MasterKeyInvalid { .. }
+            | StoreError::Unreadable { .. } => 2,
             _ => 1,
         }
     }

@@ -180,11 +180,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 p.configure(&config, &version)
             })
             .await?;
+            let warnings = self.provider.configure_warnings(&ctx);
             self.set_ctx(ctx);
-            Ok(())
+            Ok(warnings)
         }
         .await;
-        let (_, diagnostics) = split(result);
+        let (warnings, mut diagnostics) = split(result);
+        diagnostics.extend(warnings.iter().flatten().map(convert::diagnostic));
         ok(pb::configure::Response { diagnostics })
     }
 
