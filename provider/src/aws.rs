@@ -562,3 +562,89 @@ where
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |inner, t| Some(Layer(t, inner.map(Box::new))))
+            .unwrap_or(Layer("", None))
+    }
+
+    #[test]
+    fn error_chains_read_as_one_sentence_without_repeats() {
+        let cases: Vec<(&str, Vec<&'static str>, &str)> = vec![
+            ("one level", vec!["io error"], "io error"),
+            (
+                "nested",
+                vec![
+                    "io error",
+                    "tcp connect error",
+                    "Connection refused (os error 111)",
+                ],
+                "io error: tcp connect error: Connection refused (os error 111)",
+            ),
+            (
+                "a level repeating its source is shown once",
+                vec!["connect failed: refused", "refused"],
+                "connect failed: refused",
+            ),
+            ("empty texts are skipped", vec!["", "timeout"], "timeout"),
+        ];
+        for (name, texts, want) in cases {
+            assert_eq!(error_chain(&chain(&texts)), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unreachable_messages_say_what_to_do() {
+        let cases = [
+            (
+                "refused",
+                "Connection refused",
+                "Check that the endpoint URL is right",
+            ),
+            (
+                "credentials",
+                "no credentials in the chain",
+                "Configure AWS credentials",
+            ),
+            ("timeout", "operation timeout", "did not answer in time"),
+            ("region", "no region was configured", "Set a region"),
+        ];
+        for (name, cause, hint) in cases {
+            let e = AwsError::Unreachable {
+                endpoint: "http://127.0.0.1:1".into(),
+                key: "arn:aws:kms:us-east-1:1:key/k".into(),
+                cause: cause.into(),
+            };
+            let text = e.to_string();
+            assert!(
+                text.starts_with("cannot reach AWS KMS at http://127.0.0.1:1 for key arn:aws:kms:us-east-1:1:key/k"),
+                "{name}: {text}"
+            );
+            assert!(text.contains(hint), "{name}: {text}");
+        }
+    }
+}

@@ -221,11 +221,19 @@ mod tests {
                 "a device",
             ),
             ("directory", |p| fs::create_dir(p).unwrap(), "a directory"),
+            (
+                "FIFO (opening it would block)",
+                |p| {
+                    let made = std::process::Command::new("mkfifo").arg(p).status();
+                    assert!(made.unwrap().success(), "mkfifo");
+                },
+                "a FIFO",
+            ),
         ];
         for (name, make, want) in cases {
             let path = dir
                 .path()
-                .join(format!("{}.key", name.replace([' ', '/'], "_")));
+                .join(format!("{}.key", name.replace([' ', '/', '(', ')'], "_")));
             make(&path);
             let err = read(&path).err();
             assert!(
