@@ -11,7 +11,7 @@ use keyshift_provider::aws::AwsSettings;
 use keyshift_provider::engine::Kms;
 use keyshift_provider::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_provider::store::StoreError;
-use keyshift_provider::store::sqlite::DB_FILE;
+use keyshift_provider::store::sqlite::missing_store;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,23 +87,6 @@ pub fn open_existing(dir: &Path, aws: &Arc<dyn ExternalKeyService>) -> Result<Km
         eprintln!("keyshift: warning: {w}");
     }
     Ok(kms.with_external_keys(Arc::clone(aws)))
-}
-
-/// Why `dir` holds no usable key store database, or `None` when it does.
-fn missing_store(dir: &Path) -> Option<String> {
-    let db = dir.join(DB_FILE);
-    let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
-    match std::fs::metadata(&db) {
-        Ok(m) if m.is_file() => None,
-        Ok(_) => Some(format!("is unusable ({DB_FILE} is not a regular file)")),
-        Err(e) if not_found(&e) => Some(match std::fs::metadata(dir) {
-            Ok(m) if m.is_dir() => format!("holds no key store ({DB_FILE} not found)"),
-            Ok(_) => "is not a directory".to_string(),
-            Err(e) if not_found(&e) => "does not exist".to_string(),
-            Err(e) => format!("cannot be read: {e}"),
-        }),
-        Err(e) => Some(format!("cannot be read: {e}")),
-    }
 }
 
 /// Reads all of stdin (binary-safe).

@@ -248,6 +248,26 @@ fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreRe
     Ok(())
 }
 
+/// Why `dir` holds no key store one could open without creating it (`does
+/// not exist`, `holds no key store (keyshift.db not found)`, `cannot be
+/// read: ...`), or `None` when its database is there. For callers that must
+/// not create a store (the CLI, a preflight's target store).
+pub fn missing_store(dir: &Path) -> Option<String> {
+    let db = dir.join(DB_FILE);
+    let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    match fs::metadata(&db) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some(format!("is unusable ({DB_FILE} is not a regular file)")),
+        Err(e) if not_found(&e) => Some(match fs::metadata(dir) {
+            Ok(m) if m.is_dir() => format!("holds no key store ({DB_FILE} not found)"),
+            Ok(_) => "is not a directory".to_string(),
+            Err(e) if not_found(&e) => "does not exist".to_string(),
+            Err(e) => format!("cannot be read: {e}"),
+        }),
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
+}
+
 /// The store directory: created (0700, with its parents) when missing;
 /// an existing one must be a readable directory.
 fn prepare_dir(dir: &Path) -> StoreResult<()> {
