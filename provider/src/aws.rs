@@ -36,7 +36,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Credentials;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -130,7 +130,10 @@ pub struct KeyHealth {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AwsError {
     /// The endpoint did not answer, or credentials could not be resolved.
-    #[error("AWS KMS endpoint {endpoint} unreachable for key {key}: {cause}")]
+    #[error(
+        "cannot reach AWS KMS at {endpoint} for key {key}: {cause}. {}",
+        unreachable_hint(cause)
+    )]
     Unreachable {
         /// The endpoint tried.
         endpoint: String,
@@ -466,6 +469,63 @@ impl AwsKms {
     }
 }
 
+/// What to do about an unreachable endpoint, from the failure's text.
+fn unreachable_hint(cause: &str) -> &'static str {
+    let c = cause.to_ascii_lowercase();
+    if c.contains("credential") {
+        "Configure AWS credentials for the provider and CLI (a profile via aws_profile / \
+         KEYSHIFT_AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and retry"
+    } else if c.contains("region") {
+        "Set a region (aws_region / KEYSHIFT_AWS_REGION / AWS_REGION) or use the key's full ARN, and retry"
+    } else if c.contains("timeout") || c.contains("timed out") {
+        "The endpoint did not answer in time: check the network path to it and retry"
+    } else {
+        "Check that the endpoint URL is right (aws_endpoint / KEYSHIFT_AWS_ENDPOINT / \
+         AWS_ENDPOINT_URL_KMS) and that it is up and reachable from this machine, then retry"
+    }
+}
+
+/// What went wrong with a call AWS did not answer, in words: the kind of
+/// failure, then its causes.
+fn sdk_failure<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: fmt::Debug + 'static,
+{
+    let what = match e {
+        SdkError::DispatchFailure(_) => "the request could not be sent",
+        SdkError::TimeoutError(_) => "the request timed out",
+        SdkError::ResponseError(_) => "the response could not be read",
+        SdkError::ConstructionFailure(_) => "the request could not be built",
+        _ => "the call failed",
+    };
+    match std::error::Error::source(e) {
+        Some(src) => format!("{what}: {}", error_chain(src)),
+        None => what.to_string(),
+    }
+}
+
+/// An error and its sources as one line (`a: b: c`), from their `Display`
+/// texts only (never `Debug` dumps), skipping a source whose text the
+/// previous level already shows.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(text)) {
+            parts.push(text.to_string());
+        }
+        cur = err.source();
+    }
+    if parts.is_empty() {
+        "unknown failure".to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
 fn api(arn: &str, message: &str) -> AwsError {
     AwsError::Api {
         key: arn.to_string(),
@@ -479,7 +539,7 @@ fn api(arn: &str, message: &str) -> AwsError {
 fn classify<E, R>(e: SdkError<E, R>, arn: &str, endpoint: &str) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + 'static,
 {
     match &e {
         SdkError::ServiceError(_) => {
@@ -498,7 +558,93 @@ where
         _ => AwsError::Unreachable {
             endpoint: endpoint.to_string(),
             key: arn.to_string(),
-            cause: DisplayErrorContext(&e).to_string(),
+            cause: sdk_failure(&e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |inner, t| Some(Layer(t, inner.map(Box::new))))
+            .unwrap_or(Layer("", None))
+    }
+
+    #[test]
+    fn error_chains_read_as_one_sentence_without_repeats() {
+        let cases: Vec<(&str, Vec<&'static str>, &str)> = vec![
+            ("one level", vec!["io error"], "io error"),
+            (
+                "nested",
+                vec![
+                    "io error",
+                    "tcp connect error",
+                    "Connection refused (os error 111)",
+                ],
+                "io error: tcp connect error: Connection refused (os error 111)",
+            ),
+            (
+                "a level repeating its source is shown once",
+                vec!["connect failed: refused", "refused"],
+                "connect failed: refused",
+            ),
+            ("empty texts are skipped", vec!["", "timeout"], "timeout"),
+        ];
+        for (name, texts, want) in cases {
+            assert_eq!(error_chain(&chain(&texts)), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unreachable_messages_say_what_to_do() {
+        let cases = [
+            (
+                "refused",
+                "Connection refused",
+                "Check that the endpoint URL is right",
+            ),
+            (
+                "credentials",
+                "no credentials in the chain",
+                "Configure AWS credentials",
+            ),
+            ("timeout", "operation timeout", "did not answer in time"),
+            ("region", "no region was configured", "Set a region"),
+        ];
+        for (name, cause, hint) in cases {
+            let e = AwsError::Unreachable {
+                endpoint: "http://127.0.0.1:1".into(),
+                key: "arn:aws:kms:us-east-1:1:key/k".into(),
+                cause: cause.into(),
+            };
+            let text = e.to_string();
+            assert!(
+                text.starts_with("cannot reach AWS KMS at http://127.0.0.1:1 for key arn:aws:kms:us-east-1:1:key/k"),
+                "{name}: {text}"
+            );
+            assert!(text.contains(hint), "{name}: {text}");
+        }
     }
 }

@@ -8,7 +8,9 @@
 //!    `PLUGIN_CLIENT_CERT`;
 //! 5. print `1|5|tcp|127.0.0.1:PORT|grpc|<server cert, base64>` on stdout;
 //! 6. serve `tfplugin5.Provider`, `plugin.GRPCController` and
-//!    `plugin.GRPCStdio` until `GRPCController.Shutdown`.
+//!    `plugin.GRPCStdio` until `GRPCController.Shutdown`, or until the
+//!    parent process (Terraform) is gone: a provider whose Terraform was
+//!    killed exits instead of living on with the store open.
 //!
 //! `terraform-provider-keyshift --debug` instead serves without cookie or TLS
 //! and prints a `TF_REATTACH_PROVIDERS` value to attach Terraform to it.
@@ -43,6 +45,8 @@ pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/keyshift/keyshift";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How long a client may take to complete its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the provider checks that Terraform is still its parent.
+const PARENT_POLL: Duration = Duration::from_millis(250);
 
 /// Runs the provider plugin process; returns its exit code.
 pub fn serve<P: Provider>(provider: P) -> ExitCode {
@@ -149,10 +153,13 @@ fn init_tracing() {
         .filter_map(|k| std::env::var(k).ok())
         .find(|v| !v.trim().is_empty());
     let filter = tracing_subscriber::EnvFilter::new(log_filter(level.as_deref()));
-    // Never stdout: it carries the handshake.
+    // Never stdout: it carries the handshake. Once Terraform is gone stderr
+    // is a broken pipe: a failed write must not be reported with
+    // `eprintln!`, which would panic the logging thread.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_ansi(false)
         .without_time() // Terraform timestamps every plugin line itself.
         .try_init();
@@ -196,6 +203,12 @@ async fn run<P: Provider>(provider: P, client_cert: Option<String>, debug: bool)
 
     let signal = ShutdownSignal::new();
     tokio::spawn(watch_interrupts(signal.clone(), debug));
+    if !debug {
+        tokio::spawn(watch_parent(
+            signal.clone(),
+            std::os::unix::process::parent_id(),
+        ));
+    }
     let (tx, rx) = mpsc::channel::<Result<Conn, std::io::Error>>(16);
     tokio::spawn(accept_loop(listener, acceptor, tx));
 
@@ -241,6 +254,32 @@ async fn watch_interrupts(signal: ShutdownSignal, debug: bool) {
         }
         tracing::debug!("ignoring interrupt: Terraform will send Stop");
     }
+}
+
+/// Shuts the server down once the process that started us (`parent`) is
+/// gone: when it dies we are reparented, so our parent id changes.
+async fn watch_parent(signal: ShutdownSignal, parent: u32) {
+    if parent <= 1 {
+        return; // started by init: there is no Terraform to outlive
+    }
+    let mut tick = tokio::time::interval(PARENT_POLL);
+    loop {
+        tick.tick().await;
+        if parent_gone(parent, std::os::unix::process::parent_id()) {
+            // Trigger first: with Terraform gone, logging may fail.
+            signal.trigger();
+            tracing::warn!(
+                parent,
+                "Terraform (the parent process) is gone; shutting down"
+            );
+            return;
+        }
+    }
+}
+
+/// True when the parent id has changed from the one we started with.
+fn parent_gone(started_with: u32, now: u32) -> bool {
+    started_with != now
 }
 
 /// Accepts connections, completing TLS handshakes concurrently, and hands
@@ -373,6 +412,13 @@ mod tests {
                 log_filter(v)
             );
         }
+    }
+
+    #[test]
+    fn parent_change_is_noticed() {
+        assert!(!parent_gone(4242, 4242));
+        assert!(parent_gone(4242, 1), "reparented to init");
+        assert!(parent_gone(4242, 77), "reparented to a subreaper");
     }
 
     #[test]

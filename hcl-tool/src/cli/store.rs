@@ -11,7 +11,7 @@ use keyshift_provider::aws::AwsSettings;
 use keyshift_provider::engine::Kms;
 use keyshift_provider::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_provider::store::StoreError;
-use keyshift_provider::store::sqlite::DB_FILE;
+use keyshift_provider::store::sqlite::missing_store;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,22 +70,22 @@ impl AwsArgs {
 }
 
 /// Opens the existing store at `dir`, able to unwrap externally wrapped
-/// containers through `aws`. A directory without a key store is an input
-/// error naming the path; nothing is created there.
+/// containers through `aws`. A directory without a key store (or one that
+/// cannot be read) is an input error naming the path; nothing is created
+/// there. Warnings (a master key or store directory open to group or
+/// others) go to stderr.
 pub fn open_existing(dir: &Path, aws: &Arc<dyn ExternalKeyService>) -> Result<Kms, CliError> {
-    if !dir.join(DB_FILE).is_file() {
-        let why = if dir.is_dir() {
-            format!("holds no key store ({DB_FILE} not found)")
-        } else {
-            "does not exist".to_string()
-        };
+    if let Some(why) = missing_store(dir) {
         return Err(CliError::Usage(format!(
             "key store {} {why} (choose one with --store or {STORE_ENV})",
             dir.display()
         )));
     }
-    let kms = Kms::open(dir, ACTOR)
+    let (kms, warnings) = Kms::open_reporting(dir, ACTOR)
         .map_err(|e| KmsFailure::new(format!("cannot open key store {}", dir.display()), e))?;
+    for w in &warnings {
+        eprintln!("keyshift: warning: {w}");
+    }
     Ok(kms.with_external_keys(Arc::clone(aws)))
 }
 
@@ -146,14 +146,20 @@ impl KmsFailure {
     }
 
     /// Exit code: 2 when the input was wrong (unknown key or alias, a key of
-    /// the wrong usage, a malformed ciphertext); 1 when a valid request
-    /// could not be carried out (key disabled or pending deletion, external
-    /// AWS key unusable, ciphertext fails authentication, store busy).
+    /// the wrong usage, a malformed ciphertext, a store whose master key is
+    /// missing or wrong, a store that cannot be read); 1 when a valid
+    /// request could not be carried out (key disabled or pending deletion,
+    /// external AWS key unusable, ciphertext fails authentication, store
+    /// busy, a damaged root key).
     pub fn exit_code(&self) -> u8 {
         match self.source {
             StoreError::NotFound { .. }
             | StoreError::Invalid { .. }
-            | StoreError::AlreadyExists { .. } => 2,
+            | StoreError::AlreadyExists { .. }
+            | StoreError::MasterKeyMissing { .. }
+            | StoreError::MasterKeyMismatch { .. }
+            | StoreError::MasterKeyInvalid { .. }
+            | StoreError::Unreadable { .. } => 2,
             _ => 1,
         }
     }

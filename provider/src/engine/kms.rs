@@ -2,8 +2,6 @@
 //! plumbing (transactions with audit, container guards, root keys).
 //! Key operations live in `kms_keys.rs` and `kms_material.rs`.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,20 +92,26 @@ pub(super) fn container_instance<R: StoreReader + ?Sized>(
 }
 
 impl Kms {
-    /// Opens (creating if needed: dir 0700, database, master key 0600) the
-    /// store at `dir`. `actor` goes into the audit log (e.g. `terraform`).
+    /// Opens the store at `dir`, creating it (dir 0700, database, master
+    /// key 0600) when it does not exist yet. A store holding data opens
+    /// only with its own master key: a missing or different `master.key`
+    /// is an error and nothing is written. `actor` goes into the audit log
+    /// (e.g. `terraform`). Warnings (open permissions) are logged; callers
+    /// that show them to the user use [`Kms::open_reporting`].
     pub fn open(dir: &Path, actor: &str) -> StoreResult<Kms> {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| StoreError::Io {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-        let wrapper = MasterKeyWrapper::load_or_create(dir)?;
-        let store = SqliteStore::open(dir)?;
-        Kms::with_store(Arc::new(store), Arc::new(wrapper), actor)
+        let (kms, warnings) = Kms::open_reporting(dir, actor)?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(kms)
+    }
+
+    /// Like [`Kms::open`], also returning the warnings for the user.
+    pub fn open_reporting(dir: &Path, actor: &str) -> StoreResult<(Kms, Vec<String>)> {
+        let opened = SqliteStore::open_trusted(dir)?;
+        let wrapper = MasterKeyWrapper::from_key(opened.master);
+        let kms = Kms::with_store(Arc::new(opened.store), Arc::new(wrapper), actor)?;
+        Ok((kms, opened.warnings))
     }
 
     /// A service over any [`KeyStore`] with `internal` wrapping the root keys

@@ -8,12 +8,14 @@
 //! this small module, and on nothing of each other.
 
 pub mod diag;
+pub mod numbers;
 pub mod plan;
 pub mod resource;
 pub mod schema;
 pub mod value;
 
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
+pub use numbers::check_whole_numbers;
 pub use plan::{PlanRequest, PlanResponse, default_plan};
 pub use resource::{ApplyRequest, DataSource, EphemeralResource, Provider, Resource};
 pub use schema::{AttrDefault, AttrType, Attribute, Schema};

@@ -25,6 +25,12 @@ pub trait Provider: Send + Sync + 'static {
     /// Opens whatever the resources need (the key store, AWS clients).
     fn configure(&self, config: &Value, terraform_version: &str) -> Result<Self::Ctx, Diagnostics>;
 
+    /// Warnings to show with a successful configure (e.g. a key file other
+    /// users can read), from the context [`Provider::configure`] built.
+    fn configure_warnings(&self, _ctx: &Self::Ctx) -> Diagnostics {
+        Vec::new()
+    }
+
     /// The managed resource types.
     fn resources(&self) -> Vec<Arc<dyn Resource<Self::Ctx>>>;
 

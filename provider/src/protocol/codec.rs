@@ -130,6 +130,9 @@ fn float_value(f: f64) -> Value {
     }
 }
 
+/// Terraform sends a number as a string when neither an `i64` nor an `f64`
+/// holds it exactly (`1e300`): it becomes a [`Value::Float`], which the
+/// whole-number check refuses for an integer attribute.
 fn number_from_str(s: &str, path: &AttrPath) -> Result<Value, CodecError> {
     if let Ok(i) = s.parse::<i64>() {
         return Ok(Value::Int(i));

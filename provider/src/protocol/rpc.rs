@@ -10,7 +10,9 @@ use super::proto::tfplugin5 as pb;
 use super::server::{
     ProviderService, blocking, capabilities, decode, encode, not_supported, scrub_write_only, split,
 };
-use crate::framework::{ApplyRequest, Diagnostic, Diagnostics, PlanRequest, Provider};
+use crate::framework::{
+    ApplyRequest, Diagnostic, Diagnostics, PlanRequest, Provider, check_whole_numbers,
+};
 
 type Rpc<T> = Result<Response<T>, Status>;
 
@@ -95,6 +97,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let result: Result<Diagnostics, Diagnostics> = async {
             let e = self.resource(&req.type_name)?;
             let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+            let numbers = check_whole_numbers(&e.schema, &config);
+            if !numbers.is_empty() {
+                return Ok(numbers);
+            }
             blocking("validate", &req.type_name, move || {
                 Ok(e.imp.validate(&config))
             })
@@ -115,6 +121,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let result: Result<Diagnostics, Diagnostics> = async {
             let e = self.data_source(&req.type_name)?;
             let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+            let numbers = check_whole_numbers(&e.schema, &config);
+            if !numbers.is_empty() {
+                return Ok(numbers);
+            }
             blocking("validate", &req.type_name, move || {
                 Ok(e.imp.validate(&config))
             })
@@ -185,11 +195,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 p.configure(&config, &version)
             })
             .await?;
+            let warnings = self.provider.configure_warnings(&ctx);
             self.set_ctx(ctx);
-            Ok(())
+            Ok(warnings)
         }
         .await;
-        let (_, diagnostics) = split(result);
+        let (warnings, mut diagnostics) = split(result);
+        diagnostics.extend(warnings.iter().flatten().map(convert::diagnostic));
         ok(pb::configure::Response { diagnostics })
     }
 
@@ -233,6 +245,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 proposed: decode(req.proposed_new_state.as_ref(), &e.ty, "proposed state")?,
                 config: decode(req.config.as_ref(), &e.ty, "configuration")?,
             };
+            let numbers = check_whole_numbers(&e.schema, &plan_req.config);
+            if !numbers.is_empty() {
+                return Err(numbers);
+            }
             let e2 = e.clone();
             let mut plan =
                 blocking("plan", &req.type_name, move || e2.imp.plan(&ctx, &plan_req)).await?;

@@ -1,7 +1,7 @@
 //! `keyshift_alias`: an `alias/...` name for one key; re-pointing is an update.
 
 use super::ProviderCtx;
-use super::common::{check_reference, object, reference_diag, store_err, str_or};
+use super::common::{check_reference, create_diag, object, reference_diag, store_err, str_or};
 use crate::engine::migration_rules::SERVICE_ALIAS_PREFIX;
 use crate::engine::validate;
 use crate::framework::{
@@ -82,9 +82,16 @@ impl Resource<ProviderCtx> for AliasResource {
             str_or(&req.planned, "key_id", ""),
         );
         let a = if req.is_create() {
-            ctx.kms
-                .create_alias(&name, &key_id)
-                .map_err(|e| vec![reference_diag("Cannot create alias", "key_id", &e)])?
+            ctx.kms.create_alias(&name, &key_id).map_err(|e| match e {
+                StoreError::AlreadyExists { .. } => {
+                    let what = format!("Alias {name:?}");
+                    let kind = ("keyshift_alias", what.as_str(), "name");
+                    vec![create_diag("Cannot create alias", &e, kind, || {
+                        Some(name.clone())
+                    })]
+                }
+                _ => vec![reference_diag("Cannot create alias", "key_id", &e)],
+            })?
         } else {
             ctx.kms
                 .update_alias(&name, &key_id)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::framework::{AttrPath, Diagnostic, Diagnostics, Object, PlanRequest, Value};
-use crate::store::StoreError;
+use crate::store::{Container, StoreError};
 
 /// The error diagnostic for a failed store call; `Invalid { field }` errors
 /// point at that attribute.
@@ -21,6 +21,53 @@ pub(crate) fn store_diag(summary: &str, err: &StoreError) -> Diagnostic {
 /// `store_diag` wrapped as the `Err` of a resource call.
 pub(crate) fn store_err(summary: &str) -> impl Fn(StoreError) -> Diagnostics + '_ {
     move |e| vec![store_diag(summary, &e)]
+}
+
+/// The error for a create that found the object it would make already in
+/// the store (typically after an interrupted apply or a lost state): names
+/// the existing object's id and the exact `terraform import` / `import {}`
+/// that adopts it. `what` is e.g. `KMS instance "app"`; `resource_type`
+/// the resource (`keyshift_kms_instance`), whose address only Terraform
+/// knows.
+pub(crate) fn already_exists_diag(
+    resource_type: &str,
+    what: &str,
+    existing_id: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        format!("{what} already exists"),
+        format!(
+            "{what} already exists in the key store (id {existing_id}). If it is the object this \
+             {resource_type} should manage (for example after an interrupted apply), adopt it \
+             instead of creating it:\n\n  terraform import <address of this {resource_type}> \
+             {existing_id}\n\nor add to the configuration:\n\n  import {{\n    to = <address of \
+             this {resource_type}>\n    id = \"{existing_id}\"\n  }}\n\nOtherwise choose another name."
+        ),
+    )
+}
+
+/// The diagnostic for a failed create: when the store already holds an
+/// object of that name and `existing` finds its id, the
+/// [`already_exists_diag`] for it, at `attr`; otherwise [`store_diag`].
+pub(crate) fn create_diag(
+    summary: &str,
+    err: &StoreError,
+    (resource_type, what, attr): (&str, &str, &str),
+    existing: impl FnOnce() -> Option<String>,
+) -> Diagnostic {
+    if let StoreError::AlreadyExists { .. } = err {
+        if let Some(id) = existing() {
+            return already_exists_diag(resource_type, what, &id).at(AttrPath::attr(attr));
+        }
+    }
+    store_diag(summary, err)
+}
+
+/// [`already_exists_diag`] for a `keyshift_secret` whose name is taken in
+/// its container by the secret `id`.
+pub(crate) fn secret_exists_diag(container: &Container, name: &str, id: &str) -> Diagnostic {
+    let what = format!("Secret {name:?} in {container}");
+    already_exists_diag("keyshift_secret", &what, id).at(AttrPath::attr("name"))
 }
 
 /// A failed store call about an object the resource refers to through
@@ -204,6 +251,19 @@ mod tests {
         );
         assert_eq!(text_value("", &Value::Null), Value::Null);
         assert_eq!(text_value("", &Value::string("")), Value::string(""));
+    }
+
+    #[test]
+    fn already_exists_names_the_id_and_the_import() {
+        let d = already_exists_diag("keyshift_alias", "Alias \"alias/app\"", "alias/app");
+        assert_eq!(d.summary, "Alias \"alias/app\" already exists");
+        for want in [
+            "(id alias/app)",
+            "terraform import <address of this keyshift_alias> alias/app",
+            "id = \"alias/app\"",
+        ] {
+            assert!(d.detail.contains(want), "{want}: {}", d.detail);
+        }
     }
 
     #[test]

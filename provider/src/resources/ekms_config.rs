@@ -13,8 +13,8 @@
 
 use super::ProviderCtx;
 use super::common::{
-    bool_or, changed, check_enum, check_instance_id, default_if_null, object, parse_attr,
-    store_diag, store_err, str_or,
+    already_exists_diag, bool_or, changed, check_enum, check_instance_id, default_if_null, object,
+    parse_attr, store_diag, store_err, str_or,
 };
 use crate::aws::{KeyHealth, parse_kms_key_arn};
 use crate::engine::kms_ekms::{EkmsInfo, EkmsRequest};
@@ -177,11 +177,11 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
             if !p.get("instance_id").is_unknown() {
                 let c = container_of(p);
                 if let Ok(Some(_)) = ctx.kms.ekms_config(&c) {
-                    return Err(vec![Diagnostic::error(
-                        "EKMS configuration already exists",
-                        format!(
-                            "container {c} already has an EKMS configuration; import it with `terraform import <address> {c}`"
-                        ),
+                    let what = format!("The EKMS configuration of container {c}");
+                    return Err(vec![already_exists_diag(
+                        "keyshift_ekms_config",
+                        &what,
+                        &c.to_string(),
                     )]);
                 }
                 p.set("id", Value::string(c.to_string()));

@@ -2,8 +2,8 @@
 
 use super::ProviderCtx;
 use super::common::{
-    bool_or, check_enum, default_if_null, int_or, object, opt_str, parse_attr, store_diag,
-    store_err, str_or,
+    bool_or, check_enum, create_diag, default_if_null, int_or, object, opt_str, parse_attr,
+    store_diag, store_err, str_or,
 };
 use crate::engine::validate;
 use crate::framework::{
@@ -137,16 +137,20 @@ impl Resource<ProviderCtx> for KmsInstance {
         }
         let p = &req.planned;
         let inst = if req.is_create() {
+            let name = str_or(p, "name", "");
             let new = NewInstance {
-                name: str_or(p, "name", ""),
+                name: name.clone(),
                 instance_type: parse_attr(p, "type", InstanceType::Software)?,
                 region: str_or(p, "region", &ctx.config.region),
                 key_quota: int_or(p, "key_quota", DEFAULT_KEY_QUOTA),
                 secret_quota: int_or(p, "secret_quota", DEFAULT_SECRET_QUOTA),
             };
-            ctx.kms
-                .create_instance(new)
-                .map_err(store_err("Cannot create KMS instance"))?
+            ctx.kms.create_instance(new).map_err(|e| {
+                let what = format!("KMS instance {name:?}");
+                let find = || ctx.kms.find_instance_by_name(&name).ok().map(|i| i.id);
+                let kind = ("keyshift_kms_instance", what.as_str(), "name");
+                vec![create_diag("Cannot create KMS instance", &e, kind, find)]
+            })?
         } else {
             let id = str_or(&req.prior, "id", "");
             let upd = InstanceUpdate {

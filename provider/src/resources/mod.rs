@@ -57,6 +57,8 @@ pub struct ProviderCtx {
     pub aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService>,
     /// Key moves promised by earlier plans of this plan walk.
     pub planned_key_moves: planned_moves::PlannedKeyMoves,
+    /// Warnings from opening the store, shown once by configure.
+    pub warnings: Diagnostics,
 }
 
 /// The `keyshift` provider.
@@ -192,29 +194,39 @@ impl Provider for KeyshiftProvider {
         _terraform_version: &str,
     ) -> Result<ProviderCtx, Diagnostics> {
         let config = ProviderConfig::resolve(config)?;
-        let kms = Kms::open(&config.store_path, "terraform").map_err(|e| {
-            let (message, at) = (e.to_string(), config.store_path.display().to_string());
-            let detail = if message.contains(&at) {
-                message
-            } else {
-                format!("{message} (store at {at})")
-            };
-            vec![Diagnostic::attr_error(
-                "store_path",
-                "Cannot open the key store",
-                detail,
-            )]
-        })?;
+        let (kms, warnings) =
+            Kms::open_reporting(&config.store_path, "terraform").map_err(|e| {
+                let (message, at) = (e.to_string(), config.store_path.display().to_string());
+                let detail = if message.contains(&at) {
+                    message
+                } else {
+                    format!("{message} (store at {at})")
+                };
+                vec![Diagnostic::attr_error(
+                    "store_path",
+                    "Cannot open the key store",
+                    detail,
+                )]
+            })?;
         let aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService> = Arc::new(
             crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
         );
         let kms = kms.with_external_keys(Arc::clone(&aws));
+        let warnings = warnings
+            .into_iter()
+            .map(|w| Diagnostic::warning("Key store files are open to other users", w))
+            .collect();
         Ok(ProviderCtx {
             kms,
             config,
             aws,
             planned_key_moves: Default::default(),
+            warnings,
         })
+    }
+
+    fn configure_warnings(&self, ctx: &ProviderCtx) -> Diagnostics {
+        ctx.warnings.clone()
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<ProviderCtx>>> {

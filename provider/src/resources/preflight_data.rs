@@ -20,7 +20,7 @@ use crate::framework::{
     AttrPath, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value,
 };
 use crate::store::Container;
-use crate::store::sqlite::DB_FILE;
+use crate::store::sqlite::missing_store;
 
 /// The `keyshift_preflight` data source type.
 pub struct PreflightData;
@@ -52,11 +52,11 @@ fn target_kms(ctx: &ProviderCtx, config: &Value) -> Result<Option<Kms>, Diagnost
     let Some(path) = config.get("target_store_path").as_str() else {
         return Ok(None);
     };
-    if !Path::new(path).join(DB_FILE).is_file() {
+    if let Some(why) = missing_store(Path::new(path)) {
         return Err(vec![Diagnostic::attr_error(
             "target_store_path",
             "No key store there",
-            format!("{path} holds no Keyshift key store ({DB_FILE} not found)"),
+            format!("key store {path} {why}"),
         )]);
     }
     let kms = Kms::open(Path::new(path), "terraform-preflight").map_err(|e| {

@@ -26,7 +26,7 @@
 use super::ProviderCtx;
 use super::common::{
     changed, check_enum, check_instance_id, default_if_null, is_instance_id, object, parse_attr,
-    store_diag, str_or, tags_of, tags_value, text_value,
+    secret_exists_diag, store_diag, str_or, tags_of, tags_value, text_value,
 };
 use crate::engine::kms_secrets::{secret_name, secret_value};
 use crate::framework::{
@@ -245,14 +245,7 @@ impl Resource<ProviderCtx> for SecretResource {
         ) {
             let container = Container::from_instance_id(p.get("instance_id").as_str());
             if let Ok(s) = ctx.kms.find_secret(&container, name) {
-                return Err(vec![Diagnostic::attr_error(
-                    "name",
-                    "Secret already exists",
-                    format!(
-                        "{container} already holds a secret named {name:?} ({}); import it (terraform import <address> {}) or choose another name",
-                        s.id, s.id
-                    ),
-                )]);
+                return Err(vec![secret_exists_diag(&container, name, &s.id)]);
             }
         }
         Ok(resp)
@@ -277,10 +270,16 @@ impl Resource<ProviderCtx> for SecretResource {
                 tags: tags_of(p, "tags"),
                 rotation_interval: None,
             };
-            let s = ctx
-                .kms
-                .create_secret(new, value.as_bytes())
-                .map_err(|e| vec![diag("Cannot create secret", &e, attr)])?;
+            let s = ctx.kms.create_secret(new, value.as_bytes()).map_err(|e| {
+                let c = Container::from_instance_id(p.get("instance_id").as_str());
+                let name = str_or(p, "name", "");
+                vec![match (&e, ctx.kms.find_secret(&c, &name)) {
+                    (StoreError::AlreadyExists { .. }, Ok(s)) => {
+                        secret_exists_diag(&c, &name, &s.id)
+                    }
+                    _ => diag("Cannot create secret", &e, attr),
+                }]
+            })?;
             return Ok(secret_state(&s, p));
         }
         update(ctx, req)

@@ -1,7 +1,8 @@
 //! Sealing of key material and wrapping of container root keys.
 //!
 //! - The store's **master key** is 32 random bytes in `<dir>/master.key`
-//!   (mode 0600, created atomically; never printed).
+//!   (mode 0600, created atomically; never printed; see
+//!   [`crate::store::master_key`]).
 //! - Each container has a **root key** (32 random bytes), wrapped by a
 //!   [`RootKeyWrapper`]: [`MasterKeyWrapper`] is the `internal` strategy
 //!   (AES-256-GCM under the master key, AAD = container id); an `external`
@@ -10,11 +11,6 @@
 //!   AES-256-GCM, AAD = `<key id>/<version id>`.
 //!
 //! Sealed format (version 1): `0x01 || nonce (12 bytes) || ciphertext || tag (16 bytes)`.
-
-use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use sm2::elliptic_curve::zeroize::Zeroizing;
@@ -157,21 +153,6 @@ impl std::fmt::Debug for MasterKeyWrapper {
 }
 
 impl MasterKeyWrapper {
-    /// Loads `<dir>/master.key`, creating it (0600, 32 random bytes) if absent.
-    ///
-    /// Creation is race-free: the key is written to a private temporary file
-    /// and hard-linked into place, so a process losing the race reads the
-    /// winner's complete file.
-    pub fn load_or_create(dir: &Path) -> StoreResult<Self> {
-        let path = dir.join(MASTER_KEY_FILE);
-        if !path.exists() {
-            create_master_key(dir, &path)?;
-        }
-        Ok(MasterKeyWrapper {
-            master: read_master_key(&path)?,
-        })
-    }
-
     /// A wrapper around an in-memory master key (tests, other backends).
     pub fn from_key(master: SecretKey32) -> Self {
         MasterKeyWrapper { master }
@@ -188,72 +169,15 @@ impl RootKeyWrapper for MasterKeyWrapper {
     }
 
     fn unwrap_root(&self, container_id: &str, wrapped: &[u8]) -> StoreResult<SecretKey32> {
+        // The store verifies its master key when it is opened (check value),
+        // so a root key that does not unwrap is damaged, not a wrong key.
         let plain = unseal(&self.master, container_id.as_bytes(), wrapped).map_err(|_| {
-            StoreError::Crypto(format!(
-                "cannot unwrap the root key of container {container_id} with the store master key \
-                 (wrong or replaced {MASTER_KEY_FILE}?)"
-            ))
+            StoreError::RootKeyDamaged {
+                container: container_id.to_string(),
+            }
         })?;
         SecretKey32::from_slice(&plain)
     }
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn create_master_key(dir: &Path, path: &Path) -> StoreResult<()> {
-    let key = SecretKey32::generate()?;
-    let mut suffix = [0u8; 8];
-    random_fill(&mut suffix)?;
-    let tmp: PathBuf = dir.join(format!(".{MASTER_KEY_FILE}.{}.tmp", hex::encode(suffix)));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(key.bytes())?;
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp, e));
-    }
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        }
-        // Another process won the race: its file is complete; use it.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err(path, e)),
-    }
-}
-
-fn read_master_key(path: &Path) -> StoreResult<SecretKey32> {
-    let mut f = fs::File::open(path).map_err(|e| io_err(path, e))?;
-    if let Ok(meta) = f.metadata() {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "master key file is readable by group/others; chmod 600 it");
-        }
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(KEY_LEN));
-    f.read_to_end(&mut buf).map_err(|e| io_err(path, e))?;
-    if buf.len() != KEY_LEN {
-        return Err(StoreError::Io {
-            path: path.display().to_string(),
-            message: format!("master key file must hold exactly {KEY_LEN} bytes"),
-        });
-    }
-    SecretKey32::from_slice(&buf)
 }
 
 #[cfg(test)]
@@ -312,53 +236,25 @@ mod tests {
     }
 
     #[test]
-    fn master_key_file_is_0600_and_stable() {
-        let dir = tempfile::tempdir().unwrap();
-        let w1 = MasterKeyWrapper::load_or_create(dir.path()).unwrap();
-        let path = dir.path().join(MASTER_KEY_FILE);
-        let meta = fs::metadata(&path).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(meta.len(), KEY_LEN as u64);
+    fn a_root_key_that_does_not_unwrap_is_reported_damaged() {
+        let w = MasterKeyWrapper::from_key(SecretKey32::generate().unwrap());
         let root = SecretKey32::generate().unwrap();
-        let wrapped = w1.wrap("shared", &root).unwrap();
-        let w2 = MasterKeyWrapper::load_or_create(dir.path()).unwrap();
+        let mut wrapped = w.wrap("shared", &root).unwrap();
         assert_eq!(
-            w2.unwrap_root("shared", &wrapped).unwrap().bytes(),
+            w.unwrap_root("shared", &wrapped).unwrap().bytes(),
             root.bytes()
         );
+        assert!(format!("{w:?}").contains("redacted"));
+        let err = w.unwrap_root("kst-000000000000", &wrapped).unwrap_err();
         assert!(
-            w2.unwrap_root("kst-000000000000", &wrapped).is_err(),
-            "AAD = container id"
+            matches!(err, StoreError::RootKeyDamaged { .. }),
+            "AAD = container id: {err:?}"
         );
-        assert!(format!("{w2:?}").contains("redacted"));
-        // No temporary files left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn master_key_creation_race_yields_one_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let roots: Vec<[u8; KEY_LEN]> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8)
-                .map(|_| {
-                    s.spawn(|| {
-                        *MasterKeyWrapper::load_or_create(dir.path())
-                            .unwrap()
-                            .master
-                            .bytes()
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        assert!(roots.windows(2).all(|w| w[0] == w[1]));
-    }
-
-    #[test]
-    fn bad_master_key_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(MASTER_KEY_FILE), b"short").unwrap();
-        let err = MasterKeyWrapper::load_or_create(dir.path()).unwrap_err();
-        assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+        wrapped[5] ^= 1;
+        let err = w.unwrap_root("shared", &wrapped).unwrap_err();
+        assert!(
+            err.to_string().contains("container shared is damaged"),
+            "{err}"
+        );
     }
 }

@@ -51,6 +51,59 @@ pub enum StoreError {
     /// Sealing, unsealing or key generation failed (no material in the message).
     #[error("cryptographic error: {0}")]
     Crypto(String),
+    /// The store holds data but its master key file is missing. Nothing was
+    /// written: a new master key could never open the existing data.
+    #[error(
+        "the key store at {dir} holds data but its master key file {path} is missing; \
+         restore the master.key this store was created with (from your backup) and retry. \
+         Nothing was changed: a new master key would not open the existing keys"
+    )]
+    MasterKeyMissing {
+        /// The store directory.
+        dir: String,
+        /// The expected master key file.
+        path: String,
+    },
+    /// The master key file is not the one the store was created with.
+    #[error(
+        "the master key file {path} does not open the key store at {dir}: it is not the key \
+         this store was created with (replaced or from another store); restore the right \
+         master.key and retry. Nothing was changed"
+    )]
+    MasterKeyMismatch {
+        /// The store directory.
+        dir: String,
+        /// The master key file.
+        path: String,
+    },
+    /// The master key file exists but cannot be used (not a regular file,
+    /// wrong size).
+    #[error("master key file {path} is unusable: {problem}. Nothing was changed")]
+    MasterKeyInvalid {
+        /// The master key file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A container's wrapped root key does not open although the store's
+    /// master key was verified: the stored root key itself is damaged.
+    #[error(
+        "the root key of container {container} is damaged in the key store (the store's \
+         master key is the right one, verified on open, but does not unwrap it); restore \
+         the key store from a backup"
+    )]
+    RootKeyDamaged {
+        /// The container (`shared` or an instance id).
+        container: String,
+    },
+    /// The store directory, or a file in it, cannot be read.
+    #[error("key store {path} cannot be read: {error}")]
+    Unreadable {
+        /// The path that could not be read.
+        path: String,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
     /// Filesystem problem (store directory, master key file).
     #[error("key store I/O error at {path}: {message}")]
     Io {

@@ -6,7 +6,8 @@
 //! - [`traits`]: [`KeyStore`], the small object-safe storage trait a
 //!   networked database can implement later.
 //! - [`sqlite`]: [`SqliteStore`], the embedded implementation.
-//! - [`crypto`]: master key file, root key wrapping, sealing of material.
+//! - [`crypto`]: root key wrapping, sealing of material.
+//! - [`master_key`]: the master key file and its check value.
 //! - [`keygen`]: real key generation per spec and the spec/usage rule.
 //! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
@@ -16,10 +17,12 @@ pub mod conformance_secrets;
 pub mod crypto;
 pub mod error;
 pub mod keygen;
+pub mod master_key;
 pub mod model;
 pub mod sqlite;
 mod sqlite_ekms;
 mod sqlite_secrets;
+mod sqlite_trust;
 mod sqlite_tx;
 pub mod traits;
 

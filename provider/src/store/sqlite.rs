@@ -7,6 +7,10 @@
 //! - Inside one process the connection sits behind a `Mutex`.
 //! - The schema is created / migrated on open under a write lock and
 //!   versioned with `PRAGMA user_version`.
+//! - [`SqliteStore::open_trusted`] also applies the master-key rule (see
+//!   `sqlite_trust.rs`) in that same transaction, before any migration: a
+//!   store that is not new opens only with its own master key, and a
+//!   refused open writes nothing.
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
@@ -16,6 +20,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+use crate::store::crypto::SecretKey32;
+use crate::store::sqlite_trust;
 use crate::store::sqlite_tx::SqliteTx;
 use crate::store::traits::{KeyStore, StoreReader, StoreTx};
 use crate::store::{StoreError, StoreResult};
@@ -23,11 +29,23 @@ use crate::store::{StoreError, StoreResult};
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "keyshift.db";
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Default time a writer waits for another process's lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
+/// Version 2: `store_meta`, holding the master key's check value.
+const MIGRATE_V2: &str = "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);";
+
+/// A store opened by [`SqliteStore::open_trusted`].
+pub struct TrustedStore {
+    /// The store.
+    pub store: SqliteStore,
+    /// Its master key, verified against the store (or just created with it).
+    pub master: SecretKey32,
+    /// Problems to tell the user about (open permissions); not errors.
+    pub warnings: Vec<String>,
+}
 
 /// The embedded SQLite key store.
 pub struct SqliteStore {
@@ -46,12 +64,46 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `<dir>/keyshift.db`; `dir` must exist.
+    /// The master key is not looked at: production code opens a store
+    /// through [`SqliteStore::open_trusted`].
     pub fn open(dir: &Path) -> StoreResult<Self> {
         Self::open_with_timeout(dir, DEFAULT_BUSY_TIMEOUT)
     }
 
     /// Like [`SqliteStore::open`] with a custom lock wait.
     pub fn open_with_timeout(dir: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let store = Self::connect(dir, busy_timeout)?;
+        store.configure_with_retry(None)?;
+        Ok(store)
+    }
+
+    /// Opens the store at `dir` (creating the directory, mode 0700, when it
+    /// does not exist) together with its master key `<dir>/master.key`.
+    /// A master key is created only with a new, empty store; a store
+    /// holding data opens only with the master key it was created with.
+    pub fn open_trusted(dir: &Path) -> StoreResult<TrustedStore> {
+        Self::open_trusted_with_timeout(dir, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`SqliteStore::open_trusted`] with a custom lock wait.
+    pub fn open_trusted_with_timeout(
+        dir: &Path,
+        busy_timeout: Duration,
+    ) -> StoreResult<TrustedStore> {
+        prepare_dir(dir)?;
+        let warnings = crate::store::master_key::permission_warnings(dir);
+        let store = Self::connect(dir, busy_timeout)?;
+        let master = store
+            .configure_with_retry(Some(dir))?
+            .ok_or_else(|| StoreError::Database("the master key was not resolved".into()))?;
+        Ok(TrustedStore {
+            store,
+            master,
+            warnings,
+        })
+    }
+
+    fn connect(dir: &Path, busy_timeout: Duration) -> StoreResult<Self> {
         let path = dir.join(DB_FILE);
         // Create the file private (0600) before SQLite does with its default mode.
         fs::OpenOptions::new()
@@ -64,13 +116,11 @@ impl SqliteStore {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-        let store = SqliteStore {
+        Ok(SqliteStore {
             conn: Mutex::new(Connection::open(&path).map_err(|e| db_err(e, busy_timeout))?),
             path,
             busy_timeout,
-        };
-        store.configure_with_retry()?;
-        Ok(store)
+        })
     }
 
     /// [`Self::configure`], retried until the busy timeout: when several
@@ -78,10 +128,10 @@ impl SqliteStore {
     /// lock conflicts (switching the journal to WAL while another connection
     /// holds a lock it would deadlock on) with an immediate `SQLITE_BUSY`
     /// that its busy handler never retries. Every step is idempotent.
-    fn configure_with_retry(&self) -> StoreResult<()> {
+    fn configure_with_retry(&self, trust: Option<&Path>) -> StoreResult<Option<SecretKey32>> {
         let deadline = std::time::Instant::now() + self.busy_timeout;
         loop {
-            match self.configure() {
+            match self.configure(trust) {
                 Err(StoreError::Busy(_)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -95,7 +145,9 @@ impl SqliteStore {
         &self.path
     }
 
-    fn configure(&self) -> StoreResult<()> {
+    /// Pragmas, then in one write transaction: the master-key rule (when
+    /// `trust` names the store directory), the schema, the check value.
+    fn configure(&self, trust: Option<&Path>) -> StoreResult<Option<SecretKey32>> {
         let t = self.busy_timeout;
         let mut conn = self.lock();
         conn.busy_timeout(t).map_err(|e| db_err(e, t))?;
@@ -117,20 +169,22 @@ impl SqliteStore {
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| db_err(e, t))?;
-        match version {
-            0 => {
-                tx.execute_batch(SCHEMA_V1).map_err(|e| db_err(e, t))?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(|e| db_err(e, t))?;
-            }
-            SCHEMA_VERSION => {}
-            newer => {
-                return Err(StoreError::Database(format!(
-                    "store schema version {newer} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
-                )));
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Database(format!(
+                "store schema version {version} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
+            )));
+        }
+        let trust = trust
+            .map(|dir| sqlite_trust::examine(&tx, version, dir, t))
+            .transpose()?;
+        migrate(&tx, version, t)?;
+        if let Some(trust) = &trust {
+            if trust.record_check {
+                sqlite_trust::record_check(&tx, &trust.master, t)?;
             }
         }
-        tx.commit().map_err(|e| db_err(e, t))
+        tx.commit().map_err(|e| db_err(e, t))?;
+        Ok(trust.map(|t| t.master))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -172,6 +226,68 @@ impl KeyStore for SqliteStore {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+/// Brings the schema from `version` to [`SCHEMA_VERSION`], one idempotent
+/// step per version, inside the caller's transaction.
+fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreResult<()> {
+    let mut v = version;
+    if v == 0 {
+        tx.execute_batch(SCHEMA_V1).map_err(|e| db_err(e, t))?;
+        v = 1;
+    }
+    if v == 1 {
+        tx.execute_batch(MIGRATE_V2).map_err(|e| db_err(e, t))?;
+        v = 2;
+    }
+    if v != version {
+        tx.pragma_update(None, "user_version", v)
+            .map_err(|e| db_err(e, t))?;
+    }
+    Ok(())
+}
+
+/// Why `dir` holds no key store one could open without creating it (`does
+/// not exist`, `holds no key store (keyshift.db not found)`, `cannot be
+/// read: ...`), or `None` when its database is there. For callers that must
+/// not create a store (the CLI, a preflight's target store).
+pub fn missing_store(dir: &Path) -> Option<String> {
+    let db = dir.join(DB_FILE);
+    let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    match fs::metadata(&db) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some(format!("is unusable ({DB_FILE} is not a regular file)")),
+        Err(e) if not_found(&e) => Some(match fs::metadata(dir) {
+            Ok(m) if m.is_dir() => format!("holds no key store ({DB_FILE} not found)"),
+            Ok(_) => "is not a directory".to_string(),
+            Err(e) if not_found(&e) => "does not exist".to_string(),
+            Err(e) => format!("cannot be read: {e}"),
+        }),
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
+}
+
+/// The store directory: created (0700, with its parents) when missing;
+/// an existing one must be a readable directory.
+fn prepare_dir(dir: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let unreadable = |error| StoreError::Unreadable {
+        path: dir.display().to_string(),
+        error,
+    };
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => fs::read_dir(dir).map(drop).map_err(unreadable),
+        Ok(_) => Err(unreadable(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is not a directory",
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(unreadable),
+        Err(e) => Err(unreadable(e)),
     }
 }
 
