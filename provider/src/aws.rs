@@ -1,4 +1,4 @@
-//! AWS KMS client for EKMS (SPEC §3): the only module that talks to AWS.
+//! AWS KMS client for EKMS: the only module that talks to AWS.
 //!
 //! [`AwsKms`] is a **blocking** facade. It owns a small current-thread tokio
 //! runtime and runs every SDK call with `Runtime::block_on`, so it works
@@ -115,7 +115,7 @@ impl AwsKeyInfo {
 /// Result of a health check ([`AwsKms::health`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyHealth {
-    /// The status (SPEC §3 mapping).
+    /// The status (AWS key state mapped to the EKMS key status).
     pub status: KeyStatus,
     /// AWS `KeyState` when `DescribeKey` answered.
     pub aws_key_state: Option<String>,
@@ -309,7 +309,7 @@ impl AwsKms {
         })
     }
 
-    /// `DescribeKey`, then the checks SPEC §3 makes on create: the key must
+    /// `DescribeKey`, then the checks made on create: the key must
     /// be symmetric `ENCRYPT_DECRYPT` ([`AwsError::NotSymmetric`]) and
     /// `Enabled` ([`AwsError::KeyNotUsable`]).
     pub fn check_usable(&self, arn: &str) -> Result<AwsKeyInfo, AwsError> {
@@ -331,7 +331,7 @@ impl AwsKms {
         Ok(info)
     }
 
-    /// Health check: `DescribeKey` mapped per SPEC §3. `NotFoundException`
+    /// Health check: `DescribeKey` mapped to an EKMS key status. `NotFoundException`
     /// → `DELETED`; an unreachable endpoint, failing credentials or any
     /// other error (after the bounded retries) → `UNAVAILABLE`.
     pub fn health(&self, arn: &str) -> KeyHealth {

@@ -185,7 +185,7 @@ impl Kms {
         })
     }
 
-    /// The migration rule for one key (SPEC §5a), reading the current state
+    /// The migration rule for one key, reading the current state
     /// of both containers: `Ok(())` if `key` may move to `target`.
     pub fn check_key_migratable(&self, key: &Key, target: &Container) -> StoreResult<()> {
         read_with(&*self.store, |r| {

@@ -41,7 +41,7 @@ pub struct ProviderConfig {
     pub aws_endpoint: Option<String>,
     /// AWS shared-config profile.
     pub aws_profile: Option<String>,
-    /// Allow legacy-architecture preflight cases (SPEC §4).
+    /// Allow legacy-architecture preflight cases.
     pub legacy_support: bool,
     /// Principal that EKMS key policies must grant.
     pub service_principal: Option<String>,

@@ -68,7 +68,7 @@ CREATE TABLE audit (
     detail  TEXT NOT NULL
 );
 
--- ekms: one EKMS / BYOK configuration per container (SPEC §3). Whether the
+-- ekms: one EKMS / BYOK configuration per container. Whether the
 -- root key is actually wrapped by the AWS key is containers.wrapping; this
 -- row holds the configuration and the last health check.
 CREATE TABLE ekms_configs (
