@@ -71,7 +71,13 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
             .ok()
             .filter(|c| !c.trim().is_empty())
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // One runtime thread: gRPC I/O for Terraform's few concurrent calls
+    // needs no more, and a multi-threaded scheduler's cross-thread wake-ups
+    // cost about a fifth of the provider's CPU per resource (measured with
+    // `make bench-provider`). Provider code still runs on blocking threads
+    // (`protocol::server::blocking`), so a slow store or AWS call never
+    // stalls the server.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
