@@ -3,26 +3,15 @@
 //! stores set up through the engine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use assert_cmd::Command;
+mod support;
+use support::keyshift;
+
 use keyshift_provider::engine::Kms;
 use keyshift_provider::store::{
     Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey, write_with,
 };
 use serde_json::{Value as Json, json};
 use std::path::Path;
-use std::process::Output;
-
-fn keyshift(store: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn ok(store: &Path, args: &[&str]) -> String {
     let o = keyshift(store, args);

@@ -3,57 +3,13 @@
 //! Preflight tests are in `tests/preflight_cli.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+use support::{code, instance, keyshift_stdin, new_key, stderr, stdout};
+
 use assert_cmd::Command;
 use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{
-    Container, InstanceType, Key, KeySpec, KeyUpdate, KeyUsage, NewInstance, NewKey,
-};
+use keyshift_provider::store::{Container, KeySpec, KeyUpdate, KeyUsage};
 use std::path::Path;
-use std::process::Output;
-
-/// The binary with no store/AWS/legacy settings inherited from the caller.
-fn keyshift(store: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_LEGACY_SUPPORT")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn new_key(kms: &Kms, container: Container, spec: KeySpec, usage: KeyUsage) -> Key {
-    kms.create_key(NewKey::new(container, spec, usage)).unwrap()
-}
-
-fn instance(kms: &Kms, name: &str) -> Container {
-    let i = kms
-        .create_instance(NewInstance {
-            name: name.into(),
-            instance_type: InstanceType::Software,
-            region: "local-1".into(),
-            key_quota: 10,
-            secret_quota: 10,
-        })
-        .unwrap();
-    Container::Instance(i.id)
-}
 
 /// Binary plaintext with zero bytes, newlines and invalid UTF-8.
 fn payload() -> Vec<u8> {
@@ -64,7 +20,7 @@ fn payload() -> Vec<u8> {
 }
 
 fn encrypt(store: &Path, key: &str, plain: &[u8]) -> String {
-    let o = keyshift(store, &["encrypt", "--key", key], plain);
+    let o = keyshift_stdin(store, &["encrypt", "--key", key], plain);
     assert_eq!(code(&o), 0, "encrypt: {}", stderr(&o));
     let text = stdout(&o);
     assert!(
@@ -98,7 +54,7 @@ fn encrypt_decrypt_round_trip_in_shared_and_instance_and_after_move() {
     for key in [shared.id.as_str(), "alias/app"] {
         let ct = encrypt(&store, key, &plain);
         assert!(!ct.as_bytes().windows(6).any(|w| w == b"secret"));
-        let o = keyshift(&store, &["decrypt"], ct.as_bytes());
+        let o = keyshift_stdin(&store, &["decrypt"], ct.as_bytes());
         assert_eq!(code(&o), 0, "decrypt {key}: {}", stderr(&o));
         assert_eq!(o.stdout, plain, "round trip with {key}");
         assert!(o.stderr.is_empty(), "{}", stderr(&o));
@@ -112,23 +68,23 @@ fn encrypt_decrypt_round_trip_in_shared_and_instance_and_after_move() {
         .chunks(76)
         .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
         .collect();
-    let o = keyshift(&store, &["decrypt"], wrapped.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], wrapped.as_bytes());
     assert_eq!((code(&o), o.stdout.as_slice()), (0, b"short".as_slice()));
 
     // A ciphertext made before a move still decrypts after it.
     let before = encrypt(&store, &shared.id, &plain);
     kms.move_key(&shared.id, &inst).unwrap();
     assert_eq!(kms.get_key(&shared.id).unwrap().container, inst);
-    let o = keyshift(&store, &["decrypt"], before.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], before.as_bytes());
     assert_eq!(code(&o), 0, "after move: {}", stderr(&o));
     assert_eq!(o.stdout, plain);
     let after = encrypt(&store, &shared.id, b"after move");
-    let o = keyshift(&store, &["decrypt"], after.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], after.as_bytes());
     assert_eq!(o.stdout, b"after move");
 
     // Empty plaintext round-trips to empty output.
     let ct = encrypt(&store, &shared.id, b"");
-    let o = keyshift(&store, &["decrypt"], ct.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], ct.as_bytes());
     assert_eq!((code(&o), o.stdout.len()), (0, 0));
 }
 
@@ -151,7 +107,7 @@ fn decrypt_failures_have_distinct_exit_codes_and_leak_nothing() {
 
     // Tampered authentication tag: operation failed (1), names the key.
     *raw.last_mut().unwrap() ^= 0x01;
-    let o = keyshift(&store, &["decrypt"], b64.encode(&raw).as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], b64.encode(&raw).as_bytes());
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -168,14 +124,14 @@ fn decrypt_failures_have_distinct_exit_codes_and_leak_nothing() {
         (b"  \n", "is empty"),
         (b"aGVsbG8gd29ybGQ=", "not a Keyshift ciphertext"),
     ] {
-        let o = keyshift(&store, &["decrypt"], input);
+        let o = keyshift_stdin(&store, &["decrypt"], input);
         assert_eq!(code(&o), 2, "{input:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{input:?}: {}", stderr(&o));
     }
 
     // Missing store: input error naming the path, nothing created.
     let missing = dir.path().join("nope");
-    let o = keyshift(&missing, &["decrypt"], ct.as_bytes());
+    let o = keyshift_stdin(&missing, &["decrypt"], ct.as_bytes());
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains(&missing.display().to_string()),
@@ -205,7 +161,7 @@ fn unknown_wrong_usage_and_disabled_keys() {
     let ct = encrypt(&store, &aes.id, b"hello");
 
     for key in ["key-00000000-0000-0000-0000-000000000000", "alias/missing"] {
-        let o = keyshift(&store, &["encrypt", "--key", key], b"hello");
+        let o = keyshift_stdin(&store, &["encrypt", "--key", key], b"hello");
         assert_eq!(code(&o), 2, "{key}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(key) && stderr(&o).contains("not found"),
@@ -214,10 +170,10 @@ fn unknown_wrong_usage_and_disabled_keys() {
         );
     }
     // Encrypting with a signing key / signing with an AES key: input errors.
-    let o = keyshift(&store, &["encrypt", "--key", &ec.id], b"x");
+    let o = keyshift_stdin(&store, &["encrypt", "--key", &ec.id], b"x");
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("AES_256"), "{}", stderr(&o));
-    let o = keyshift(&store, &["sign", "--key", &aes.id], b"x");
+    let o = keyshift_stdin(&store, &["sign", "--key", &aes.id], b"x");
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 
     kms.update_key(
@@ -234,7 +190,7 @@ fn unknown_wrong_usage_and_disabled_keys() {
         } else {
             b"secret-data"
         };
-        let o = keyshift(&store, args, input);
+        let o = keyshift_stdin(&store, args, input);
         assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
@@ -255,7 +211,7 @@ fn unknown_wrong_usage_and_disabled_keys() {
         },
     )
     .unwrap();
-    let o = keyshift(&store, &["decrypt"], ct.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], ct.as_bytes());
     assert_eq!((code(&o), o.stdout.as_slice()), (0, b"hello".as_slice()));
 }
 
@@ -272,7 +228,7 @@ fn sign_verify_round_trip_per_spec_and_tampering() {
         (KeySpec::EcSm2, Container::Shared),
     ] {
         let k = new_key(&kms, container, spec, KeyUsage::SignVerify);
-        let o = keyshift(&store, &["sign", "--key", &k.id], msg);
+        let o = keyshift_stdin(&store, &["sign", "--key", &k.id], msg);
         assert_eq!(code(&o), 0, "{spec}: {}", stderr(&o));
         let sig = stdout(&o).trim_end().to_string();
         assert!(stdout(&o).ends_with('\n') && !sig.contains('\n'));
@@ -283,7 +239,7 @@ fn sign_verify_round_trip_per_spec_and_tampering() {
             .unwrap();
         assert!(kms.verify(&k.id, msg, &raw).unwrap(), "{spec}");
 
-        let o = keyshift(
+        let o = keyshift_stdin(
             &store,
             &["verify", "--key", &k.id, "--signature", &sig],
             msg,
@@ -295,7 +251,7 @@ fn sign_verify_round_trip_per_spec_and_tampering() {
             stderr(&o)
         );
 
-        let o = keyshift(
+        let o = keyshift_stdin(
             &store,
             &["verify", "--key", &k.id, "--signature", &sig],
             b"other",
@@ -307,7 +263,7 @@ fn sign_verify_round_trip_per_spec_and_tampering() {
         let mid = bad.len() / 2;
         bad[mid] ^= 0x40;
         let bad = base64::engine::general_purpose::STANDARD.encode(&bad);
-        let o = keyshift(
+        let o = keyshift_stdin(
             &store,
             &["verify", "--key", &k.id, "--signature", &bad],
             msg,
@@ -316,7 +272,7 @@ fn sign_verify_round_trip_per_spec_and_tampering() {
         assert_eq!(stdout(&o), "invalid signature\n");
         assert!(o.stderr.is_empty(), "{}", stderr(&o));
 
-        let o = keyshift(
+        let o = keyshift_stdin(
             &store,
             &["verify", "--key", &k.id, "--signature", "%%%"],
             msg,
@@ -335,7 +291,7 @@ fn status_without_ekms_configs_and_missing_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     Kms::open(&store, "test").unwrap();
-    let o = keyshift(&store, &["status"], b"");
+    let o = keyshift_stdin(&store, &["status"], b"");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).contains("no EKMS configurations"),
@@ -343,7 +299,7 @@ fn status_without_ekms_configs_and_missing_store() {
         stdout(&o)
     );
 
-    let o = keyshift(&store, &["status", "--format", "json"], b"");
+    let o = keyshift_stdin(&store, &["status", "--format", "json"], b"");
     assert_eq!(code(&o), 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
@@ -351,7 +307,7 @@ fn status_without_ekms_configs_and_missing_store() {
     assert_eq!(v["summary"]["total"], 0);
 
     let missing = dir.path().join("absent");
-    let o = keyshift(&missing, &["status"], b"");
+    let o = keyshift_stdin(&missing, &["status"], b"");
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("absent") && stderr(&o).contains("does not exist"),

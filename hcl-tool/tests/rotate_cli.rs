@@ -3,39 +3,14 @@
 //! chosen time with `--now` (the documented flag), so nothing waits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use assert_cmd::Command;
+mod support;
+use support::{code, keyshift_stdin, stderr, stdout};
+
 use keyshift_provider::engine::Kms;
 use keyshift_provider::engine::rotation::{format_time, parse_time};
 use keyshift_provider::store::{Container, Key, KeySpec, KeyUsage, NewKey, write_with};
 use serde_json::Value as Json;
-use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
-
-fn keyshift(store: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn aes(kms: &Kms, multi_version: bool, interval: Option<&str>) -> Key {
     let mut nk = NewKey::new(Container::Shared, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
@@ -58,11 +33,11 @@ fn key_rotate_on_demand_keeps_old_ciphertexts() {
     kms.create_alias("alias/app", &k.id).unwrap();
     let single = aes(&kms, false, None);
 
-    let o = keyshift(&store, &["encrypt", "--key", "alias/app"], b"old data");
+    let o = keyshift_stdin(&store, &["encrypt", "--key", "alias/app"], b"old data");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let old_ct = stdout(&o);
 
-    let o = keyshift(&store, &["key", "rotate", &k.id], b"");
+    let o = keyshift_stdin(&store, &["key", "rotate", &k.id], b"");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let after = kms.get_key(&k.id).unwrap();
     assert_eq!(after.version_count, 2);
@@ -76,7 +51,7 @@ fn key_rotate_on_demand_keeps_old_ciphertexts() {
     );
 
     // By alias, JSON.
-    let o = keyshift(
+    let o = keyshift_stdin(
         &store,
         &["key", "rotate", "alias/app", "--format", "json"],
         b"",
@@ -99,11 +74,11 @@ fn key_rotate_on_demand_keeps_old_ciphertexts() {
     assert_eq!(j["next_rotation_date"], next.as_str());
 
     // Old data still decrypts; new data uses the new version.
-    let o = keyshift(&store, &["decrypt"], old_ct.as_bytes());
+    let o = keyshift_stdin(&store, &["decrypt"], old_ct.as_bytes());
     assert_eq!((code(&o), o.stdout.as_slice()), (0, b"old data".as_slice()));
 
     // Refusals: single-version (1, with the reason), unknown key (2).
-    let o = keyshift(&store, &["key", "rotate", &single.id], b"");
+    let o = keyshift_stdin(&store, &["key", "rotate", &single.id], b"");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("cannot rotate key") && stderr(&o).contains("single-version"),
@@ -111,7 +86,7 @@ fn key_rotate_on_demand_keeps_old_ciphertexts() {
         stderr(&o)
     );
     assert_eq!(kms.get_key(&single.id).unwrap().version_count, 1);
-    let o = keyshift(&store, &["key", "rotate", "alias/nope"], b"");
+    let o = keyshift_stdin(&store, &["key", "rotate", "alias/nope"], b"");
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
 }
@@ -141,7 +116,7 @@ fn rotate_due_dry_run_then_rotate_then_nothing_due() {
     kms.create_alias("alias/weekly", &weekly.id).unwrap();
 
     // Nothing due yet (real time).
-    let o = keyshift(&store, &["rotate", "--due"], b"");
+    let o = keyshift_stdin(&store, &["rotate", "--due"], b"");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).starts_with("no key is due for rotation at "),
@@ -154,14 +129,14 @@ fn rotate_due_dry_run_then_rotate_then_nothing_due() {
     let before = kms.list_keys(None).unwrap();
     // `--now` moves the clock: 6 days after creation nothing is due yet.
     let early = days_after(&weekly, 6);
-    let o = keyshift(&store, &["rotate", "--due", "--now", &early], b"");
+    let o = keyshift_stdin(&store, &["rotate", "--due", "--now", &early], b"");
     assert_eq!(
         stdout(&o),
         format!("no key is due for rotation at {early}\n")
     );
 
     // Dry run, JSON: lists the due key, changes nothing.
-    let o = keyshift(
+    let o = keyshift_stdin(
         &store,
         &["rotate", "--due", "--dry-run", "--format", "json"],
         b"",
@@ -195,7 +170,7 @@ fn rotate_due_dry_run_then_rotate_then_nothing_due() {
     );
 
     // The real run, table output.
-    let o = keyshift(&store, &["rotate", "--due"], b"");
+    let o = keyshift_stdin(&store, &["rotate", "--due"], b"");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.starts_with("KEY "), "{out}");
@@ -213,7 +188,7 @@ fn rotate_due_dry_run_then_rotate_then_nothing_due() {
     assert_eq!(kms.get_key(&monthly.id).unwrap().version_count, 1);
 
     // The schedule restarted at the rotation: a second run finds nothing.
-    let o = keyshift(&store, &["rotate", "--due"], b"");
+    let o = keyshift_stdin(&store, &["rotate", "--due"], b"");
     assert_eq!(
         (code(&o), stdout(&o).starts_with("no key is due")),
         (0, true)
@@ -234,7 +209,7 @@ fn rotate_due_exit_codes() {
         tx.update_key(&k)
     })
     .unwrap();
-    let o = keyshift(&store, &["rotate", "--due", "--format", "json"], b"");
+    let o = keyshift_stdin(&store, &["rotate", "--due", "--format", "json"], b"");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let j: Json = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(j["keys"][0]["key_id"], legacy.id.as_str());
@@ -253,12 +228,12 @@ fn rotate_due_exit_codes() {
         (&["rotate"][..], "--due"),
         (&["rotate", "--due", "--format", "yaml"][..], "yaml"),
     ] {
-        let o = keyshift(&store, args, b"");
+        let o = keyshift_stdin(&store, args, b"");
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
     let missing = dir.path().join("missing");
-    let o = keyshift(&missing, &["rotate", "--due"], b"");
+    let o = keyshift_stdin(&missing, &["rotate", "--due"], b"");
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(!missing.exists());
 }

@@ -4,7 +4,9 @@
 //! made before a move between containers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use assert_cmd::Command;
+mod support;
+use support::{code, keyshift_stdin, stderr};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use keyshift_provider::engine::Kms;
@@ -12,36 +14,15 @@ use keyshift_provider::store::{Container, InstanceType, KeySpec, KeyUsage, NewIn
 use std::path::Path;
 use std::process::Output;
 
-fn keyshift(store: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn encrypt(store: &Path, key: &str, plain: &[u8]) -> Vec<u8> {
-    let o = keyshift(store, &["encrypt", "--key", key], plain);
+    let o = keyshift_stdin(store, &["encrypt", "--key", key], plain);
     assert_eq!(code(&o), 0, "encrypt {}: {}", plain.len(), stderr(&o));
     B64.decode(String::from_utf8(o.stdout).unwrap().trim_end())
         .unwrap()
 }
 
 fn decrypt(store: &Path, ct: &[u8]) -> Output {
-    keyshift(store, &["decrypt"], B64.encode(ct).as_bytes())
+    keyshift_stdin(store, &["decrypt"], B64.encode(ct).as_bytes())
 }
 
 /// Binary plaintext of `n` bytes (zero bytes, invalid UTF-8).
@@ -69,7 +50,7 @@ fn rsa_round_trip_up_to_the_limit_and_too_long_refused() {
             assert_eq!(code(&o), 0, "{spec} {name}: {}", stderr(&o));
             assert_eq!(o.stdout, plain, "{spec} {name}");
         }
-        let o = keyshift(&store, &["encrypt", "--key", &k.id], &payload(max + 1));
+        let o = keyshift_stdin(&store, &["encrypt", "--key", &k.id], &payload(max + 1));
         assert_eq!(code(&o), 2, "{spec}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
@@ -133,7 +114,7 @@ fn rsa_wrong_key_tampering_and_signing_keys_refused() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!stderr(&o).contains("data key bytes"));
 
-    let o = keyshift(&store, &["encrypt", "--key", &signer.id], b"x");
+    let o = keyshift_stdin(&store, &["encrypt", "--key", &signer.id], b"x");
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("ENCRYPT/DECRYPT"), "{}", stderr(&o));
 

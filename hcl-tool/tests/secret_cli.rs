@@ -2,27 +2,15 @@
 //! through the engine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use assert_cmd::Command;
+mod support;
+use support::keyshift;
+
 use keyshift_provider::engine::Kms;
 use keyshift_provider::store::{
     Container, InstanceType, KeySpec, KeyUpdate, KeyUsage, NewInstance, NewKey, NewSecret,
     SecretType,
 };
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Output;
-
-fn keyshift(store: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

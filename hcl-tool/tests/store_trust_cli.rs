@@ -5,6 +5,9 @@
 //! are sentences rather than debug dumps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+use support::{keyshift_stdin, stderr};
+
 use assert_cmd::Command;
 use keyshift_provider::aws::{AwsError, AwsKeyInfo, KeyHealth};
 use keyshift_provider::engine::Kms;
@@ -17,28 +20,7 @@ use keyshift_provider::store::{
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn keyshift(store: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    Command::cargo_bin("keyshift")
-        .unwrap()
-        .env_remove("KEYSHIFT_STORE")
-        .env_remove("KEYSHIFT_AWS_ENDPOINT")
-        .env_remove("AWS_ENDPOINT_URL_KMS")
-        .env_remove("AWS_ENDPOINT_URL")
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A store holding one AES key (returned), with every connection closed.
 fn store_with_a_key(store: &Path) -> String {
@@ -104,7 +86,7 @@ fn a_store_with_data_refuses_a_missing_or_wrong_master_key_and_writes_nothing() 
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         let key = store_with_a_key(&store);
-        let good = keyshift(&store, &["encrypt", "--key", &key], b"hello");
+        let good = keyshift_stdin(&store, &["encrypt", "--key", &key], b"hello");
         assert_eq!(good.status.code(), Some(0), "{name}: {}", stderr(&good));
         let ciphertext = good.stdout.clone();
 
@@ -123,7 +105,7 @@ fn a_store_with_data_refuses_a_missing_or_wrong_master_key_and_writes_nothing() 
             } else {
                 b"x"
             };
-            let o = keyshift(&store, &args, stdin);
+            let o = keyshift_stdin(&store, &args, stdin);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(2), "{name} {args:?}: {err}");
             assert!(o.stdout.is_empty(), "{name} {args:?}");
@@ -147,7 +129,7 @@ fn a_store_with_data_refuses_a_missing_or_wrong_master_key_and_writes_nothing() 
         let _ = std::fs::remove_file(&master);
         std::fs::write(&master, &original).unwrap();
         std::fs::set_permissions(&master, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let back = keyshift(&store, &["decrypt"], &ciphertext);
+        let back = keyshift_stdin(&store, &["decrypt"], &ciphertext);
         assert_eq!(back.status.code(), Some(0), "{name}: {}", stderr(&back));
         assert_eq!(back.stdout, b"hello", "{name}");
     }
@@ -165,7 +147,7 @@ fn open_permissions_are_warned_about_on_stderr() {
     ];
     for (name, path, mode, fix) in cases {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-        let o = keyshift(&store, &["encrypt", "--key", &key], b"x");
+        let o = keyshift_stdin(&store, &["encrypt", "--key", &key], b"x");
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(0), "{name}: {err}");
         let line = err
@@ -181,7 +163,7 @@ fn open_permissions_are_warned_about_on_stderr() {
         let private = if path == master { 0o600 } else { 0o700 };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(private)).unwrap();
     }
-    let quiet = keyshift(&store, &["encrypt", "--key", &key], b"x");
+    let quiet = keyshift_stdin(&store, &["encrypt", "--key", &key], b"x");
     assert_eq!(quiet.status.code(), Some(0));
     assert!(!stderr(&quiet).contains("warning"), "{}", stderr(&quiet));
 }
@@ -199,7 +181,7 @@ fn an_unreadable_store_path_is_reported_as_unreadable_not_missing() {
         ("a regular file", file.clone()),
     ];
     for (name, store) in cases {
-        let o = keyshift(&store, &["encrypt", "--key", "key-x"], b"x");
+        let o = keyshift_stdin(&store, &["encrypt", "--key", "key-x"], b"x");
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
         assert!(err.contains(&store.display().to_string()), "{name}: {err}");
