@@ -63,7 +63,6 @@ fn fixture() -> Fixture {
                     encryption_key_id: key.id.clone(),
                     description: "database".into(),
                     tags: BTreeMap::from([("team".to_string(), "core".to_string())]),
-                    rotation_interval: None,
                 },
                 value,
             )

@@ -335,7 +335,6 @@ impl Kms {
                 tags: new.tags.clone(),
                 current_version_id: vid.clone(),
                 versions: vec![],
-                rotation_interval: new.rotation_interval.clone(),
                 created_at: created.clone(),
             })?;
             let (key_version_id, sealed) = self.seal_secret(&*tx, &key, &id, &vid, value)?;
@@ -398,10 +397,6 @@ impl Kms {
             if let Some(t) = &upd.tags {
                 s.tags = t.clone();
                 changed.push("tags".to_string());
-            }
-            if let Some(r) = &upd.rotation_interval {
-                s.rotation_interval = r.clone();
-                changed.push("rotation_interval".to_string());
             }
             if let Some(t) = upd.secret_type.filter(|t| *t != s.secret_type) {
                 changed.push(format!("type={t} (was {})", s.secret_type));

@@ -17,7 +17,6 @@ fn new_secret(container: Container, name: &str, key_id: &str) -> NewSecret {
         encryption_key_id: key_id.into(),
         description: "db password".into(),
         tags: BTreeMap::from([("env".to_string(), "test".to_string())]),
-        rotation_interval: None,
     }
 }
 

@@ -95,7 +95,6 @@ fn instance_deletion_keeps_every_key_until_its_own_window_ends() {
                     encryption_key_id: a.id.clone(),
                     description: String::new(),
                     tags: BTreeMap::new(),
-                    rotation_interval: None,
                 };
                 kms.create_secret(s, b"pw").unwrap();
             },

@@ -268,7 +268,6 @@ impl Resource<ProviderCtx> for SecretResource {
                 encryption_key_id: str_or(p, "encryption_key_id", ""),
                 description: str_or(p, "description", ""),
                 tags: tags_of(p, "tags"),
-                rotation_interval: None,
             };
             let s = ctx.kms.create_secret(new, value.as_bytes()).map_err(|e| {
                 let c = Container::from_instance_id(p.get("instance_id").as_str());
@@ -374,7 +373,6 @@ fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
     let upd = SecretUpdate {
         description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
         tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
-        rotation_interval: None,
         encryption_key_id: (changed(prior, p, "encryption_key_id") && !moved)
             .then(|| str_or(p, "encryption_key_id", "")),
         secret_type: if changed(prior, p, "type") {

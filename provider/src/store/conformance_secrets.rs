@@ -23,7 +23,6 @@ pub fn sample_secret(container: Container) -> Secret {
         tags: BTreeMap::from([("team".to_string(), "kms".to_string())]),
         current_version_id: String::new(),
         versions: vec![],
-        rotation_interval: None,
         created_at: "2025-01-01T00:00:00Z".into(),
     }
 }

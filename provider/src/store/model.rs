@@ -415,8 +415,6 @@ pub struct Secret {
     pub current_version_id: String,
     /// All versions, oldest first (filled in by the store).
     pub versions: Vec<SecretVersionInfo>,
-    /// Rotation interval as configured (e.g. `"30d"`), if any.
-    pub rotation_interval: Option<String>,
     /// RFC 3339 creation time.
     pub created_at: String,
 }
@@ -436,8 +434,6 @@ pub struct NewSecret {
     pub description: String,
     /// User tags.
     pub tags: BTreeMap<String, String>,
-    /// Rotation interval, if any.
-    pub rotation_interval: Option<String>,
 }
 
 /// Updatable fields of a secret (`None` = unchanged).
@@ -447,8 +443,6 @@ pub struct SecretUpdate {
     pub description: Option<String>,
     /// New tags (replace all).
     pub tags: Option<BTreeMap<String, String>>,
-    /// New rotation interval (`Some(None)` turns rotation off).
-    pub rotation_interval: Option<Option<String>>,
     /// Another key of the same container: every version is re-sealed under it.
     pub encryption_key_id: Option<String>,
     /// New type (metadata only: versions and their values are unchanged).

@@ -9,8 +9,10 @@ use crate::store::{
     Container, SealedSecretVersion, Secret, SecretVersionInfo, StoreError, StoreResult,
 };
 
+// `secrets.rotation_interval` (schema v1) is no longer read or written: a
+// secret's value has no rotation (see `resources/secret.rs`); it stays NULL.
 const COLS: &str = "id, container_id, name, secret_type, encryption_key_id, description, tags, \
-                    current_version_id, rotation_interval, created_at";
+                    current_version_id, created_at";
 const VERSION_COLS: &str =
     "secret_id, version_id, seq, stages, created_at, key_id, key_version_id, sealed";
 
@@ -23,7 +25,7 @@ fn corrupt(column: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A `secrets` row before parsing: (id, container, name, type, key,
-/// description, tags, current version, rotation, created).
+/// description, tags, current version, created).
 type RawSecret = (
     String,
     String,
@@ -33,7 +35,6 @@ type RawSecret = (
     String,
     String,
     String,
-    Option<String>,
     String,
 );
 
@@ -78,7 +79,7 @@ impl SqliteTx<'_> {
     }
 
     fn sec_from_raw(&self, raw: RawSecret) -> StoreResult<Secret> {
-        let (id, container, name, ty, key, description, tags, current, rotation, created) = raw;
+        let (id, container, name, ty, key, description, tags, current, created) = raw;
         let versions = self
             .secret_versions_of(&id)?
             .into_iter()
@@ -102,7 +103,6 @@ impl SqliteTx<'_> {
             tags: serde_json::from_str(&tags).map_err(|e| corrupt("tags", e))?,
             current_version_id: current,
             versions,
-            rotation_interval: rotation,
             created_at: created,
         })
     }
@@ -208,9 +208,7 @@ impl SqliteTx<'_> {
         }
         self.secret_container_check(s)?;
         self.exec(
-            &format!(
-                "INSERT INTO secrets ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ),
+            &format!("INSERT INTO secrets ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
                 s.id,
                 container_id(&s.container),
@@ -220,7 +218,6 @@ impl SqliteTx<'_> {
                 s.description,
                 json("tags", &s.tags)?,
                 s.current_version_id,
-                s.rotation_interval,
                 s.created_at
             ],
         )?;
@@ -238,11 +235,11 @@ impl SqliteTx<'_> {
         self.secret_container_check(s)?;
         self.exec(
             "UPDATE secrets SET container_id = ?2, name = ?3, secret_type = ?4, encryption_key_id = ?5, \
-             description = ?6, tags = ?7, current_version_id = ?8, rotation_interval = ?9, created_at = ?10 \
+             description = ?6, tags = ?7, current_version_id = ?8, created_at = ?9 \
              WHERE id = ?1",
             params![
                 s.id, container_id(&s.container), s.name, s.secret_type.as_str(), s.encryption_key_id,
-                s.description, json("tags", &s.tags)?, s.current_version_id, s.rotation_interval, s.created_at
+                s.description, json("tags", &s.tags)?, s.current_version_id, s.created_at
             ],
         )?;
         Ok(())
