@@ -65,27 +65,35 @@ pub struct CheckConfig {
 /// Placeholder printed instead of a sensitive value.
 pub const SENSITIVE: &str = "(sensitive value)";
 
+/// What a check run found, and how many managed resource changes were
+/// key-bearing (printed on every run, so a gate that examined nothing is
+/// visible in CI logs).
+#[derive(Debug, Default)]
+pub struct CheckResult {
+    /// The findings, in plan order.
+    pub findings: Vec<Finding>,
+    /// Key-bearing managed resource changes examined.
+    pub key_bearing: usize,
+}
+
 /// Runs every rule over `plan`.
-pub fn check_plan(plan: &Plan<'_>, cfg: &CheckConfig) -> Vec<Finding> {
-    let mut findings = Vec::new();
+pub fn check_plan(plan: &Plan<'_>, cfg: &CheckConfig) -> CheckResult {
+    let mut out = CheckResult::default();
     for rc in plan.resource_changes.iter().filter(|rc| rc.is_managed()) {
-        check_change(rc, cfg, &mut findings);
+        let key_bearing = cfg.key_types.contains(&rc.rtype);
+        out.key_bearing += usize::from(key_bearing);
+        check_change(rc, cfg, key_bearing, &mut out.findings);
     }
-    findings
+    out
 }
 
-/// How many managed resource changes of `plan` are key-bearing: printed on
-/// every run, so a gate that examined nothing is visible in CI logs.
-pub fn key_bearing_count(plan: &Plan<'_>, cfg: &CheckConfig) -> usize {
-    plan.resource_changes
-        .iter()
-        .filter(|rc| rc.is_managed() && cfg.key_types.contains(&rc.rtype))
-        .count()
-}
-
-fn check_change(rc: &ResourceChange<'_>, cfg: &CheckConfig, out: &mut Vec<Finding>) {
+fn check_change(
+    rc: &ResourceChange<'_>,
+    cfg: &CheckConfig,
+    key_bearing: bool,
+    out: &mut Vec<Finding>,
+) {
     let kind = rc.change.kind();
-    let key_bearing = cfg.key_types.contains(&rc.rtype);
     let mut push = |severity, fkind, message: String| {
         out.push(new_finding(rc, cfg, severity, fkind, message));
     };
@@ -145,7 +153,7 @@ fn check_change(rc: &ResourceChange<'_>, cfg: &CheckConfig, out: &mut Vec<Findin
                 format!(
                     "{what} has the action list {}, which plan-check does not recognise; \
                      refusing to pass it",
-                    actions_text(rc)
+                    rc.change.actions_text()
                 ),
             ),
             ChangeKind::NoOp | ChangeKind::Create | ChangeKind::Update => {}
@@ -213,11 +221,6 @@ fn check_attrs(
             );
         }
     }
-}
-
-/// The action list as Terraform wrote it, e.g. `["delete","delete"]`.
-fn actions_text(rc: &ResourceChange<'_>) -> String {
-    serde_json::to_string(&rc.change.actions).unwrap_or_else(|_| "(unreadable)".to_owned())
 }
 
 fn shown(v: &Value, sensitive: bool) -> String {

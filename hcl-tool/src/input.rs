@@ -37,7 +37,7 @@ fn read_limited(
         source,
     };
     let bytes = match stdin {
-        Some(stdin) if path == Path::new(STDIN) => read_bounded(stdin, path, limit)?,
+        Some(stdin) if path == Path::new(STDIN) => read_bounded(stdin, path, limit, 0)?,
         _ => {
             // `metadata` follows symlinks: a link to /dev/zero is refused too.
             let meta = std::fs::metadata(path).map_err(io)?;
@@ -48,14 +48,22 @@ fn read_limited(
                 });
             }
             let file = std::fs::File::open(path).map_err(io)?;
-            read_bounded(&mut &file, path, limit)?
+            // Sized up front: growing by doubling would copy a 45 MB plan
+            // several times and fault in pages it then drops.
+            let expected = usize::try_from(meta.len().min(limit)).unwrap_or(0);
+            read_bounded(&mut &file, path, limit, expected)?
         }
     };
     decode(path, bytes)
 }
 
-fn read_bounded(reader: &mut dyn Read, path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
-    let mut bytes = Vec::new();
+fn read_bounded(
+    reader: &mut dyn Read,
+    path: &Path,
+    limit: u64,
+    expected: usize,
+) -> Result<Vec<u8>, InputError> {
+    let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)

@@ -317,7 +317,50 @@ pub enum Action {
     Other,
 }
 
+/// One word of an action list: the action, and the word itself when it is
+/// not one Terraform writes (kept for messages; known words allocate
+/// nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionWord(pub Action, Option<Box<str>>);
+
+impl<'de> Deserialize<'de> for ActionWord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ActionWord;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an action word")
+            }
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<ActionWord, E> {
+                let action = Action::from_word(word);
+                let raw = (action == Action::Other).then(|| word.into());
+                Ok(ActionWord(action, raw))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+impl serde::Serialize for ActionWord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.1.as_deref().unwrap_or(self.0.word()))
+    }
+}
+
 impl Action {
+    /// The JSON word of a known action (`"(unknown)"` for [`Action::Other`]).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::NoOp => "no-op",
+            Self::Create => "create",
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Forget => "forget",
+            Self::Other => "(unknown)",
+        }
+    }
+
     /// The action Terraform's JSON word names.
     pub fn from_word(word: &str) -> Self {
         match word {
@@ -360,9 +403,8 @@ pub enum ChangeKind {
 /// `change`.
 #[derive(Debug, Deserialize)]
 pub struct Change<'a> {
-    /// The actions, in order, as Terraform wrote them (see [`Action::from_word`]).
-    #[serde(borrow)]
-    pub actions: Vec<Cow<'a, str>>,
+    /// The actions, in order (see [`Action::from_word`]).
+    pub actions: Vec<ActionWord>,
     /// Prior value (null on create).
     #[serde(default, borrow)]
     pub before: Option<&'a RawValue>,
@@ -384,19 +426,26 @@ pub struct Change<'a> {
 }
 
 impl Change<'_> {
+    /// The action list as Terraform wrote it, e.g. `["delete","create"]`.
+    pub fn actions_text(&self) -> String {
+        serde_json::to_string(&self.actions).unwrap_or_else(|_| "(unreadable)".to_owned())
+    }
+
     /// Classifies the action list.
     pub fn kind(&self) -> ChangeKind {
         use Action as A;
-        let actions: Vec<Action> = self.actions.iter().map(|w| Action::from_word(w)).collect();
-        match actions.as_slice() {
-            [A::NoOp] | [A::Read] => ChangeKind::NoOp,
-            [A::Create] => ChangeKind::Create,
-            [A::Update] => ChangeKind::Update,
-            [A::Delete] => ChangeKind::Delete,
-            [A::Delete, A::Create] => ChangeKind::ReplaceDeleteFirst,
-            [A::Create, A::Delete] => ChangeKind::ReplaceCreateFirst,
-            [A::Forget] => ChangeKind::Forget,
-            [A::Create, A::Forget] | [A::Forget, A::Create] => ChangeKind::ReplaceForget,
+        let action = |i: usize| self.actions.get(i).map(|w| w.0);
+        match (self.actions.len(), action(0), action(1)) {
+            (1, Some(A::NoOp | A::Read), _) => ChangeKind::NoOp,
+            (1, Some(A::Create), _) => ChangeKind::Create,
+            (1, Some(A::Update), _) => ChangeKind::Update,
+            (1, Some(A::Delete), _) => ChangeKind::Delete,
+            (2, Some(A::Delete), Some(A::Create)) => ChangeKind::ReplaceDeleteFirst,
+            (2, Some(A::Create), Some(A::Delete)) => ChangeKind::ReplaceCreateFirst,
+            (1, Some(A::Forget), _) => ChangeKind::Forget,
+            (2, Some(A::Create), Some(A::Forget)) | (2, Some(A::Forget), Some(A::Create)) => {
+                ChangeKind::ReplaceForget
+            }
             _ => ChangeKind::Other,
         }
     }

@@ -1,6 +1,6 @@
 //! `keyshift plan-check PLAN.json`: CI gate on a Terraform plan.
 
-use crate::check::{CheckConfig, Finding, Severity, check_plan, key_bearing_count};
+use crate::check::{CheckConfig, Finding, Severity, check_plan};
 use crate::cli::{CliError, Outcome};
 use crate::plan::{Plan, read_input_or_stdin};
 use crate::presets::{KeyTypes, MigrationAttrs};
@@ -79,10 +79,11 @@ pub fn run(
         attrs: MigrationAttrs::with_presets(&args.attr)?,
         allow: args.allow.clone(),
     };
-    let findings = check_plan(&plan, &cfg);
+    let checked = check_plan(&plan, &cfg);
+    let findings = checked.findings;
     let mut summary = Summary {
         checked: plan.resource_changes.len(),
-        key_bearing: key_bearing_count(&plan, &cfg),
+        key_bearing: checked.key_bearing,
         ..Summary::default()
     };
     for f in &findings {

@@ -41,8 +41,12 @@ pub fn verify_selection(
 fn judge(rc: &ResourceChange<'_>, sel: Option<&Selection>) -> Option<String> {
     let kind = rc.change.kind();
     let Some(sel) = sel else {
-        return (kind != ChangeKind::NoOp)
-            .then(|| format!("not selected, but the plan has {:?}", rc.change.actions));
+        return (kind != ChangeKind::NoOp).then(|| {
+            format!(
+                "not selected, but the plan has {}",
+                rc.change.actions_text()
+            )
+        });
     };
     let (Ok(before), Ok(after)) = (top_level(rc.change.before), top_level(rc.change.after)) else {
         return Some("before/after values are not objects".to_owned());
@@ -67,8 +71,8 @@ fn judge(rc: &ResourceChange<'_>, sel: Option<&Selection>) -> Option<String> {
                 .then(|| format!("other attributes change too: {}", others.join(", ")))
         }
         _ => Some(format!(
-            "expected an in-place update of {attr}, the plan has {:?}",
-            rc.change.actions
+            "expected an in-place update of {attr}, the plan has {}",
+            rc.change.actions_text()
         )),
     }
 }
