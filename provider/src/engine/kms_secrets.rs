@@ -538,10 +538,36 @@ impl Kms {
         target: &Container,
         new_key: Option<&str>,
     ) -> StoreResult<Secret> {
+        self.relocate_secret(id, target, new_key, false)
+    }
+
+    /// [`Kms::move_secret`] (without a key switch) for the holder of the
+    /// migration lock on the secret's container or `target`: the lock is
+    /// required instead of refused. Same rule otherwise.
+    pub fn migrate_secret_locked(&self, id: &str, target: &Container) -> StoreResult<Secret> {
+        self.relocate_secret(id, target, None, true)
+    }
+
+    fn relocate_secret(
+        &self,
+        id: &str,
+        target: &Container,
+        new_key: Option<&str>,
+        lock_held: bool,
+    ) -> StoreResult<Secret> {
         self.mutate("secret.move", id, |tx, detail| {
             let mut s = load_secret(&*tx, id)?;
             let mut notes = Vec::new();
-            if s.container != *target {
+            if s.container != *target && lock_held {
+                let src = super::kms::container_record(&*tx, &s.container)?;
+                let dst = super::kms::container_record(&*tx, target)?;
+                if !src.migrating && !dst.migrating {
+                    return Err(StoreError::Conflict(format!(
+                        "no migration lock is held on {} or {target}",
+                        s.container
+                    )));
+                }
+            } else if s.container != *target {
                 unlocked_container(&*tx, &s.container)?;
                 unlocked_container(&*tx, target)?;
             }

@@ -10,6 +10,7 @@
 //! - `kms_material`: import, in-place migration, encrypt/decrypt.
 //! - [`rotation`]: the rotation rule, the due rule, on-demand and scheduled rotation.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
+//! - [`migrate`]: container → container migration runs (select, lock, move, report).
 //! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
 
@@ -23,6 +24,7 @@ mod kms_material;
 pub mod kms_rsa;
 pub mod kms_secrets;
 mod kms_sign;
+pub mod migrate;
 pub mod migration_rules;
 pub mod preflight;
 pub mod rotation;
