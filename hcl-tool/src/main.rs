@@ -43,6 +43,8 @@ enum Command {
     Instance(cli::instance::InstanceArgs),
     /// Rotate every key whose rotation_interval has passed (for cron or CI schedules).
     Rotate(cli::rotate::RotateArgs),
+    /// Move keys and secrets between containers of a store (shared KMS, instances).
+    Migrate(cli::migrate::MigrateArgs),
     /// Secrets of a key store: `get` one value, `list` them (metadata only).
     #[command(subcommand)]
     Secret(cli::secret::SecretCommand),
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Key(args) => cli::key::run(args, store, &mut stdout),
         Command::Instance(args) => cli::instance::run(args, store, &mut stdout),
         Command::Rotate(args) => cli::rotate::run(args, store, &mut stdout),
+        Command::Migrate(args) => cli::migrate::run(args, store, &mut stdout),
         Command::Secret(cmd) => cli::secret::run(cmd, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);

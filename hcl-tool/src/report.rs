@@ -11,14 +11,17 @@
 //!       "id": "<object id, equal to the resource's `id` in the state>",
 //!       "kind": "key" | "secret",
 //!       "source": "shared" | "kst-...",
-//!       "target_instance_id": "kst-...",
-//!       "outcome": "migrated" | "skipped" | "failed"
+//!       "target_instance_id": "kst-..." | "shared",
+//!       "outcome": "migrated" | "skipped" | "failed",
+//!       "names": ["alias/..." | "<secret name>"],
+//!       "reason": "why it was skipped or failed"
 //!     }
 //!   ]
 //! }
 //! ```
 //!
-//! Unknown keys are ignored; an unknown `schema_version`, `kind` or
+//! `names` and `reason` are optional (written by `keyshift migrate`, not
+//! needed to rewrite). Unknown keys are ignored; an unknown `schema_version`, `kind` or
 //! `outcome` is rejected.
 
 use crate::plan::{InputError, check_not_array, read_input};
@@ -50,6 +53,12 @@ pub struct ReportObject {
     pub target_instance_id: String,
     /// What happened.
     pub outcome: Outcome,
+    /// A key's aliases or a secret's name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Why it was skipped or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Object kind.

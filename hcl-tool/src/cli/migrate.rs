@@ -1,0 +1,148 @@
+//! `keyshift migrate --to kst-…|shared [--from …] (PATTERN… | --all)`: move
+//! keys (and with `--include-secrets` secrets) between the containers of one
+//! store, out of band of Terraform, keeping ids, versions, aliases, tags,
+//! state and material. Which objects move and why the others do not is
+//! decided by the engine ([`migrate::select`]); this command prints the
+//! decisions, carries them out ([`migrate::run`]), writes the report
+//! `keyshift rewrite --report` reads, and with `--rewrite DIR` applies it to
+//! the Terraform configuration in the same run.
+//!
+//! Exit codes: 0 when every selected object is in the target (or was
+//! skipped as not required), 1 when any was refused or failed, 2 for usage
+//! or input errors (reported before anything moves).
+
+use crate::cli::migrate_output::{self, Line};
+use crate::cli::store::{self, AwsArgs, failed, open_existing};
+use crate::cli::{CliError, Outcome};
+use crate::progress;
+use clap::Args;
+use keyshift_provider::engine::migrate::{self, MigrateError, Request};
+use keyshift_provider::store::{Container, StoreError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `keyshift migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Globs on key id, alias or secret name (`*` any run of characters,
+    /// `?` one); at most 50 objects in all.
+    #[arg(
+        value_name = "PATTERN",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub patterns: Vec<String>,
+    /// Target container: `shared` or an instance id `kst-…`.
+    #[arg(long, value_name = "kst-…|shared")]
+    pub to: String,
+    /// Source container (default `shared`; required with `--to shared`).
+    #[arg(long, value_name = "shared|kst-…")]
+    pub from: Option<String>,
+    /// Every object of the source container (no 50-object limit).
+    #[arg(long)]
+    pub all: bool,
+    /// Also migrate secrets (each needs its encryption key in the target).
+    #[arg(long)]
+    pub include_secrets: bool,
+    /// Print what would happen; change nothing.
+    #[arg(long, conflicts_with = "rewrite")]
+    pub dry_run: bool,
+    /// Write the migration report (JSON, schema_version 1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Apply the report to the Terraform configuration in DIR (needs an
+    /// initialised DIR with state: runs `terraform show -json` there).
+    #[arg(long, value_name = "DIR")]
+    pub rewrite: Option<PathBuf>,
+    /// With --rewrite: run `terraform plan -detailed-exitcode` after writing
+    /// and fail unless the plan is clean.
+    #[arg(long, requires = "rewrite")]
+    pub verify: bool,
+    /// Terraform binary for --rewrite.
+    #[arg(long, env = "KEYSHIFT_TERRAFORM_BIN", default_value = "terraform")]
+    pub terraform_bin: PathBuf,
+    /// AWS KMS settings (for keys in externally wrapped containers).
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Parses `shared` or `kst-…`.
+pub fn parse_container(flag: &str, text: &str) -> Result<Container, CliError> {
+    match text {
+        "shared" => Ok(Container::Shared),
+        id if id.starts_with("kst-") => Ok(Container::Instance(id.to_string())),
+        other => Err(CliError::Usage(format!(
+            "--{flag} {other:?}: expected `shared` or an instance id `kst-…`"
+        ))),
+    }
+}
+
+/// Runs `keyshift migrate`.
+pub fn run(
+    args: &MigrateArgs,
+    store: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let target = parse_container("to", &args.to)?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|f| parse_container("from", f))
+        .transpose()?;
+    if args.rewrite.is_some() && target == Container::Shared {
+        return Err(CliError::Usage(
+            "--rewrite with --to shared is not supported: remove instance_id from the moved resources instead".into(),
+        ));
+    }
+    let kms = open_existing(&store::store_dir(store), &args.aws.service())?;
+    let req = Request {
+        target,
+        from,
+        patterns: args.patterns.clone(),
+        all: args.all,
+        include_secrets: args.include_secrets,
+    };
+    let sel = migrate::select(&kms, &req).map_err(|e| match e {
+        MigrateError::Store(e @ StoreError::NotFound { .. }) => {
+            CliError::Usage(format!("cannot select objects to migrate: {e}"))
+        }
+        MigrateError::Store(e) => failed("cannot select objects to migrate")(e),
+        other => CliError::Usage(other.to_string()),
+    })?;
+    let lines: Vec<Line> = if args.dry_run {
+        sel.candidates.iter().map(Line::planned).collect()
+    } else {
+        let bar = progress::bar(sel.candidates.len() as u64, "migrating");
+        let outcomes = migrate::run(&kms, &sel, &mut |_| bar.inc(1))
+            .map_err(failed(format!("cannot migrate to {}", sel.target)))?;
+        bar.finish_and_clear();
+        sel.candidates
+            .iter()
+            .zip(outcomes)
+            .map(|(c, o)| Line::done(c, o))
+            .collect()
+    };
+    migrate_output::write_summary(out, &sel, &lines, args.dry_run)?;
+    let report = migrate_output::report(&sel, &lines);
+    if let Some(path) = &args.report {
+        migrate_output::write_report(path, &report)?;
+    }
+    let mut outcome = if lines.iter().any(Line::is_finding) {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    };
+    if let Some(dir) = &args.rewrite {
+        let rewritten = crate::cli::migrate_rewrite::apply(
+            dir,
+            &args.terraform_bin,
+            &report,
+            args.verify,
+            out,
+        )?;
+        if rewritten == Outcome::Findings {
+            outcome = Outcome::Findings;
+        }
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,61 @@
+//! `keyshift migrate --rewrite DIR [--verify]`: after the run, pin the new
+//! placement in the Terraform configuration, exactly as
+//! `keyshift rewrite DIR --report R --state S [--verify]` would with this
+//! run's report and the state of DIR (`terraform show -json`).
+
+use crate::cli::rewrite::{RewriteArgs, RewriteFormat};
+use crate::cli::{CliError, Outcome};
+use crate::report::Report;
+use crate::rewrite::RewriteError;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// Applies `report` to the configuration in `dir`.
+pub fn apply(
+    dir: &Path,
+    terraform: &Path,
+    report: &Report,
+    verify: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let tmp = tempfile::tempdir()?;
+    let report_path = tmp.path().join("report.json");
+    crate::cli::migrate_output::write_report(&report_path, report)?;
+    let state_path = tmp.path().join("state.json");
+    std::fs::write(&state_path, state_json(dir, terraform)?)?;
+    let args = RewriteArgs {
+        dir: dir.to_owned(),
+        plan: None,
+        report: Some(report_path),
+        state: Some(state_path),
+        select: Vec::new(),
+        set: None,
+        attr: Vec::new(),
+        check: false,
+        verify,
+        terraform_bin: terraform.to_owned(),
+        format: RewriteFormat::Text,
+        insert_everywhere: None,
+    };
+    writeln!(out, "rewrite {}:", dir.display())?;
+    crate::cli::rewrite::run(&args, out)
+}
+
+/// `terraform show -json` in `dir`.
+fn state_json(dir: &Path, terraform: &Path) -> Result<Vec<u8>, CliError> {
+    let output = Command::new(terraform)
+        .args(["show", "-json", "-no-color"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| RewriteError::Terraform(format!("cannot run {}: {e}", terraform.display())))?;
+    if !output.status.success() {
+        return Err(RewriteError::Terraform(format!(
+            "`terraform show -json` failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .into());
+    }
+    Ok(output.stdout)
+}
