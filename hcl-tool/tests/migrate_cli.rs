@@ -183,8 +183,11 @@ fn dry_run_changes_nothing() {
         stdout(&o)
     );
     assert!(
-        stdout(&o).ends_with("dry run: migrate to ".to_string().as_str())
-            || stdout(&o).contains("1 would migrate")
+        stdout(&o).ends_with(&format!(
+            "dry run: migrate to {kst}: 1 would migrate, 0 skipped, 0 refused, 0 failed\n"
+        )),
+        "{}",
+        stdout(&o)
     );
     assert_eq!(where_key(&f.kms, &app), Container::Shared);
 }
