@@ -70,6 +70,7 @@ pub(super) fn unlocked_container<R: StoreReader + ?Sized>(
     if rec.migrating {
         return Err(StoreError::MigrationInProgress {
             container: c.to_string(),
+            holder: super::migration_lock::holder_text(r, c)?,
         });
     }
     Ok(rec)
@@ -426,6 +427,7 @@ impl Kms {
             if on && rec.migrating {
                 return Err(StoreError::MigrationInProgress {
                     container: container.to_string(),
+                    holder: super::migration_lock::holder_text(&*tx, container)?,
                 });
             }
             rec.migrating = on;

@@ -79,8 +79,8 @@ pub struct Candidate {
 pub struct Selection {
     /// Where they go.
     pub target: Container,
-    /// The source containers (locked during the run with the target).
-    pub sources: Vec<Container>,
+    /// The source container (locked during the run with the target).
+    pub source: Container,
     /// Every selected object.
     pub candidates: Vec<Candidate>,
 }
@@ -222,6 +222,8 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
     if !req.all && count > MANUAL_LIMIT {
         return Err(MigrateError::TooMany { count });
     }
+    // A lock left by a dead run is taken over by this run: judge as its holder.
+    let lock_held = kms.lock_is_stale(&source)? || kms.lock_is_stale(&req.target)?;
     let mut target_count = kms.list_keys(Some(&req.target))?.len() as i64;
     let mut candidates = Vec::with_capacity(count);
     let mut moving: BTreeSet<String> = BTreeSet::new();
@@ -235,7 +237,7 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
                 target: &req.target,
                 target_instance,
                 target_key_count: target_count,
-                lock_held: false,
+                lock_held,
             };
             match migration_rules::check(&plan) {
                 Ok(()) => {
@@ -277,31 +279,25 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
     }
     Ok(Selection {
         target: req.target.clone(),
-        sources: vec![source],
+        source,
         candidates,
     })
 }
 
-/// Carries out a selection: locks the sources and the target, moves every
-/// `Move` candidate (keys first, then secrets, each in its own
-/// transaction), unlocks (also when a move failed) and returns one outcome
-/// per candidate, in order. `progress` is called after each object. A lock
-/// that cannot be taken (another migration holds a container) is an error
-/// and nothing moves.
+/// Carries out a selection: locks the source and the target recording this
+/// process as the holder ([`Kms::begin_migration`], which takes over a lock
+/// left by a dead process), moves every `Move` candidate (keys first, then
+/// secrets, each in its own transaction), releases the locks (also when a
+/// move failed) and returns one outcome per candidate, in order. `progress`
+/// is called after each object. A lock held by a live run is an error and
+/// nothing moves.
 pub fn run(
     kms: &Kms,
     sel: &Selection,
     progress: &mut dyn FnMut(&Candidate),
 ) -> Result<Vec<Outcome>, StoreError> {
-    let mut locked: Vec<&Container> = Vec::new();
-    for c in sel.sources.iter().chain(std::iter::once(&sel.target)) {
-        if let Err(e) = kms.set_migrating(c, true) {
-            let _ = unlock(kms, &locked);
-            return Err(e);
-        }
-        locked.push(c);
-    }
-    let outcomes = sel
+    let lock = kms.begin_migration(&sel.source, &sel.target)?;
+    let outcomes: Vec<Outcome> = sel
         .candidates
         .iter()
         .map(|c| {
@@ -310,8 +306,9 @@ pub fn run(
             o
         })
         .collect();
-    let unlocked = unlock(kms, &locked);
-    unlocked.map(|()| outcomes)
+    let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_)));
+    kms.end_migration(&lock, if failed { "failed" } else { "completed" })?;
+    Ok(outcomes)
 }
 
 fn move_one(kms: &Kms, c: &Candidate, target: &Container) -> Outcome {
@@ -329,19 +326,6 @@ fn move_one(kms: &Kms, c: &Candidate, target: &Container) -> Outcome {
             }
         }
     }
-}
-
-/// Releases every lock in `locked`; the first error (after trying all).
-fn unlock(kms: &Kms, locked: &[&Container]) -> Result<(), StoreError> {
-    let mut first = Ok(());
-    for c in locked.iter().rev() {
-        if let Err(e) = kms.set_migrating(c, false) {
-            if first.is_ok() {
-                first = Err(e);
-            }
-        }
-    }
-    first
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::engine::migration_lock;
 use crate::engine::test_support::{inst, kms, new_key};
 use crate::store::{InstanceType, KeySpec, NewSecret, ProtectionLevel, SecretType};
 
@@ -275,4 +276,51 @@ fn globs() {
     ] {
         assert_eq!(glob_matches(g, t), want, "{g} vs {t}");
     }
+}
+
+#[test]
+fn a_lock_left_by_a_dead_process_is_taken_over() {
+    use crate::store::write_with;
+    let (_d, kms) = kms();
+    let t = soft(&kms);
+    let k = kms
+        .create_key(new_key(Container::Shared, KeySpec::Aes256))
+        .unwrap();
+    let mut dead = kms.begin_migration(&Container::Shared, &t).unwrap();
+    // A live holder: refused, naming the run.
+    let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
+    match run(&kms, &sel, &mut |_| {}) {
+        Err(e @ StoreError::MigrationInProgress { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains(&format!("(run {}, pid ", dead.run_id)) && m.contains("started"),
+                "{m}"
+            );
+        }
+        other => unreachable!("{other:?}"),
+    }
+    // Management operations name the holder too.
+    let m = kms.set_migrating(&t, true).unwrap_err().to_string();
+    assert!(m.contains(&dead.run_id), "{m}");
+    // Its process dies (a pid that cannot exist).
+    dead.pid = 4_000_000_000;
+    write_with(&*kms.store, |tx| tx.put_migration_run(&dead)).unwrap();
+    assert!(migration_lock::run_state(&dead).starts_with("interrupted"));
+    // The re-run selects and runs as the lock's new holder.
+    let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
+    let outcomes = run(&kms, &sel, &mut |_| {}).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Migrated]);
+    let runs = kms.migration_runs().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs[0]
+            .outcome
+            .as_deref()
+            .unwrap()
+            .starts_with("interrupted (taken over by mig-"),
+        "{runs:?}"
+    );
+    assert_eq!(runs[1].outcome.as_deref(), Some("completed"));
+    // Everything is unlocked afterwards.
+    kms.set_migrating(&t, true).unwrap();
 }

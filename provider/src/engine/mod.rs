@@ -11,6 +11,7 @@
 //! - [`rotation`]: the rotation rule, the due rule, on-demand and scheduled rotation.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
 //! - [`migrate`]: container → container migration runs (select, lock, move, report).
+//! - [`migration_lock`]: who holds a migration lock; taking over one left by a dead process.
 //! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
 
@@ -25,6 +26,7 @@ pub mod kms_rsa;
 pub mod kms_secrets;
 mod kms_sign;
 pub mod migrate;
+pub mod migration_lock;
 pub mod migration_rules;
 pub mod preflight;
 pub mod rotation;

@@ -364,7 +364,7 @@ impl Kms {
                 version_count: k.version_count,
             },
             Ok(None) => DueOutcome::Skipped("rotated meanwhile: no longer due".into()),
-            Err(StoreError::MigrationInProgress { container }) => DueOutcome::Skipped(format!(
+            Err(StoreError::MigrationInProgress { container, .. }) => DueOutcome::Skipped(format!(
                 "a migration holds {container}: rotation resumes after it"
             )),
             Err(e) => DueOutcome::Failed(e.to_string()),

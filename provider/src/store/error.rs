@@ -36,11 +36,14 @@ pub enum StoreError {
     Conflict(String),
     /// A migration holds the container; retry when it has finished.
     #[error(
-        "migration in progress on {container}: management operations are refused until it completes"
+        "migration in progress on {container}{holder}: management operations are refused until it completes"
     )]
     MigrationInProgress {
         /// The container being migrated.
         container: String,
+        /// Who holds the lock, e.g. ` (run mig-…, pid 42 on host, started …)`;
+        /// empty when no run is recorded.
+        holder: String,
     },
     /// Another process holds the store's write lock for too long.
     #[error("key store is busy (locked by another process): {0}")]

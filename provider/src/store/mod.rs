@@ -18,15 +18,18 @@ pub mod crypto;
 pub mod error;
 pub mod keygen;
 pub mod master_key;
+pub mod migration_run;
 pub mod model;
 pub mod sqlite;
 mod sqlite_ekms;
+mod sqlite_migration_runs;
 mod sqlite_secrets;
 mod sqlite_trust;
 mod sqlite_tx;
 pub mod traits;
 
 pub use error::{StoreError, StoreResult};
+pub use migration_run::MigrationRun;
 pub use model::*;
 pub use sqlite::SqliteStore;
 pub use traits::{

@@ -363,6 +363,11 @@ impl StoreReader for SqliteTx<'_> {
             .map_err(|e| self.err(e))
     }
 
+    // -- migration runs (SQL in sqlite_migration_runs.rs)
+    fn migration_runs(&self) -> StoreResult<Vec<crate::store::MigrationRun>> {
+        self.migration_runs_list()
+    }
+
     // -- ekms (SQL in sqlite_ekms.rs)
     fn ekms_config(&self, c: &Container) -> StoreResult<Option<crate::store::EkmsConfig>> {
         self.ekms_get(c)
@@ -605,6 +610,11 @@ impl StoreTx for SqliteTx<'_> {
             params![e.at, e.actor, e.action, e.object, e.outcome, e.detail],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    // -- migration runs (SQL in sqlite_migration_runs.rs)
+    fn put_migration_run(&mut self, m: &crate::store::MigrationRun) -> StoreResult<()> {
+        self.migration_run_put(m)
     }
 
     // -- ekms (SQL in sqlite_ekms.rs)

@@ -153,6 +153,9 @@ pub trait StoreReader {
         &self,
         secret_id: &str,
     ) -> StoreResult<Vec<crate::store::SealedSecretVersion>>;
+    // -- migration runs
+    /// Every recorded migration run, oldest first.
+    fn migration_runs(&self) -> StoreResult<Vec<crate::store::MigrationRun>>;
 }
 
 /// Write access inside a write transaction (see the module docs).
@@ -204,6 +207,9 @@ pub trait StoreTx: StoreReader {
         &mut self,
         version: &crate::store::SealedSecretVersion,
     ) -> StoreResult<()>;
+    // -- migration runs
+    /// Inserts or replaces a migration run record.
+    fn put_migration_run(&mut self, run: &crate::store::MigrationRun) -> StoreResult<()>;
 }
 
 /// A durable, transactional key store (see the module docs for the contract).
