@@ -321,3 +321,72 @@ fn a_held_lock_refuses_management_but_not_crypto() {
         stderr(&o)
     );
 }
+
+#[test]
+fn status_names_the_holder_and_a_dead_holder_is_taken_over() {
+    let f = fixture();
+    let kst = instance(&f.kms, "dest");
+    let app = aes(&f.kms, &Container::Shared, "alias/app");
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "no migration in progress or interrupted\n")
+    );
+
+    // A live holder (this test process).
+    let run = f.kms.begin_migration(&Container::Shared, &kst).unwrap();
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    let want = format!(
+        "run {} shared -> {kst}: in progress (pid {} on {}, started {})\n",
+        run.run_id, run.pid, run.host, run.started_at
+    );
+    assert_eq!((code(&o), stdout(&o)), (0, want));
+    let o = keyshift(&f.store, &["key", "disable", &app]);
+    assert_eq!(code(&o), 1);
+    let want = format!(
+        "migration in progress on shared (run {}, pid {} on {}, started {})",
+        run.run_id, run.pid, run.host, run.started_at
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    let o = keyshift(
+        &f.store,
+        &["migrate", "--to", &kst.to_string(), "alias/app"],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains(&run.run_id), "{}", stderr(&o));
+
+    // Its process dies: --status says interrupted, the re-run takes over.
+    let db = rusqlite::Connection::open(f.store.join("keyshift.db")).unwrap();
+    db.execute("UPDATE migration_runs SET pid = 4000000000", [])
+        .unwrap();
+    drop(db);
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("interrupted (its process is gone; re-run to take over)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = keyshift(
+        &f.store,
+        &["migrate", "--to", &kst.to_string(), "alias/app"],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(where_key(&f.kms, &app), kst);
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "no migration in progress or interrupted\n")
+    );
+    let runs = f.kms.migration_runs().unwrap();
+    assert!(
+        runs[0]
+            .outcome
+            .as_deref()
+            .unwrap()
+            .starts_with("interrupted (taken over by ")
+    );
+    assert_eq!(runs[1].outcome.as_deref(), Some("completed"));
+    let o = keyshift(&f.store, &["key", "disable", &app]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

@@ -16,7 +16,9 @@ use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
 use clap::Args;
+use keyshift_provider::engine::Kms;
 use keyshift_provider::engine::migrate::{self, MigrateError, Request};
+use keyshift_provider::engine::migration_lock;
 use keyshift_provider::store::{Container, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,13 +30,16 @@ pub struct MigrateArgs {
     /// `?` one); at most 50 objects in all.
     #[arg(
         value_name = "PATTERN",
-        required_unless_present = "all",
+        required_unless_present_any = ["all", "status"],
         conflicts_with = "all"
     )]
     pub patterns: Vec<String>,
     /// Target container: `shared` or an instance id `kst-…`.
-    #[arg(long, value_name = "kst-…|shared")]
-    pub to: String,
+    #[arg(long, value_name = "kst-…|shared", required_unless_present = "status")]
+    pub to: Option<String>,
+    /// Show migration runs in progress or interrupted (and change nothing).
+    #[arg(long, conflicts_with_all = ["to", "from", "all", "patterns", "dry_run", "rewrite", "report"])]
+    pub status: bool,
     /// Source container (default `shared`; required with `--to shared`).
     #[arg(long, value_name = "shared|kst-…")]
     pub from: Option<String>,
@@ -83,7 +88,11 @@ pub fn run(
     store: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let target = parse_container("to", &args.to)?;
+    if args.status {
+        let kms = open_existing(&store::store_dir(store), &args.aws.service())?;
+        return status(&kms, out);
+    }
+    let target = parse_container("to", args.to.as_deref().unwrap_or_default())?;
     let from = args
         .from
         .as_deref()
@@ -143,6 +152,37 @@ pub fn run(
         if rewritten == Outcome::Findings {
             outcome = Outcome::Findings;
         }
+    }
+    Ok(outcome)
+}
+
+/// `--status`: every run still holding its locks, in progress or
+/// interrupted (exit 1 when one was interrupted: re-run it to finish).
+fn status(kms: &Kms, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let runs = kms
+        .migration_runs()
+        .map_err(failed("cannot read the migration runs"))?;
+    let open: Vec<_> = runs.iter().filter(|r| r.outcome.is_none()).collect();
+    if open.is_empty() {
+        writeln!(out, "no migration in progress or interrupted")?;
+        return Ok(Outcome::Clean);
+    }
+    let mut outcome = Outcome::Clean;
+    for r in open {
+        if migration_lock::holder_is_dead(r) {
+            outcome = Outcome::Findings;
+        }
+        writeln!(
+            out,
+            "run {} {} -> {}: {} (pid {} on {}, started {})",
+            r.run_id,
+            r.source,
+            r.target,
+            migration_lock::run_state(r),
+            r.pid,
+            r.host,
+            r.started_at
+        )?;
     }
     Ok(outcome)
 }
