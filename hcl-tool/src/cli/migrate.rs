@@ -103,7 +103,8 @@ pub fn run(
             "--rewrite with --to shared is not supported: remove instance_id from the moved resources instead".into(),
         ));
     }
-    let kms = open_existing(&store::store_dir(store), &args.aws.service())?;
+    let keys = args.aws.service();
+    let kms = open_existing(&store::store_dir(store), &keys)?;
     let req = Request {
         target,
         from,
@@ -116,6 +117,10 @@ pub fn run(
             CliError::Usage(format!("cannot select objects to migrate: {e}"))
         }
         MigrateError::Store(e) => failed("cannot select objects to migrate")(e),
+        other => CliError::Usage(other.to_string()),
+    })?;
+    migrate::check_health(&kms, &sel, &*keys).map_err(|e| match e {
+        MigrateError::Store(e) => failed("cannot check the EKMS keys")(e),
         other => CliError::Usage(other.to_string()),
     })?;
     let lines: Vec<Line> = if args.dry_run {

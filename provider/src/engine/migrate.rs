@@ -10,6 +10,7 @@
 //! locked containers fail fast and scheduled rotation waits meanwhile, while
 //! encrypt, decrypt, sign and verify keep working.
 
+use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;
 use super::migration_rules::{self, MigrationPlan, is_service_key};
 use crate::store::{Container, Instance, Key, Secret, StoreError};
@@ -125,6 +126,18 @@ pub enum MigrateError {
     TooMany {
         /// How many matched.
         count: usize,
+    },
+    /// The source's or target's EKMS key is not usable: nothing may move.
+    #[error("the EKMS key {arn} of {container} is {status}: {remediation}; nothing was migrated")]
+    UnhealthyEkms {
+        /// The container.
+        container: Container,
+        /// Its AWS key.
+        arn: String,
+        /// The key's status.
+        status: &'static str,
+        /// What to do.
+        remediation: &'static str,
     },
     /// The store refused (unknown instance, unhealthy EKMS key, ...).
     #[error(transparent)]
@@ -282,6 +295,31 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
         source,
         candidates,
     })
+}
+
+/// Checks the EKMS key of the source and of the target (where one is
+/// configured) with a live health check: any status but `ACTIVE` is
+/// [`MigrateError::UnhealthyEkms`], before anything moves.
+pub fn check_health(
+    kms: &Kms,
+    sel: &Selection,
+    keys: &dyn ExternalKeyService,
+) -> Result<(), MigrateError> {
+    for c in [&sel.source, &sel.target] {
+        if kms.ekms_config(c)?.is_none() {
+            continue;
+        }
+        let (info, health) = kms.ekms_health(c, keys)?;
+        if !health.status.is_active() {
+            return Err(MigrateError::UnhealthyEkms {
+                container: c.clone(),
+                arn: info.config.key_arn,
+                status: health.status.as_str(),
+                remediation: health.status.remediation(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Carries out a selection: locks the source and the target recording this

@@ -372,3 +372,37 @@ fn moving_keys_between_external_and_internal_containers() {
     kms.move_key(&k.id, &c).unwrap();
     assert_eq!(kms.decrypt(&ct).unwrap(), b"m");
 }
+
+#[test]
+fn migration_refuses_an_unhealthy_ekms_key_before_anything_moves() {
+    use crate::engine::migrate::{self, MigrateError, Request};
+    let (_d, kms, fake) = setup();
+    let c = Container::Shared;
+    let k = kms.create_key(new_key(c.clone(), KeySpec::Aes256)).unwrap();
+    kms.activate_ekms(&c, &req(A), None, &*fake).unwrap();
+    let t = inst(&kms, "dest", InstanceType::Software, "eu-1");
+    let sel = migrate::select(
+        &kms,
+        &Request {
+            target: t.clone(),
+            from: None,
+            patterns: vec![k.id.clone()],
+            all: false,
+            include_secrets: false,
+        },
+    )
+    .unwrap();
+    migrate::check_health(&kms, &sel, &*fake).unwrap();
+    fake.set(A, "Disabled");
+    match migrate::check_health(&kms, &sel, &*fake) {
+        Err(e @ MigrateError::UnhealthyEkms { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains(A) && m.contains("DISABLED") && m.contains("nothing was migrated"),
+                "{m}"
+            );
+        }
+        other => unreachable!("{other:?}"),
+    }
+    assert_eq!(kms.get_key(&k.id).unwrap().container, c);
+}
