@@ -135,17 +135,26 @@ fn out_of_band_migration_keeps_plans_clean_and_rewrite_pins_it() {
     // A held migration lock: an apply touching the container fails fast,
     // decrypt keeps working, the store is intact afterwards.
     let kms = Kms::open(&tf.store(), "test").unwrap();
-    kms.set_migrating(&Container::Instance(kst.clone()), true)
-        .unwrap();
+    let inst = Container::Instance(kst.clone());
+    let run = kms.begin_migration(&Container::Shared, &inst).unwrap();
     let main_changed = main.replace("description = \"first\"", "description = \"changed\"");
     std::fs::write(tf.path().join("main.tf"), &main_changed).unwrap();
     let r = tf.run(&["apply", "-auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.flat().contains("migration in progress"), "{}", r.all());
+    let want = format!("migration in progress on {kst} (run {}, pid ", run.run_id);
+    assert!(r.flat().contains(&want), "{}", r.all());
+    // keyshift migrate --status shows the run.
+    let st = tf.keyshift(&["migrate", "--status"]);
+    assert_eq!(st.code, 0, "{}", st.all());
+    assert!(
+        st.stdout
+            .contains(&format!("run {} shared -> {kst}: in progress", run.run_id)),
+        "{}",
+        st.all()
+    );
     let (code, plain, err) = keyshift_stdin(&tf, &["decrypt"], &ct);
     assert_eq!((code, plain.as_str()), (0, "before"), "{err}");
-    kms.set_migrating(&Container::Instance(kst.clone()), false)
-        .unwrap();
+    kms.end_migration(&run, "completed").unwrap();
     assert_eq!(kms.get_key(&first).unwrap().description, "first");
     tf.apply();
     assert_eq!(kms.get_key(&first).unwrap().description, "changed");
