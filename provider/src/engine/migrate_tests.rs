@@ -324,3 +324,28 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     // Everything is unlocked afterwards.
     kms.set_migrating(&t, true).unwrap();
 }
+
+#[test]
+fn scheduled_rotation_waits_while_a_run_holds_the_key() {
+    use crate::engine::rotation::{DueOutcome, current_time};
+    let (_d, kms) = kms();
+    let t = soft(&kms);
+    let mut nk = new_key(Container::Shared, KeySpec::Aes256);
+    nk.multi_version = true;
+    nk.rotation_interval = Some("7d".into());
+    let k = kms.create_key(nk).unwrap();
+    let later = current_time() + time::Duration::days(8);
+    let lock = kms.begin_migration(&Container::Shared, &t).unwrap();
+    let due = kms.rotate_due(later, false).unwrap();
+    assert!(
+        matches!(&due[0].outcome, DueOutcome::Skipped(m) if m.contains("a migration holds shared")),
+        "{due:?}"
+    );
+    assert_eq!(kms.get_key(&k.id).unwrap().version_count, 1);
+    kms.end_migration(&lock, "completed").unwrap();
+    let due = kms.rotate_due(later, false).unwrap();
+    assert!(
+        matches!(due[0].outcome, DueOutcome::Rotated { .. }),
+        "{due:?}"
+    );
+}
