@@ -390,3 +390,80 @@ fn status_names_the_holder_and_a_dead_holder_is_taken_over() {
     let o = keyshift(&f.store, &["key", "disable", &app]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn sigkill_mid_run_loses_nothing_and_the_rerun_completes() {
+    use keyshift_provider::store::{InstanceType, NewInstance};
+    let f = fixture();
+    let kst = Container::Instance(
+        f.kms
+            .create_instance(NewInstance {
+                name: "big".into(),
+                instance_type: InstanceType::Software,
+                region: "local-1".into(),
+                key_quota: 1000,
+                secret_quota: 10,
+            })
+            .unwrap()
+            .id,
+    );
+    let n = 300;
+    let ids: Vec<String> = (0..n)
+        .map(|_| {
+            new_key(
+                &f.kms,
+                Container::Shared,
+                KeySpec::Aes256,
+                KeyUsage::EncryptDecrypt,
+            )
+            .id
+        })
+        .collect();
+    let ct = encrypt(&f.store, &ids[n - 1], b"last key");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
+        .arg("--store")
+        .arg(&f.store)
+        .args(["migrate", "--to", &kst.to_string(), "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while f.kms.list_keys(Some(&kst)).unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 30, "nothing moved in 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let moved = f.kms.list_keys(Some(&kst)).unwrap().len();
+    let stayed = f.kms.list_keys(Some(&Container::Shared)).unwrap().len();
+    assert_eq!(moved + stayed, n, "every key in exactly one place");
+    assert!(
+        stayed > 0,
+        "killed too late to test anything ({moved} moved)"
+    );
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("interrupted"), "{}", stdout(&o));
+    let o = keyshift(&f.store, &["key", "disable", &ids[0]]);
+    assert_eq!(code(&o), 1, "management waits for the interrupted run");
+    assert_eq!(decrypt(&f.store, &ct), "last key", "crypto keeps working");
+
+    let o = keyshift(&f.store, &["migrate", "--to", &kst.to_string(), "--all"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with(&format!(
+            "migrate to {kst}: {stayed} migrated, {moved} skipped, 0 refused, 0 failed\n"
+        )),
+        "{}",
+        stdout(&o).lines().last().unwrap_or_default()
+    );
+    assert_eq!(f.kms.list_keys(Some(&kst)).unwrap().len(), n);
+    assert_eq!(decrypt(&f.store, &ct), "last key");
+    let o = keyshift(&f.store, &["migrate", "--status"]);
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "no migration in progress or interrupted\n")
+    );
+}
