@@ -423,7 +423,14 @@ fn sigkill_mid_run_loses_nothing_and_the_rerun_completes() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
         .arg("--store")
         .arg(&f.store)
-        .args(["migrate", "--to", &kst.to_string(), "--all"])
+        .args([
+            "migrate",
+            "--to",
+            &kst.to_string(),
+            "--all",
+            "--batch-size",
+            "7",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -49,6 +49,10 @@ pub struct MigrateArgs {
     /// Also migrate secrets (each needs its encryption key in the target).
     #[arg(long)]
     pub include_secrets: bool,
+    /// Keys moved per transaction (larger is faster; a failure in a batch
+    /// is retried key by key).
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: u16,
     /// Print what would happen; change nothing.
     #[arg(long, conflicts_with = "rewrite")]
     pub dry_run: bool,
@@ -127,8 +131,10 @@ pub fn run(
         sel.candidates.iter().map(Line::planned).collect()
     } else {
         let bar = progress::bar(sel.candidates.len() as u64, "migrating");
-        let outcomes = migrate::run(&kms, &sel, &mut |_| bar.inc(1))
-            .map_err(failed(format!("cannot migrate to {}", sel.target)))?;
+        let outcomes = migrate::run(&kms, &sel, usize::from(args.batch_size), &mut |_| {
+            bar.inc(1)
+        })
+        .map_err(failed(format!("cannot migrate to {}", sel.target)))?;
         bar.finish_and_clear();
         sel.candidates
             .iter()

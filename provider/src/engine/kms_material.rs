@@ -20,6 +20,7 @@ use crate::store::{
     Container, Key, KeyOrigin, KeySpec, KeyState, KeyUsage, SealedVersion, StoreError, StoreReader,
     StoreResult, read_with,
 };
+use crate::store::{StoreTx, write_with};
 
 /// First byte of ciphertexts made by [`Kms::encrypt`] with `AES_256` keys.
 pub const CIPHERTEXT_FORMAT_V1: u8 = 1;
@@ -219,53 +220,81 @@ impl Kms {
 
     fn relocate(&self, id: &str, target: &Container, lock_held: bool) -> StoreResult<Key> {
         self.mutate("key.move", id, |tx, detail| {
-            let mut key = load_key(&*tx, id)?;
-            if key.container == *target {
-                *detail = format!("already in {target}");
-                return Ok(key);
-            }
-            let source = key.container.clone();
-            let (src_rec, dst_rec) = if lock_held {
-                let s = container_record(&*tx, &source)?;
-                let d = container_record(&*tx, target)?;
-                if !s.migrating && !d.migrating {
-                    return Err(StoreError::Conflict(format!(
-                        "no migration lock is held on {source} or {target}"
-                    )));
-                }
-                (s, d)
-            } else {
-                (
-                    unlocked_container(&*tx, &source)?,
-                    unlocked_container(&*tx, target)?,
-                )
-            };
-            let source_instance = container_instance(&*tx, &source)?;
-            let target_instance = container_instance(&*tx, target)?;
-            migration_rules::check(&MigrationPlan {
-                key: &key,
-                source_instance: source_instance.as_ref(),
-                target,
-                target_instance: target_instance.as_ref(),
-                target_key_count: tx.count_keys(target)?,
-                lock_held,
-            })?;
-            let (src_root, dst_root) = (self.root_key(&src_rec)?, self.root_key(&dst_rec)?);
-            let versions = tx.versions(id)?;
-            for v in &versions {
-                let aad = version_aad(id, &v.version_id);
-                let plain = unseal(&src_root, &aad, &v.sealed)?;
-                let sealed = seal(&dst_root, &aad, &plain)?;
-                tx.put_version(&SealedVersion {
-                    sealed,
-                    ..v.clone()
-                })?;
-            }
-            key.container = target.clone();
-            tx.update_key(&key)?;
-            *detail = format!("{source} -> {target}, {} version(s)", versions.len());
-            load_key(&*tx, id)
+            self.relocate_in(tx, id, target, lock_held, detail)
         })
+    }
+
+    /// [`Kms::migrate_key_locked`] for many keys in one transaction (one
+    /// commit for the batch, one audit entry per key): all move, or, on the
+    /// first refusal or error, none does and that error is returned (the
+    /// caller then moves them one by one to learn each key's reason).
+    pub fn migrate_keys_locked(&self, ids: &[String], target: &Container) -> StoreResult<()> {
+        let at = rfc3339(now())?;
+        write_with(&*self.store, |tx| {
+            for id in ids {
+                let mut detail = String::new();
+                self.relocate_in(tx, id, target, true, &mut detail)?;
+                tx.append_audit(&self.audit_entry(&at, "key.move", id, "ok", detail))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The body of one key move inside the caller's transaction.
+    fn relocate_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        id: &str,
+        target: &Container,
+        lock_held: bool,
+        detail: &mut String,
+    ) -> StoreResult<Key> {
+        let mut key = load_key(&*tx, id)?;
+        if key.container == *target {
+            *detail = format!("already in {target}");
+            return Ok(key);
+        }
+        let source = key.container.clone();
+        let (src_rec, dst_rec) = if lock_held {
+            let s = container_record(&*tx, &source)?;
+            let d = container_record(&*tx, target)?;
+            if !s.migrating && !d.migrating {
+                return Err(StoreError::Conflict(format!(
+                    "no migration lock is held on {source} or {target}"
+                )));
+            }
+            (s, d)
+        } else {
+            (
+                unlocked_container(&*tx, &source)?,
+                unlocked_container(&*tx, target)?,
+            )
+        };
+        let source_instance = container_instance(&*tx, &source)?;
+        let target_instance = container_instance(&*tx, target)?;
+        migration_rules::check(&MigrationPlan {
+            key: &key,
+            source_instance: source_instance.as_ref(),
+            target,
+            target_instance: target_instance.as_ref(),
+            target_key_count: tx.count_keys(target)?,
+            lock_held,
+        })?;
+        let (src_root, dst_root) = (self.root_key(&src_rec)?, self.root_key(&dst_rec)?);
+        let versions = tx.versions(id)?;
+        for v in &versions {
+            let aad = version_aad(id, &v.version_id);
+            let plain = unseal(&src_root, &aad, &v.sealed)?;
+            let sealed = seal(&dst_root, &aad, &plain)?;
+            tx.put_version(&SealedVersion {
+                sealed,
+                ..v.clone()
+            })?;
+        }
+        key.container = target.clone();
+        tx.update_key(&key)?;
+        *detail = format!("{source} -> {target}, {} version(s)", versions.len());
+        load_key(&*tx, id)
     }
 
     /// Encrypts with the current version of an enabled `ENCRYPT/DECRYPT`

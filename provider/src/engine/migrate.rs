@@ -332,21 +332,67 @@ pub fn check_health(
 pub fn run(
     kms: &Kms,
     sel: &Selection,
+    batch_size: usize,
     progress: &mut dyn FnMut(&Candidate),
 ) -> Result<Vec<Outcome>, StoreError> {
+    let batch_size = batch_size.max(1);
     let lock = kms.begin_migration(&sel.source, &sel.target)?;
-    let outcomes: Vec<Outcome> = sel
-        .candidates
-        .iter()
-        .map(|c| {
-            let o = move_one(kms, c, &sel.target);
-            progress(c);
-            o
-        })
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; sel.candidates.len()];
+    let mut batch: Vec<usize> = Vec::with_capacity(batch_size);
+    for (i, c) in sel.candidates.iter().enumerate() {
+        if c.kind == ObjectKind::Key && c.decision == Decision::Move {
+            batch.push(i);
+            if batch.len() >= batch_size {
+                move_batch(kms, sel, &mut batch, &mut outcomes, progress);
+            }
+            continue;
+        }
+        // Keys move before the secrets that may depend on them.
+        move_batch(kms, sel, &mut batch, &mut outcomes, progress);
+        outcomes[i] = Some(move_one(kms, c, &sel.target));
+        progress(c);
+    }
+    move_batch(kms, sel, &mut batch, &mut outcomes, progress);
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not attempted".into())))
         .collect();
     let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_)));
     kms.end_migration(&lock, if failed { "failed" } else { "completed" })?;
     Ok(outcomes)
+}
+
+/// Default number of keys moved per transaction (one commit, one fsync,
+/// per batch).
+pub const BATCH: usize = 256;
+
+/// Moves the keys at `batch` (indices into the candidates) in one
+/// transaction; when that fails, one by one so each gets its own outcome.
+fn move_batch(
+    kms: &Kms,
+    sel: &Selection,
+    batch: &mut Vec<usize>,
+    outcomes: &mut [Option<Outcome>],
+    progress: &mut dyn FnMut(&Candidate),
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = batch
+        .iter()
+        .map(|&i| sel.candidates[i].id.clone())
+        .collect();
+    let together = kms.migrate_keys_locked(&ids, &sel.target).is_ok();
+    for &i in batch.iter() {
+        let c = &sel.candidates[i];
+        outcomes[i] = Some(if together {
+            Outcome::Migrated
+        } else {
+            move_one(kms, c, &sel.target)
+        });
+        progress(c);
+    }
+    batch.clear();
 }
 
 fn move_one(kms: &Kms, c: &Candidate, target: &Container) -> Outcome {

@@ -216,7 +216,7 @@ fn run_moves_keys_and_secrets_and_back() {
     let before = kms.get_key(&k.id).unwrap();
     let sel = select(&kms, &req(&t, &["alias/app", "db"])).unwrap();
     let mut seen = 0;
-    let outcomes = run(&kms, &sel, &mut |_| seen += 1).unwrap();
+    let outcomes = run(&kms, &sel, BATCH, &mut |_| seen += 1).unwrap();
     assert_eq!(outcomes, vec![Outcome::Migrated, Outcome::Migrated]);
     assert_eq!(seen, 2);
     let after = kms.get_key(&k.id).unwrap();
@@ -240,7 +240,7 @@ fn run_moves_keys_and_secrets_and_back() {
 
     let mut back = req(&Container::Shared, &["*"]);
     back.from = Some(t.clone());
-    let outcomes = run(&kms, &select(&kms, &back).unwrap(), &mut |_| {}).unwrap();
+    let outcomes = run(&kms, &select(&kms, &back).unwrap(), BATCH, &mut |_| {}).unwrap();
     assert_eq!(outcomes, vec![Outcome::Migrated, Outcome::Migrated]);
     assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
     assert_eq!(kms.decrypt(&ct).unwrap(), b"hello");
@@ -256,7 +256,7 @@ fn run_refuses_while_another_migration_holds_the_target() {
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
     kms.set_migrating(&t, true).unwrap();
     assert!(matches!(
-        run(&kms, &sel, &mut |_| {}),
+        run(&kms, &sel, BATCH, &mut |_| {}),
         Err(StoreError::MigrationInProgress { .. })
     ));
     assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
@@ -289,7 +289,7 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     let mut dead = kms.begin_migration(&Container::Shared, &t).unwrap();
     // A live holder: refused, naming the run.
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
-    match run(&kms, &sel, &mut |_| {}) {
+    match run(&kms, &sel, BATCH, &mut |_| {}) {
         Err(e @ StoreError::MigrationInProgress { .. }) => {
             let m = e.to_string();
             assert!(
@@ -308,7 +308,7 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     assert!(migration_lock::run_state(&dead).starts_with("interrupted"));
     // The re-run selects and runs as the lock's new holder.
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
-    let outcomes = run(&kms, &sel, &mut |_| {}).unwrap();
+    let outcomes = run(&kms, &sel, BATCH, &mut |_| {}).unwrap();
     assert_eq!(outcomes, vec![Outcome::Migrated]);
     let runs = kms.migration_runs().unwrap();
     assert_eq!(runs.len(), 2);
@@ -347,5 +347,42 @@ fn scheduled_rotation_waits_while_a_run_holds_the_key() {
     assert!(
         matches!(due[0].outcome, DueOutcome::Rotated { .. }),
         "{due:?}"
+    );
+}
+
+#[test]
+fn a_batch_that_fails_is_retried_key_by_key() {
+    let (_d, kms) = kms();
+    let t = soft(&kms); // key quota 5
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            kms.create_key(new_key(Container::Shared, KeySpec::Aes256))
+                .unwrap()
+                .id
+        })
+        .collect();
+    let mut r = req(&t, &[]);
+    r.all = true;
+    let sel = select(&kms, &r).unwrap();
+    // Meanwhile the target fills up: room for two more keys only.
+    for _ in 0..3 {
+        kms.create_key(new_key(t.clone(), KeySpec::Aes256)).unwrap();
+    }
+    let outcomes = run(&kms, &sel, BATCH, &mut |_| {}).unwrap();
+    assert_eq!(outcomes[..2], [Outcome::Migrated, Outcome::Migrated]);
+    assert!(
+        matches!(&outcomes[2], Outcome::Failed(m) if m.contains("quota")),
+        "{outcomes:?}"
+    );
+    let in_order: Vec<&String> = sel.candidates.iter().map(|c| &c.id).collect();
+    assert_eq!(in_order.len(), ids.len());
+    let placed: Vec<Container> = in_order
+        .iter()
+        .map(|id| kms.get_key(id).unwrap().container)
+        .collect();
+    assert_eq!(placed, [t.clone(), t.clone(), Container::Shared]);
+    assert_eq!(
+        kms.migration_runs().unwrap()[0].outcome.as_deref(),
+        Some("failed")
     );
 }

@@ -38,7 +38,7 @@ impl SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT run_id, pid, host, started_at, source, target, finished_at, outcome \
-                 FROM migration_runs ORDER BY started_at, run_id",
+                 FROM migration_runs ORDER BY rowid",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -61,9 +61,13 @@ impl SqliteTx<'_> {
 
     pub(super) fn migration_run_put(&self, m: &MigrationRun) -> StoreResult<()> {
         self.exec(
-            "INSERT OR REPLACE INTO migration_runs \
+            "INSERT INTO migration_runs \
              (run_id, pid, host, started_at, source, target, finished_at, outcome) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (run_id) DO UPDATE SET pid = excluded.pid, host = excluded.host, \
+             started_at = excluded.started_at, source = excluded.source, \
+             target = excluded.target, finished_at = excluded.finished_at, \
+             outcome = excluded.outcome",
             params![
                 m.run_id,
                 m.pid,
