@@ -15,7 +15,7 @@ DEMO_DIR   := examples/quickstart
 DEMO_RC    := $(TARGET_DIR)/keyshift-dev.tfrc
 TF_FLAGS   := -input=false -no-color
 
-.PHONY: help build demo test lint unit e2e install bench-provider bench-hcl clean-demo moto
+.PHONY: help build demo test lint unit e2e install bench-provider bench-hcl bench-migrate clean-demo moto
 
 # Tests never reach a real AWS endpoint or the EC2 metadata service.
 export AWS_EC2_METADATA_DISABLED := true
@@ -60,6 +60,10 @@ install: build ## put the provider in Terraform's implied local mirror (plain `t
 
 bench-provider: build ## apply N keys vs padded terraform_data (N=1000, ROUNDS=3); headline ratio, CPU/key, peak RSS
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/provider.sh $(or $(N),1000)
+
+bench-migrate: build ## keyshift migrate --all of N keys (N=1000 and 10000): keys/s and peak RSS
+	$(CARGO) build --release --locked --example seed_migration_bench -p keyshift
+	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/migrate.sh
 
 bench-hcl: ## keyshift rewrite vs terraform fmt, plan-check vs jq
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./hcl-tool/bench.sh

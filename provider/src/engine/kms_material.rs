@@ -220,7 +220,7 @@ impl Kms {
 
     fn relocate(&self, id: &str, target: &Container, lock_held: bool) -> StoreResult<Key> {
         self.mutate("key.move", id, |tx, detail| {
-            self.relocate_in(tx, id, target, lock_held, detail)
+            self.relocate_in(tx, id, target, lock_held, None, detail)
         })
     }
 
@@ -231,9 +231,13 @@ impl Kms {
     pub fn migrate_keys_locked(&self, ids: &[String], target: &Container) -> StoreResult<()> {
         let at = rfc3339(now())?;
         write_with(&*self.store, |tx| {
+            // Counted once; each key of the batch adds one (a key already in
+            // the target is counted too, which can only refuse early).
+            let mut count = tx.count_keys(target)?;
             for id in ids {
                 let mut detail = String::new();
-                self.relocate_in(tx, id, target, true, &mut detail)?;
+                self.relocate_in(tx, id, target, true, Some(count), &mut detail)?;
+                count += 1;
                 tx.append_audit(&self.audit_entry(&at, "key.move", id, "ok", detail))?;
             }
             Ok(())
@@ -247,6 +251,7 @@ impl Kms {
         id: &str,
         target: &Container,
         lock_held: bool,
+        target_count: Option<i64>,
         detail: &mut String,
     ) -> StoreResult<Key> {
         let mut key = load_key(&*tx, id)?;
@@ -277,7 +282,10 @@ impl Kms {
             source_instance: source_instance.as_ref(),
             target,
             target_instance: target_instance.as_ref(),
-            target_key_count: tx.count_keys(target)?,
+            target_key_count: match target_count {
+                Some(n) => n,
+                None => tx.count_keys(target)?,
+            },
             lock_held,
         })?;
         let (src_root, dst_root) = (self.root_key(&src_rec)?, self.root_key(&dst_rec)?);
