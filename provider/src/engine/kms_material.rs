@@ -233,11 +233,10 @@ impl Kms {
         write_with(&*self.store, |tx| {
             // Counted once; each key of the batch adds one (a key already in
             // the target is counted too, which can only refuse early).
-            let mut count = tx.count_keys(target)?;
-            for id in ids {
+            let first = tx.count_keys(target)?;
+            for (count, id) in (first..).zip(ids) {
                 let mut detail = String::new();
                 self.relocate_in(tx, id, target, true, Some(count), &mut detail)?;
-                count += 1;
                 tx.append_audit(&self.audit_entry(&at, "key.move", id, "ok", detail))?;
             }
             Ok(())
