@@ -1,0 +1,268 @@
+//! Pairing a planned delete of a key-bearing resource with a planned create
+//! of the same configuration at another address, so that a `moved` block
+//! can turn the pair into a move instead of destroying the key.
+//!
+//! The rule, used by both `plan-check --suggest-moves` and
+//! `rewrite --add-moves`:
+//!
+//! - a candidate is a managed resource instance of a key-bearing type whose
+//!   only action is `delete` (the "from" side) or `create` (the "to" side,
+//!   not an import), without a deposed object;
+//! - both sides must be of the same type in the same module instance (a
+//!   `moved` block lives in the module that declares both addresses);
+//! - "same configuration": every top-level attribute present in both the
+//!   delete's `before` and the create's `after` is equal, except `id` and
+//!   the attributes the create marks unknown (`after_unknown`: computed
+//!   values such as creation dates or version ids);
+//! - a delete and a create that match only each other form a move; when a
+//!   delete matches several creates or a create several deletes, the whole
+//!   group is reported as ambiguous and no move is suggested for it.
+//!
+//! Matching buckets creates by the set of attributes they compare on and
+//! looks deletes up by a canonical text of those attributes, so the cost is
+//! linear in the plan size, not quadratic in the number of candidates.
+
+use crate::plan::{Attrs, ChangeKind, Plan, ResourceChange, top_level};
+use crate::presets::KeyTypes;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One suggested move, with addresses relative to its module.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Move {
+    /// Module instance address (`""` for the root module), e.g. `module.kms`.
+    pub module: String,
+    /// The address being deleted, relative to `module`.
+    pub from: String,
+    /// The address being created, relative to `module`.
+    pub to: String,
+}
+
+impl Move {
+    /// The `moved` block, fmt-clean, with `nl` line endings.
+    pub fn block(&self, nl: &str) -> String {
+        format!(
+            "moved {{{nl}  from = {}{nl}  to   = {}{nl}}}{nl}",
+            self.from, self.to
+        )
+    }
+}
+
+/// A group of deletes and creates that match each other in more than one
+/// way: no move is suggested, a person must decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ambiguity {
+    /// Module instance address (`""` for the root module).
+    pub module: String,
+    /// Deleted addresses of the group (relative to `module`).
+    pub deletes: Vec<String>,
+    /// Created addresses of the group (relative to `module`).
+    pub creates: Vec<String>,
+}
+
+/// Suggested moves and ambiguous groups, in address order.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestions {
+    /// Unambiguous delete/create pairs.
+    pub moves: Vec<Move>,
+    /// Groups with more than one possible pairing.
+    pub ambiguous: Vec<Ambiguity>,
+}
+
+/// One side of a candidate pair.
+struct Side {
+    module: String,
+    rtype: String,
+    address: String,
+    attrs: Attrs,
+    /// Attribute names unknown until apply (creates only).
+    unknown: BTreeSet<String>,
+}
+
+/// Finds the moves that would save the key-bearing resources `plan` deletes.
+/// Values that cannot be decoded make a resource a non-candidate.
+pub fn suggest_moves(plan: &Plan<'_>, key_types: &KeyTypes) -> Suggestions {
+    let mut deletes = Vec::new();
+    let mut creates = Vec::new();
+    for rc in &plan.resource_changes {
+        if !rc.is_managed() || rc.deposed.is_some() || !key_types.contains(&rc.rtype) {
+            continue;
+        }
+        match rc.change.kind() {
+            ChangeKind::Delete => deletes.extend(side(rc, false)),
+            ChangeKind::Create if rc.change.importing.is_none() => {
+                creates.extend(side(rc, true));
+            }
+            _ => {}
+        }
+    }
+    pair(&deletes, &creates)
+}
+
+fn side(rc: &ResourceChange<'_>, create: bool) -> Option<Side> {
+    let change = &rc.change;
+    let attrs = top_level(if create { change.after } else { change.before }).ok()?;
+    let unknown = if create {
+        unknown_attrs(change.after_unknown)?
+    } else {
+        BTreeSet::new()
+    };
+    let module = rc.module_address.as_deref().unwrap_or("").to_owned();
+    let address = relative(&rc.address, &module).to_owned();
+    Some(Side {
+        module,
+        rtype: rc.rtype.to_string(),
+        address,
+        attrs,
+        unknown,
+    })
+}
+
+/// `keyshift_key.a` for `module.kms.keyshift_key.a` in `module.kms`.
+fn relative<'a>(address: &'a str, module: &str) -> &'a str {
+    if module.is_empty() {
+        return address;
+    }
+    address
+        .strip_prefix(module)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(address)
+}
+
+/// Top-level attributes `after_unknown` marks (anywhere inside them).
+fn unknown_attrs(raw: Option<&serde_json::value::RawValue>) -> Option<BTreeSet<String>> {
+    let Some(raw) = raw else {
+        return Some(BTreeSet::new());
+    };
+    match serde_json::from_str::<Value>(raw.get()).ok()? {
+        Value::Object(map) => Some(
+            map.into_iter()
+                .filter(|(_, v)| any_true(v))
+                .map(|(k, _)| k)
+                .collect(),
+        ),
+        Value::Bool(false) | Value::Null => Some(BTreeSet::new()),
+        // The whole object unknown: nothing to compare on.
+        _ => None,
+    }
+}
+
+fn any_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Array(a) => a.iter().any(any_true),
+        Value::Object(o) => o.values().any(any_true),
+        _ => false,
+    }
+}
+
+/// The attributes a pair is compared on: present in the create's `after`,
+/// not unknown, not `id`.
+fn compared_keys(create: &Side) -> Vec<&str> {
+    create
+        .attrs
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "id" && !create.unknown.contains(*k))
+        .collect()
+}
+
+/// Canonical text of `attrs` restricted to `keys` (absent keys are
+/// skipped: only attributes known on both sides are compared). Object keys
+/// are sorted because serde_json's map is ordered.
+fn signature(attrs: &Attrs, keys: &[&str]) -> String {
+    let picked: BTreeMap<&str, &Value> = keys
+        .iter()
+        .filter_map(|k| attrs.get(*k).map(|v| (*k, v)))
+        .collect();
+    serde_json::to_string(&picked).unwrap_or_default()
+}
+
+fn pair(deletes: &[Side], creates: &[Side]) -> Suggestions {
+    // Bucket creates by (module, type, compared keys); index by signature.
+    type Bucket<'a> = (Vec<&'a str>, HashMap<String, Vec<usize>>);
+    let mut buckets: BTreeMap<(&str, &str), Vec<Bucket<'_>>> = BTreeMap::new();
+    for (i, c) in creates.iter().enumerate() {
+        let keys = compared_keys(c);
+        let sig = signature(&c.attrs, &keys);
+        let list = buckets.entry((&c.module, &c.rtype)).or_default();
+        let slot = match list.iter().position(|(k, _)| *k == keys) {
+            Some(pos) => pos,
+            None => {
+                list.push((keys, HashMap::new()));
+                list.len() - 1
+            }
+        };
+        list[slot].1.entry(sig).or_default().push(i);
+    }
+    // Edges delete -> creates with the same signature on the create's keys.
+    let mut of_delete: Vec<Vec<usize>> = vec![Vec::new(); deletes.len()];
+    let mut of_create: Vec<Vec<usize>> = vec![Vec::new(); creates.len()];
+    for (d, del) in deletes.iter().enumerate() {
+        let Some(list) = buckets.get(&(del.module.as_str(), del.rtype.as_str())) else {
+            continue;
+        };
+        for (keys, index) in list {
+            let sig = signature(&del.attrs, keys);
+            for &c in index.get(&sig).into_iter().flatten() {
+                of_delete[d].push(c);
+                of_create[c].push(d);
+            }
+        }
+    }
+    let mut out = Suggestions::default();
+    let mut seen = vec![false; deletes.len()];
+    for d in 0..deletes.len() {
+        if seen[d] || of_delete[d].is_empty() {
+            continue;
+        }
+        let (ds, cs) = component(d, &of_delete, &of_create, &mut seen);
+        let module = deletes[d].module.clone();
+        if let ([d], [c]) = (ds.as_slice(), cs.as_slice()) {
+            out.moves.push(Move {
+                module,
+                from: deletes[*d].address.clone(),
+                to: creates[*c].address.clone(),
+            });
+        } else {
+            out.ambiguous.push(Ambiguity {
+                module,
+                deletes: ds.iter().map(|&i| deletes[i].address.clone()).collect(),
+                creates: cs.iter().map(|&i| creates[i].address.clone()).collect(),
+            });
+        }
+    }
+    out.moves.sort();
+    out.ambiguous
+        .sort_by(|a, b| (&a.module, &a.deletes).cmp(&(&b.module, &b.deletes)));
+    out
+}
+
+/// The deletes and creates connected to delete `start` (sorted indexes).
+fn component(
+    start: usize,
+    of_delete: &[Vec<usize>],
+    of_create: &[Vec<usize>],
+    seen: &mut [bool],
+) -> (Vec<usize>, Vec<usize>) {
+    let mut ds = BTreeSet::new();
+    let mut cs = BTreeSet::new();
+    let mut todo = vec![start];
+    while let Some(d) = todo.pop() {
+        if !ds.insert(d) {
+            continue;
+        }
+        seen[d] = true;
+        for &c in &of_delete[d] {
+            if cs.insert(c) {
+                todo.extend(of_create[c].iter().copied().filter(|x| !ds.contains(x)));
+            }
+        }
+    }
+    (ds.into_iter().collect(), cs.into_iter().collect())
+}
+
+#[cfg(test)]
+#[path = "moves_tests.rs"]
+mod tests;
