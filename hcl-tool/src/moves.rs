@@ -70,53 +70,90 @@ pub struct Suggestions {
     pub ambiguous: Vec<Ambiguity>,
 }
 
-/// One side of a candidate pair.
+/// One side of a candidate pair (its values are decoded, compared and
+/// dropped, so memory stays proportional to the candidates' signatures).
 struct Side {
     module: String,
-    rtype: String,
     address: String,
-    attrs: Attrs,
-    /// Attribute names unknown until apply (creates only).
-    unknown: BTreeSet<String>,
 }
+
+/// Creates of one module instance and type that compare on the same
+/// attributes, indexed by the canonical text of those attributes.
+type Bucket = (Vec<String>, HashMap<String, Vec<usize>>);
 
 /// Finds the moves that would save the key-bearing resources `plan` deletes.
 /// Values that cannot be decoded make a resource a non-candidate.
 pub fn suggest_moves(plan: &Plan<'_>, key_types: &KeyTypes) -> Suggestions {
-    let mut deletes = Vec::new();
+    let candidates = |kind: ChangeKind| {
+        plan.resource_changes.iter().filter(move |rc| {
+            rc.is_managed()
+                && rc.deposed.is_none()
+                && rc.change.kind() == kind
+                && (kind != ChangeKind::Create || rc.change.importing.is_none())
+                && key_types.contains(&rc.rtype)
+        })
+    };
+    let mut buckets: BTreeMap<(String, String), Vec<Bucket>> = BTreeMap::new();
     let mut creates = Vec::new();
-    for rc in &plan.resource_changes {
-        if !rc.is_managed() || rc.deposed.is_some() || !key_types.contains(&rc.rtype) {
+    for rc in candidates(ChangeKind::Create) {
+        let (Ok(attrs), Some(unknown)) = (
+            top_level(rc.change.after),
+            unknown_attrs(rc.change.after_unknown),
+        ) else {
             continue;
-        }
-        match rc.change.kind() {
-            ChangeKind::Delete => deletes.extend(side(rc, false)),
-            ChangeKind::Create if rc.change.importing.is_none() => {
-                creates.extend(side(rc, true));
+        };
+        let keys: Vec<String> = attrs
+            .keys()
+            .filter(|k| *k != "id" && !unknown.contains(*k))
+            .cloned()
+            .collect();
+        let sig = signature(&attrs, &keys);
+        let list = buckets
+            .entry((module_of(rc), rc.rtype.to_string()))
+            .or_default();
+        let slot = match list.iter().position(|(k, _)| *k == keys) {
+            Some(pos) => pos,
+            None => {
+                list.push((keys, HashMap::new()));
+                list.len() - 1
             }
-            _ => {}
-        }
+        };
+        list[slot].1.entry(sig).or_default().push(creates.len());
+        creates.push(side(rc));
     }
-    pair(&deletes, &creates)
+    // Edges delete -> creates with the same signature on the create's keys.
+    let mut deletes = Vec::new();
+    let mut of_delete: Vec<Vec<usize>> = Vec::new();
+    let mut of_create: Vec<Vec<usize>> = vec![Vec::new(); creates.len()];
+    for rc in candidates(ChangeKind::Delete) {
+        let Some(list) = buckets.get(&(module_of(rc), rc.rtype.to_string())) else {
+            continue;
+        };
+        let Ok(attrs) = top_level(rc.change.before) else {
+            continue;
+        };
+        let d = deletes.len();
+        let mut matches = Vec::new();
+        for (keys, index) in list {
+            for &c in index.get(&signature(&attrs, keys)).into_iter().flatten() {
+                matches.push(c);
+                of_create[c].push(d);
+            }
+        }
+        of_delete.push(matches);
+        deletes.push(side(rc));
+    }
+    pair(&deletes, &creates, &of_delete, &of_create)
 }
 
-fn side(rc: &ResourceChange<'_>, create: bool) -> Option<Side> {
-    let change = &rc.change;
-    let attrs = top_level(if create { change.after } else { change.before }).ok()?;
-    let unknown = if create {
-        unknown_attrs(change.after_unknown)?
-    } else {
-        BTreeSet::new()
-    };
-    let module = rc.module_address.as_deref().unwrap_or("").to_owned();
+fn module_of(rc: &ResourceChange<'_>) -> String {
+    rc.module_address.as_deref().unwrap_or("").to_owned()
+}
+
+fn side(rc: &ResourceChange<'_>) -> Side {
+    let module = module_of(rc);
     let address = relative(&rc.address, &module).to_owned();
-    Some(Side {
-        module,
-        rtype: rc.rtype.to_string(),
-        address,
-        attrs,
-        unknown,
-    })
+    Side { module, address }
 }
 
 /// `keyshift_key.a` for `module.kms.keyshift_key.a` in `module.kms`.
@@ -157,67 +194,32 @@ fn any_true(v: &Value) -> bool {
     }
 }
 
-/// The attributes a pair is compared on: present in the create's `after`,
-/// not unknown, not `id`.
-fn compared_keys(create: &Side) -> Vec<&str> {
-    create
-        .attrs
-        .keys()
-        .map(String::as_str)
-        .filter(|k| *k != "id" && !create.unknown.contains(*k))
-        .collect()
-}
-
 /// Canonical text of `attrs` restricted to `keys` (absent keys are
 /// skipped: only attributes known on both sides are compared). Object keys
 /// are sorted because serde_json's map is ordered.
-fn signature(attrs: &Attrs, keys: &[&str]) -> String {
+fn signature(attrs: &Attrs, keys: &[String]) -> String {
     let picked: BTreeMap<&str, &Value> = keys
         .iter()
-        .filter_map(|k| attrs.get(*k).map(|v| (*k, v)))
+        .filter_map(|k| attrs.get(k).map(|v| (k.as_str(), v)))
         .collect();
     serde_json::to_string(&picked).unwrap_or_default()
 }
 
-fn pair(deletes: &[Side], creates: &[Side]) -> Suggestions {
-    // Bucket creates by (module, type, compared keys); index by signature.
-    type Bucket<'a> = (Vec<&'a str>, HashMap<String, Vec<usize>>);
-    let mut buckets: BTreeMap<(&str, &str), Vec<Bucket<'_>>> = BTreeMap::new();
-    for (i, c) in creates.iter().enumerate() {
-        let keys = compared_keys(c);
-        let sig = signature(&c.attrs, &keys);
-        let list = buckets.entry((&c.module, &c.rtype)).or_default();
-        let slot = match list.iter().position(|(k, _)| *k == keys) {
-            Some(pos) => pos,
-            None => {
-                list.push((keys, HashMap::new()));
-                list.len() - 1
-            }
-        };
-        list[slot].1.entry(sig).or_default().push(i);
-    }
-    // Edges delete -> creates with the same signature on the create's keys.
-    let mut of_delete: Vec<Vec<usize>> = vec![Vec::new(); deletes.len()];
-    let mut of_create: Vec<Vec<usize>> = vec![Vec::new(); creates.len()];
-    for (d, del) in deletes.iter().enumerate() {
-        let Some(list) = buckets.get(&(del.module.as_str(), del.rtype.as_str())) else {
-            continue;
-        };
-        for (keys, index) in list {
-            let sig = signature(&del.attrs, keys);
-            for &c in index.get(&sig).into_iter().flatten() {
-                of_delete[d].push(c);
-                of_create[c].push(d);
-            }
-        }
-    }
+/// Turns the match graph into moves (one-to-one components) and
+/// ambiguities (every larger component).
+fn pair(
+    deletes: &[Side],
+    creates: &[Side],
+    of_delete: &[Vec<usize>],
+    of_create: &[Vec<usize>],
+) -> Suggestions {
     let mut out = Suggestions::default();
     let mut seen = vec![false; deletes.len()];
     for d in 0..deletes.len() {
         if seen[d] || of_delete[d].is_empty() {
             continue;
         }
-        let (ds, cs) = component(d, &of_delete, &of_create, &mut seen);
+        let (ds, cs) = component(d, of_delete, of_create, &mut seen);
         let module = deletes[d].module.clone();
         if let ([d], [c]) = (ds.as_slice(), cs.as_slice()) {
             out.moves.push(Move {
