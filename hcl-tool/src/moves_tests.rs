@@ -60,7 +60,8 @@ fn mv(module: &str, from: &str, to: &str) -> Move {
 
 #[test]
 fn pairs_deletes_with_creates_of_the_same_configuration() {
-    let cases: Vec<(&str, Vec<String>, Vec<Move>, Vec<(Vec<&str>, Vec<&str>)>)> = vec![
+    type Groups<'a> = Vec<(Vec<&'a str>, Vec<&'a str>)>;
+    let cases: Vec<(&str, Vec<String>, Vec<Move>, Groups<'_>)> = vec![
         (
             "rename",
             vec![
@@ -174,7 +175,7 @@ fn pairs_deletes_with_creates_of_the_same_configuration() {
     for (name, changes, moves, ambiguous) in cases {
         let got = suggest(&changes);
         assert_eq!(got.moves, moves, "{name}");
-        let amb: Vec<(Vec<&str>, Vec<&str>)> = got
+        let amb: Groups<'_> = got
             .ambiguous
             .iter()
             .map(|a| {

@@ -82,7 +82,7 @@ pub fn plan_moves(config: &Config, moves: &[Move]) -> MovesPlan {
         }
     }
     // file index -> appended text, per directory
-    let mut appends: BTreeMap<(PathBuf, usize), Vec<(String, String, String)>> = BTreeMap::new();
+    let mut appends: BTreeMap<(PathBuf, usize), Vec<Move>> = BTreeMap::new();
     for ((dir, from), tos) in wanted {
         let files = config.dirs.get(&dir).map(Vec::as_slice).unwrap_or_default();
         let describe_all = || {
@@ -136,12 +136,22 @@ pub fn plan_moves(config: &Config, moves: &[Move]) -> MovesPlan {
             });
             continue;
         };
-        appends.entry((dir.clone(), index)).or_default().push((
-            module.clone(),
-            from.clone(),
-            to.clone(),
-        ));
+        appends.entry((dir.clone(), index)).or_default().push(Move {
+            module: module.clone(),
+            from: from.clone(),
+            to: to.clone(),
+        });
     }
+    append_blocks(config, appends, &mut out);
+    out
+}
+
+/// Appends the blocks to their files (one [`FileChange`] per file).
+fn append_blocks(
+    config: &Config,
+    appends: BTreeMap<(PathBuf, usize), Vec<Move>>,
+    out: &mut MovesPlan,
+) {
     for ((dir, index), list) in appends {
         let Some(file) = config.dirs.get(&dir).and_then(|f| f.get(index)) else {
             continue;
@@ -152,12 +162,11 @@ pub fn plan_moves(config: &Config, moves: &[Move]) -> MovesPlan {
         if !text.is_empty() && !text.ends_with('\n') {
             text.push_str(nl);
         }
-        for (module, from, to) in list {
+        for m in list {
             if !text.is_empty() {
                 text.push_str(nl);
             }
             let line = line_of(&text, text.len()) + 1;
-            let m = Move { module, from, to };
             text.push_str(&m.block(nl));
             out.added.push(AddedMove {
                 module: m.module,
@@ -172,7 +181,6 @@ pub fn plan_moves(config: &Config, moves: &[Move]) -> MovesPlan {
             new_text: text,
         });
     }
-    out
 }
 
 /// `module.kms: keyshift_key.a -> keyshift_key.b` (module omitted for root).

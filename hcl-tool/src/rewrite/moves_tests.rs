@@ -72,7 +72,8 @@ fn an_existing_block_is_not_written_twice() {
 fn refuses_what_it_cannot_write() {
     let other =
         format!("{KEYS}\nmoved {{\n  from = keyshift_key.old\n  to   = keyshift_key.x\n}}\n");
-    let cases: Vec<(&str, Vec<(&str, String)>, Move, &str)> = vec![
+    type Files<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(&str, Files<'_>, Move, &str)> = vec![
         (
             "no destination block",
             vec![("k.tf", "locals {}\n".into())],
