@@ -157,6 +157,25 @@ fn pairs_deletes_with_creates_of_the_same_configuration() {
             vec![],
         ),
         (
+            "import is not a candidate",
+            vec![
+                del("", "keyshift_key.old", "a"),
+                add("", "keyshift_key.new", "a")
+                    .replace(r#""change":{"#, r#""change":{"importing":{"id":"key-9"},"#),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "computed attributes and ids differ, configuration equal: paired",
+            vec![
+                del("", "keyshift_key.old", "a").replace("2026", "2025"),
+                add("", "keyshift_key.new", "a"),
+            ],
+            vec![mv("", "keyshift_key.old", "keyshift_key.new")],
+            vec![],
+        ),
+        (
             "replace is not a candidate",
             vec![
                 rc(

@@ -208,6 +208,16 @@ fn rewrite_add_moves_writes_each_block_into_its_module_once() {
     );
     assert_eq!(read(d, "main.tf"), MAIN, "--check writes nothing");
 
+    let json = keyshift(
+        &store,
+        &[&args[..], &["--check", "--format", "json"]].concat(),
+    );
+    assert_eq!(code(&json), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["added"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(doc["added"][0]["line"], 15, "{doc}");
+    assert_eq!(doc["changed_files"].as_array().unwrap().len(), 2, "{doc}");
+
     let out = keyshift(&store, &args);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     let text = stdout(&out);
@@ -296,5 +306,19 @@ fn rewrite_add_moves_refuses_ambiguity_and_bad_input_writing_nothing() {
 
     let out = keyshift(&store, &["rewrite", dir_arg, "--add-moves"]);
     assert_eq!(code(&out), 2, "--add-moves without --plan is a usage error");
+    let mixed = [
+        "rewrite",
+        dir_arg,
+        "--add-moves",
+        "--plan",
+        plan_arg,
+        "--insert-everywhere",
+        "a=1",
+    ];
+    assert_eq!(
+        code(&keyshift(&store, &mixed)),
+        2,
+        "--add-moves with another mode"
+    );
     assert_eq!(read(d, "main.tf"), MAIN);
 }

@@ -86,7 +86,7 @@ pub struct RewriteArgs {
     /// delete/create pair of a key-bearing resource with the same
     /// configuration into a move (ambiguous pairings are reported, not
     /// guessed).
-    #[arg(long, requires = "plan", conflicts_with_all = ["verify", "attr"])]
+    #[arg(long, requires = "plan", conflicts_with_all = ["verify", "attr", "state", "insert_everywhere"])]
     pub add_moves: bool,
 }
 

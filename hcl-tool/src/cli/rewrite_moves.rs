@@ -40,7 +40,9 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     let config = Config::load(&args.dir)?;
     let moves = plan_moves(&config, &suggestions.moves);
     if args.check {
-        write_diffs(out, &moves)?;
+        if args.format == RewriteFormat::Text {
+            write_diffs(out, &moves)?;
+        }
     } else {
         commit(&moves.changes)?;
     }
