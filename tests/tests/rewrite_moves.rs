@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyshift_e2e::{Tf, planned_actions};
+use serde_json::Value as Json;
 
 const BEFORE: &str = r#"locals {
   names = ["orders", "billing"]
@@ -24,6 +25,10 @@ resource "keyshift_key" "old" {
 resource "keyshift_key" "list" {
   count       = length(local.names)
   description = local.names[count.index]
+}
+
+module "kms" {
+  source = "./kms"
 }
 "#;
 
@@ -40,21 +45,55 @@ resource "keyshift_key" "list" {
   for_each    = toset(local.names)
   description = each.key
 }
+
+module "kms" {
+  source = "./kms"
+}
 "#;
+
+/// The `id` of the resource at `address` in a state document, in the root
+/// module or a child module.
+fn key_id(state: &Json, address: &str) -> String {
+    fn find(module: &Json, address: &str) -> Option<String> {
+        let here = module["resources"].as_array().into_iter().flatten();
+        let found = here
+            .filter(|r| r["address"] == address)
+            .find_map(|r| r["values"]["id"].as_str().map(str::to_owned));
+        found.or_else(|| {
+            let children = module["child_modules"].as_array().into_iter().flatten();
+            children.into_iter().find_map(|c| find(c, address))
+        })
+    }
+    find(&state["values"]["root_module"], address)
+        .unwrap_or_else(|| panic!("{address} not in state"))
+}
 
 #[test]
 fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
     let tf = Tf::new();
     tf.write_main(BEFORE);
+    std::fs::create_dir(tf.path().join("kms")).unwrap();
+    let module = |name: &str| {
+        let text = format!(
+            "terraform {{\n  required_providers {{\n    keyshift = {{ source = \"keyshift/keyshift\" }}\n  }}\n}}\n\nresource \"keyshift_key\" \"{name}\" {{\n  description = \"module key\"\n}}\n"
+        );
+        tf.write("kms/keys.tf", &text);
+    };
+    module("main");
+    // Installs the local module only (`init` would look the provider up in
+    // the registry; it comes from dev_overrides).
+    tf.run(&["get", "-no-color"]).ok();
     tf.apply();
-    let id = |a: &str| tf.resource(a)["id"].as_str().unwrap().to_string();
+    let id = |a: &str| key_id(&tf.state_json(), a);
     let ids = [
         id("keyshift_key.old"),
         id("keyshift_key.list[0]"),
         id("keyshift_key.list[1]"),
+        id("module.kms.keyshift_key.main"),
     ];
 
     tf.write_main(AFTER);
+    module("primary");
     let plan = tf.plan_json();
     for deleted in [
         "keyshift_key.old",
@@ -84,11 +123,16 @@ fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
         run.stdout
-            .contains("(3 added, 0 already present, 0 ambiguous, 0 refused)"),
+            .contains("(4 added, 0 already present, 0 ambiguous, 0 refused)"),
         "{}",
         run.all()
     );
-    let fmt = tf.run(&["fmt", "-check"]);
+    let keys = std::fs::read_to_string(tf.path().join("kms/keys.tf")).unwrap();
+    assert!(
+        keys.ends_with("\nmoved {\n  from = keyshift_key.main\n  to   = keyshift_key.primary\n}\n"),
+        "{keys}"
+    );
+    let fmt = tf.run(&["fmt", "-check", "-recursive"]);
     assert_eq!(fmt.code, 0, "not fmt-clean: {}", fmt.all());
 
     let plan = tf.plan_json();
@@ -109,6 +153,10 @@ fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
         ("keyshift_key.signing", "keyshift_key.old"),
         (r#"keyshift_key.list["orders"]"#, "keyshift_key.list[0]"),
         (r#"keyshift_key.list["billing"]"#, "keyshift_key.list[1]"),
+        (
+            "module.kms.keyshift_key.primary",
+            "module.kms.keyshift_key.main",
+        ),
     ] {
         assert_eq!(planned_actions(&plan, to), ["no-op"], "{to}");
         let rc = changes.iter().find(|rc| rc["address"] == to).unwrap();
@@ -121,6 +169,7 @@ fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
             id("keyshift_key.signing"),
             id(r#"keyshift_key.list["orders"]"#),
             id(r#"keyshift_key.list["billing"]"#),
+            id("module.kms.keyshift_key.primary"),
         ],
         ids,
         "every key keeps its id"
@@ -130,7 +179,7 @@ fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
     assert!(
         again
             .stdout
-            .contains("no moved blocks needed (0 added, 3 already present"),
+            .contains("no moved blocks needed (0 added, 4 already present"),
         "{}",
         again.all()
     );
