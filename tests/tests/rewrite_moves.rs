@@ -184,3 +184,66 @@ fn rename_and_count_to_for_each_become_moves_that_keep_the_keys() {
         again.all()
     );
 }
+
+/// Removing the middle item of a `count` list: Terraform updates the
+/// shifted index in place (another key now carries the removed item's
+/// configuration) and destroys the last key. Refactoring to `for_each` in
+/// the same change and adding the moves destroys exactly the removed item's
+/// key and keeps the others.
+#[test]
+fn a_count_shift_refactored_to_for_each_destroys_only_the_removed_key() {
+    let tf = Tf::new();
+    let count = |names: &str| {
+        format!(
+            "resource \"keyshift_key\" \"list\" {{\n  count       = length({names})\n  description = {names}[count.index]\n}}\n"
+        )
+    };
+    tf.write_main(&count(r#"["orders", "legacy", "billing"]"#));
+    tf.apply();
+    let id = |a: &str| key_id(&tf.state_json(), a);
+    let (orders, legacy, billing) = (
+        id("keyshift_key.list[0]"),
+        id("keyshift_key.list[1]"),
+        id("keyshift_key.list[2]"),
+    );
+
+    tf.write_main(&count(r#"["orders", "billing"]"#));
+    let shifted = tf.plan_json();
+    assert_eq!(
+        planned_actions(&shifted, "keyshift_key.list[1]"),
+        ["update"]
+    );
+    assert_eq!(
+        planned_actions(&shifted, "keyshift_key.list[2]"),
+        ["delete"]
+    );
+
+    tf.write_main(
+        "resource \"keyshift_key\" \"list\" {\n  for_each    = toset([\"orders\", \"billing\"])\n  description = each.key\n}\n",
+    );
+    std::fs::write(tf.path().join("plan.json"), tf.plan_json().to_string()).unwrap();
+    let run = tf.keyshift(&["rewrite", ".", "--add-moves", "--plan", "plan.json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("(2 added, 0 already present"),
+        "{}",
+        run.all()
+    );
+
+    let plan = tf.plan_json();
+    assert_eq!(planned_actions(&plan, "keyshift_key.list[1]"), ["delete"]);
+    for kept in [
+        r#"keyshift_key.list["orders"]"#,
+        r#"keyshift_key.list["billing"]"#,
+    ] {
+        assert_eq!(planned_actions(&plan, kept), ["no-op"], "{kept}");
+    }
+    tf.apply();
+    assert_eq!(id(r#"keyshift_key.list["orders"]"#), orders);
+    assert_eq!(id(r#"keyshift_key.list["billing"]"#), billing);
+    let state = tf.state_json().to_string();
+    assert!(
+        !state.contains(&legacy),
+        "the removed item's key is destroyed"
+    );
+}
