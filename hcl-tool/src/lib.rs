@@ -12,6 +12,7 @@ pub mod cli;
 pub mod glob;
 pub mod hcl;
 pub mod input;
+pub mod moves;
 pub mod plan;
 pub mod presets;
 pub mod progress;

@@ -82,6 +82,12 @@ pub struct RewriteArgs {
     /// `--attr '*.ATTR'` declares that every type has it.
     #[arg(long, value_name = "ATTR=EXPR")]
     pub insert_everywhere: Option<String>,
+    /// With --plan: write the `moved` blocks that turn each planned
+    /// delete/create pair of a key-bearing resource with the same
+    /// configuration into a move (ambiguous pairings are reported, not
+    /// guessed).
+    #[arg(long, requires = "plan", conflicts_with_all = ["verify", "attr", "state", "insert_everywhere"])]
+    pub add_moves: bool,
 }
 
 #[derive(Serialize)]
@@ -99,6 +105,9 @@ struct JsonSummary<'a> {
 
 /// Runs rewrite, writing the report to `out`.
 pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    if args.add_moves {
+        return crate::cli::rewrite_moves::run(args, out);
+    }
     let attrs = MigrationAttrs::with_presets(&args.attr)?;
     let plan = build_plan(args, &attrs)?;
     let needs_edits = !plan.changes.is_empty();
