@@ -34,7 +34,7 @@ pub fn unset_forces_replacement(rc: &ResourceChange<'_>, attrs: &MigrationAttrs)
             && !before.get(*k).unwrap_or(&null).is_null()
             && after.get(*k).unwrap_or(&null).is_null()
     };
-    if changed.is_empty() || !changed.iter().all(|k| unset(k)) {
+    if changed.is_empty() || !changed.iter().all(unset) {
         return String::new();
     }
     let names = changed.join(", ");

@@ -318,6 +318,8 @@ pub fn prepared_attrs<'a>(text: &str, block: &Block, attrs: &[&'a str]) -> Vec<&
 }
 
 /// Texts the marked entry at `at` (of `attr`) may have been added to.
+// Each candidate is a list of byte ranges to remove; most have one.
+#[allow(clippy::single_range_in_vec_init)]
 fn candidates(
     text: &str,
     block: &Block,
