@@ -520,3 +520,101 @@ fn bad_prepare_input_changes_nothing() {
         assert_eq!(read_all(dir.path(), &files)[0], files[0].1, "{name}");
     }
 }
+
+#[test]
+fn finalize_from_a_report_and_state() {
+    let files = [
+        ("main.tf", "module \"kms\" {\n  source = \"./kms\"\n}\n"),
+        (
+            "kms/main.tf",
+            "resource \"keyshift_key\" \"k\" {\n  description = \"k\"\n\n  lifecycle {\n    prevent_destroy = true\n    ignore_changes  = [description]\n  }\n}\n",
+        ),
+    ];
+    let dir = setup(&files);
+    let d = dir.path().to_str().unwrap();
+    let original = read_all(dir.path(), &files);
+    let o = keyshift(&["rewrite", d, "--prepare", "--select", "**.keyshift_key.k"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        read_all(dir.path(), &files)[1],
+        "resource \"keyshift_key\" \"k\" {\n  description = \"k\"\n\n  lifecycle {\n    prevent_destroy = true\n    ignore_changes  = [description, instance_id /* keyshift:prepare */]\n  }\n}\n"
+    );
+    let report = json!({"schema_version": 1, "objects": [{"id": "key-1", "kind": "key",
+        "source": "shared", "target_instance_id": NEW, "outcome": "migrated"}]});
+    // The state after the migration already holds the new placement.
+    let state = json!({"format_version": "1.0", "values": {"root_module": {"child_modules": [
+        {"address": "module.kms", "resources": [
+            {"address": "module.kms.keyshift_key.k", "mode": "managed", "type": "keyshift_key",
+             "name": "k", "values": {"id": "key-1", "instance_id": NEW}}]}]}}});
+    let r = write_json(dir.path(), "report.json", &report);
+    let s = write_json(dir.path(), "state.json", &state);
+    let o = keyshift(&[
+        "rewrite",
+        d,
+        "--finalize",
+        "--report",
+        &r,
+        "--state",
+        &s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["mode"], "finalize");
+    let edits: Vec<(&str, &str)> = summary["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["attr"].as_str().unwrap(), e["value"].as_str().unwrap()))
+        .collect();
+    let quoted = format!("\"{NEW}\"");
+    assert_eq!(
+        edits,
+        [
+            ("instance_id", quoted.as_str()),
+            ("instance_id", "(removed from lifecycle ignore_changes)")
+        ]
+    );
+    let now = read_all(dir.path(), &files);
+    assert_eq!(now[0], original[0]);
+    assert_eq!(
+        now[1],
+        format!(
+            "resource \"keyshift_key\" \"k\" {{\n  description = \"k\"\n  instance_id = \"{NEW}\"\n\n  lifecycle {{\n    prevent_destroy = true\n    ignore_changes  = [description]\n  }}\n}}\n"
+        )
+    );
+}
+
+#[test]
+fn an_entry_edited_after_prepare_is_kept_and_reported() {
+    let files = [(
+        "main.tf",
+        "resource \"alicloud_kms_secret\" \"s\" {\n  secret_name = \"db\"\n\n  lifecycle {\n    ignore_changes = [tags]\n  }\n}\n",
+    )];
+    let dir = setup(&files);
+    let d = dir.path().to_str().unwrap();
+    let o = keyshift(&["rewrite", d, "--prepare", "--select", SECRET]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // Someone reorders the list by hand.
+    let edited = "resource \"alicloud_kms_secret\" \"s\" {\n  secret_name = \"db\"\n\n  lifecycle {\n    ignore_changes = [dkms_instance_id /* keyshift:prepare */, tags]\n  }\n}\n";
+    std::fs::write(dir.path().join("main.tf"), edited).unwrap();
+    let p = write_json(
+        dir.path(),
+        "plan.json",
+        &prepared_plan(SECRET, "dkms_instance_id"),
+    );
+    let o = keyshift(&["rewrite", d, "--finalize", "--plan", &p]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        text(&o).contains("refused: alicloud_kms_secret.s: ")
+            && text(&o).contains("main.tf: line 5: the `ignore_changes` entry dkms_instance_id that keyshift rewrite --prepare added was edited since"),
+        "{}",
+        text(&o)
+    );
+    let now = read_all(dir.path(), &files)[0].clone();
+    assert!(
+        now.contains("[dkms_instance_id /* keyshift:prepare */, tags]"),
+        "{now}"
+    );
+}

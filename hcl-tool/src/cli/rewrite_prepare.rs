@@ -9,7 +9,7 @@ use crate::presets::MigrationAttrs;
 use crate::rewrite::Refusal;
 use crate::rewrite::apply::{Applied, RewritePlan};
 use crate::rewrite::config::Config;
-use crate::rewrite::prepare::{IGNORED, plan_finalize, plan_prepare};
+use crate::rewrite::prepare::{IGNORED, REMOVED, plan_finalize, plan_prepare};
 use crate::rewrite::write::commit;
 use serde::Serialize;
 use std::io::Write;
@@ -95,12 +95,12 @@ fn write_text(
                 "{}: {verb} {} to {IGNORED} ({file}:{})",
                 a.address, a.attr, a.line
             )?;
-        } else if a.line == 0 {
+        } else if a.value == REMOVED {
             let verb = if check { "would remove" } else { "removed" };
             writeln!(
                 out,
-                "{}: {verb} {} from {IGNORED} (added by --prepare) ({file})",
-                a.address, a.attr
+                "{}: {verb} {} from {IGNORED} (added by --prepare) ({file}:{})",
+                a.address, a.attr, a.line
             )?;
         } else {
             writeln!(

@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 
 /// What `--prepare` writes, as shown in its report.
 pub const IGNORED: &str = "lifecycle ignore_changes";
+/// The `value` of a `--finalize` edit that removed a prepared entry (its
+/// `line` is the resource block's line in the file as read).
+pub const REMOVED: &str = "(removed from lifecycle ignore_changes)";
 
 /// A resource block: directory, type, name.
 type BlockKey = (PathBuf, String, String);
@@ -221,8 +224,9 @@ impl Texts {
 /// A prepared entry: block and attribute.
 type Prepared = (PathBuf, String, String, String);
 
-/// Every entry `--prepare` added in the configuration, with its file.
-fn find_prepared(config: &Config, attrs: &MigrationAttrs) -> BTreeMap<Prepared, PathBuf> {
+/// Every entry `--prepare` added in the configuration, with its file and
+/// the line of its resource block.
+fn find_prepared(config: &Config, attrs: &MigrationAttrs) -> BTreeMap<Prepared, (PathBuf, usize)> {
     let mut out = BTreeMap::new();
     for (dir, files) in &config.dirs {
         for f in files {
@@ -230,7 +234,9 @@ fn find_prepared(config: &Config, attrs: &MigrationAttrs) -> BTreeMap<Prepared, 
                 let all: Vec<&str> = attrs.for_type(rb.rtype).collect();
                 for attr in prepared_attrs(&f.source.text, rb.block, &all) {
                     let key = (dir.clone(), rb.rtype.into(), rb.name.into(), attr.into());
-                    out.insert(key, f.source.path.clone());
+                    let at = rb.block.span().map_or(0, |s| s.start);
+                    let line = line_of(&f.source.text, at) + 1;
+                    out.insert(key, (f.source.path.clone(), line));
                 }
             }
         }
@@ -279,12 +285,31 @@ pub fn plan_finalize(
             t.needs_edit = true;
         }
     }
+    let label = |key: &Prepared| {
+        addresses
+            .get(key)
+            .map(|a| a.join(", "))
+            .unwrap_or_else(|| format!("{}.{} in {}", key.1, key.2, key.0.display()))
+    };
+    // An entry edited since --prepare stays, and is reported.
+    let mut all: BTreeSet<&Prepared> = BTreeSet::new();
+    for (key, (path, _)) in &prepared {
+        match unignore_in_text(texts.get(path), &key.1, &key.2, &key.3) {
+            Err(e) => refusals.push(Refusal {
+                address: label(key),
+                reason: format!("{}: {e}", path.display()),
+            }),
+            Ok(_) => {
+                all.insert(key);
+            }
+        }
+    }
     // Pass 1: which prepared blocks end up with their value written.
-    let all: BTreeSet<&Prepared> = prepared.keys().collect();
     let trial = finalize_pass(config, &texts, &prepared, &all, clone(&derivation))?;
     let done: BTreeSet<&Prepared> = prepared
         .iter()
-        .filter(|(key, path)| {
+        .filter(|(key, _)| all.contains(key))
+        .filter(|(key, (path, _))| {
             let (_, rtype, name, attr) = key;
             let text = trial
                 .changes
@@ -298,10 +323,7 @@ pub fn plan_finalize(
     // Pass 2: only those lose their entry.
     let mut plan = finalize_pass(config, &texts, &prepared, &done, derivation)?;
     for key in all.difference(&done) {
-        let address = addresses
-            .get(*key)
-            .map(|a| a.join(", "))
-            .unwrap_or_else(|| format!("{}.{} in {}", key.1, key.2, key.0.display()));
+        let address = label(key);
         if !refusals.iter().any(|r| r.address == address) {
             refusals.push(Refusal {
                 address,
@@ -315,15 +337,14 @@ pub fn plan_finalize(
     }
     plan.refusals.extend(refusals);
     for key in &done {
-        let path = &prepared[*key];
-        let addr = addresses.get(*key).cloned().unwrap_or_default();
+        let (path, line) = &prepared[*key];
         plan.applied.push(Applied {
-            address: addr.join(", "),
+            address: label(key),
             attr: key.3.clone(),
-            value: format!("(removed from {IGNORED})"),
+            value: REMOVED.to_owned(),
             kind: EditKind::Updated,
             file: path.clone(),
-            line: 0,
+            line: *line,
         });
     }
     Ok(plan)
@@ -357,14 +378,14 @@ fn has_attr(text: &str, rtype: &str, name: &str, attr: &str) -> bool {
 fn finalize_pass(
     config: &mut Config,
     texts: &Texts,
-    prepared: &BTreeMap<Prepared, PathBuf>,
+    prepared: &BTreeMap<Prepared, (PathBuf, usize)>,
     chosen: &BTreeSet<&Prepared>,
     derivation: Derivation,
 ) -> Result<RewritePlan, RewriteError> {
     let mut unprepared: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut refusals = Vec::new();
     for key in chosen {
-        let path = &prepared[*key];
+        let (path, _) = &prepared[*key];
         let (_, rtype, name, attr) = key;
         let text = unprepared
             .get(path)
