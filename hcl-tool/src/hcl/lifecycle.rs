@@ -405,21 +405,32 @@ pub fn unignore_in_text(
     name: &str,
     attr: &str,
 ) -> Result<Option<String>, LifecycleError> {
+    let no_block = || LifecycleError::NoBlock(rtype.into(), name.into());
     let body = parse(text)?;
-    let rb = find_resource(&body, rtype, name)
-        .ok_or_else(|| LifecycleError::NoBlock(rtype.into(), name.into()))?;
-    let Some(entry) = marked_entry(text, rb.block, attr) else {
+    let rb = find_resource(&body, rtype, name).ok_or_else(no_block)?;
+    let span = rb.block.span().ok_or_else(no_block)?;
+    // Work on the block alone (from the start of its line, so indentation
+    // and line endings are the same): each candidate is parsed again.
+    let start = line_start(text, span.start);
+    let block_text = &text[start..span.end];
+    let block_body = parse(block_text)?;
+    let block = find_resource(&block_body, rtype, name).ok_or_else(no_block)?;
+    let Some(entry) = marked_entry(block_text, block.block, attr) else {
         return Ok(None);
     };
-    for candidate in candidates(text, rb.block, entry, attr) {
+    for candidate in candidates(block_text, block.block, entry, attr) {
         if let Ok(Some(again)) = ignore_in_text(&candidate, rtype, name, attr)
-            && again == text
+            && again == block_text
         {
-            return Ok(Some(candidate));
+            return Ok(Some(format!(
+                "{}{candidate}{}",
+                &text[..start],
+                &text[span.end..]
+            )));
         }
     }
     Err(LifecycleError::Edited {
-        line: line_of(text, entry.0) + 1,
+        line: line_of(text, start + entry.0) + 1,
         attr: attr.to_owned(),
     })
 }
