@@ -296,6 +296,13 @@ fn prepare_then_finalize_gives_the_original_plus_the_value() {
             text(&o)
         );
 
+        let o = keyshift(&["rewrite", d, "--finalize", "--plan", &p, "--check"]);
+        assert_eq!(code(&o), i32::from(case.adds), "{name}: {}", text(&o));
+        assert_eq!(
+            read_all(dir.path(), case.files),
+            prepared,
+            "{name}: --check wrote"
+        );
         let o = keyshift(&["rewrite", d, "--finalize", "--plan", &p]);
         assert_eq!(code(&o), 0, "{name}: {}", text(&o));
         let finalized = read_all(dir.path(), case.files);

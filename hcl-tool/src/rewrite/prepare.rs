@@ -61,6 +61,41 @@ pub fn plan_prepare(
         return Err(PrepareError::Instance(g.clone()));
     }
     let mut plan = RewritePlan::default();
+    let chosen = select_blocks(config, globs, attrs, &mut plan)?;
+    let mut texts = Texts::new(config);
+    for ((dir, rtype, name), addresses) in chosen {
+        let Some(path) = texts.file_of(config, &dir, &rtype, &name) else {
+            continue;
+        };
+        for attr in attrs.for_type(&rtype) {
+            let text = texts.get(&path);
+            match ignore_in_text(text, &rtype, &name, attr) {
+                Ok(None) => plan.unchanged += 1,
+                Ok(Some(new)) => {
+                    plan.applied
+                        .push(applied(&addresses, attr, &path, text, &new));
+                    texts.set(&path, new);
+                }
+                Err(e) => plan.refusals.push(Refusal {
+                    address: addresses.join(", "),
+                    reason: format!("{}: {e}", path.display()),
+                }),
+            }
+        }
+    }
+    plan.changes = texts.changes();
+    Ok(plan)
+}
+
+/// The resource blocks the globs select (with the addresses that selected
+/// them); types without a migration attribute go to `plan.skipped`, blocks
+/// shared with unselected call paths get a warning.
+fn select_blocks(
+    config: &Config,
+    globs: &[String],
+    attrs: &MigrationAttrs,
+    plan: &mut RewritePlan,
+) -> Result<BTreeMap<BlockKey, Vec<String>>, PrepareError> {
     let mut hits = vec![false; globs.len()];
     // Selected blocks, with the addresses that selected them.
     let mut chosen: BTreeMap<BlockKey, Vec<String>> = BTreeMap::new();
@@ -125,29 +160,7 @@ pub fn plan_prepare(
             ));
         }
     }
-    let mut texts = Texts::new(config);
-    for ((dir, rtype, name), addresses) in chosen {
-        let Some(path) = texts.file_of(config, &dir, &rtype, &name) else {
-            continue;
-        };
-        for attr in attrs.for_type(&rtype) {
-            let text = texts.get(&path);
-            match ignore_in_text(text, &rtype, &name, attr) {
-                Ok(None) => plan.unchanged += 1,
-                Ok(Some(new)) => {
-                    plan.applied
-                        .push(applied(&addresses, attr, &path, text, &new));
-                    texts.set(&path, new);
-                }
-                Err(e) => plan.refusals.push(Refusal {
-                    address: addresses.join(", "),
-                    reason: format!("{}: {e}", path.display()),
-                }),
-            }
-        }
-    }
-    plan.changes = texts.changes(config);
-    Ok(plan)
+    Ok(chosen)
 }
 
 fn applied(addresses: &[String], attr: &str, path: &Path, old: &str, new: &str) -> Applied {
@@ -207,7 +220,7 @@ impl Texts {
     }
 
     /// Changed files, each against the bytes originally read.
-    fn changes(&self, _config: &Config) -> Vec<FileChange> {
+    fn changes(&self) -> Vec<FileChange> {
         self.now
             .iter()
             .filter_map(|(path, text)| {
