@@ -8,6 +8,7 @@
 //! [`cli`] implements the subcommands.
 
 pub mod check;
+pub mod check_hint;
 pub mod cli;
 pub mod glob;
 pub mod hcl;

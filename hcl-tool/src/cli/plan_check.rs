@@ -49,6 +49,11 @@ pub struct PlanCheckArgs {
     /// configuration into a move (`moves` in JSON output).
     #[arg(long)]
     pub suggest_moves: bool,
+    /// Configuration directory to scan for blocks that `keyshift rewrite
+    /// --prepare` edited and `--finalize` has not restored (a plan does not
+    /// show `ignore_changes`); each is a warning.
+    #[arg(long, value_name = "DIR")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -90,7 +95,10 @@ pub fn run(
     let moves = args
         .suggest_moves
         .then(|| crate::moves::suggest_moves(&plan, &cfg.key_types));
-    let findings = checked.findings;
+    let mut findings = checked.findings;
+    if let Some(dir) = &args.config {
+        findings.extend(crate::cli::plan_check_config::prepared_findings(dir, &cfg)?);
+    }
     let mut summary = Summary {
         checked: plan.resource_changes.len(),
         key_bearing: checked.key_bearing,

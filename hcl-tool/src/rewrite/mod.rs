@@ -11,6 +11,7 @@ pub mod apply;
 pub mod config;
 pub mod everywhere;
 pub mod moves;
+pub mod prepare;
 pub mod select;
 pub mod targets;
 pub mod write;
