@@ -29,7 +29,7 @@ use crate::store::{StoreError, StoreResult};
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "keyshift.db";
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Default time a writer waits for another process's lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -240,6 +240,12 @@ fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreRe
     if v == 1 {
         tx.execute_batch(MIGRATE_V2).map_err(|e| db_err(e, t))?;
         v = 2;
+    }
+    if v == 2 {
+        // Break-glass grants (see sqlite_break_glass.rs).
+        tx.execute_batch(crate::store::sqlite_break_glass::MIGRATE_BREAK_GLASS)
+            .map_err(|e| db_err(e, t))?;
+        v = 3;
     }
     if v != version {
         tx.pragma_update(None, "user_version", v)
