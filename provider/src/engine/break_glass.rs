@@ -296,6 +296,32 @@ fn load_grant<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<GrantReco
     })
 }
 
+/// The input rules of a new grant; returns its permissions and ttl (s).
+fn check_input(new: &NewGrant) -> StoreResult<(Vec<Permission>, i64)> {
+    change_request(&new.change_request)?;
+    if new.principal.trim().is_empty() || new.principal.len() > 256 {
+        return Err(invalid("principal", "must be 1 to 256 characters".into()));
+    }
+    scope(&new.key_ids, new.instance_id.as_deref())?;
+    let perms = permissions(&new.permissions)?;
+    let ttl = ttl_seconds(&new.ttl)?;
+    if new.reason.len() > 1024 {
+        return Err(invalid("reason", "must be at most 1024 characters".into()));
+    }
+    Ok((perms, ttl))
+}
+
+/// The keys and the instance in scope exist.
+fn scope_exists<R: StoreReader + ?Sized>(r: &R, new: &NewGrant) -> StoreResult<()> {
+    for k in &new.key_ids {
+        super::kms_keys::load_key(r, k)?;
+    }
+    if let Some(i) = &new.instance_id {
+        super::kms::load_instance(r, i)?;
+    }
+    Ok(())
+}
+
 fn audit_detail(g: &GrantRecord) -> String {
     format!(
         "change_request={} principal={}",
@@ -303,29 +329,49 @@ fn audit_detail(g: &GrantRecord) -> String {
     )
 }
 
+/// The one-grant rule: a change request breaks glass once per principal;
+/// breaking glass again needs a new change request (an expired or repaired
+/// grant is never re-issued).
+fn grant_free<R: StoreReader + ?Sized>(
+    r: &R,
+    change_request: &str,
+    principal: &str,
+) -> StoreResult<()> {
+    if let Some(g) = r
+        .grants()?
+        .into_iter()
+        .find(|g| g.change_request == change_request && g.principal == principal)
+    {
+        return Err(invalid(
+            "change_request",
+            format!(
+                "{change_request} already broke glass for {principal} (grant {}); breaking glass again needs a new change request",
+                g.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Kms {
+    /// Plan-time check of a new grant: the input rules, the one-grant rule
+    /// and that the keys and instance in scope exist.
+    pub fn check_new_grant(&self, new: &NewGrant) -> StoreResult<()> {
+        check_input(new)?;
+        read_with(&*self.store, |r| {
+            grant_free(r, &new.change_request, &new.principal)?;
+            scope_exists(r, new)
+        })
+    }
+
     /// Breaks glass: validates `new`, records the grant (expiring `ttl`
     /// after `at`) and issues its credential into a new secret. Returns the
     /// grant; the credential is only in the secret.
     pub fn break_glass_at(&self, new: &NewGrant, at: OffsetDateTime) -> StoreResult<Grant> {
-        change_request(&new.change_request)?;
-        if new.principal.trim().is_empty() || new.principal.len() > 256 {
-            return Err(invalid("principal", "must be 1 to 256 characters".into()));
-        }
-        scope(&new.key_ids, new.instance_id.as_deref())?;
-        let perms = permissions(&new.permissions)?;
-        let ttl = ttl_seconds(&new.ttl)?;
-        if new.reason.len() > 1024 {
-            return Err(invalid("reason", "must be at most 1024 characters".into()));
-        }
+        let (perms, ttl) = check_input(new)?;
         read_with(&*self.store, |r| {
-            for k in &new.key_ids {
-                super::kms_keys::load_key(r, k)?;
-            }
-            if let Some(i) = &new.instance_id {
-                super::kms::load_instance(r, i)?;
-            }
-            Ok(())
+            grant_free(r, &new.change_request, &new.principal)?;
+            scope_exists(r, new)
         })?;
         let key = self.resolve_key(&new.credential_key_id)?;
         let mut raw = [0u8; 8];
@@ -364,6 +410,7 @@ impl Kms {
             pending_repair: None,
         };
         let inserted = self.mutate("break_glass.break", &id, |tx, detail| {
+            grant_free(&*tx, &record.change_request, &record.principal)?;
             tx.insert_grant(&record)?;
             *detail = format!(
                 "{} scope=[{}]{} permissions={} expires_at={}",
@@ -487,9 +534,21 @@ impl Kms {
     /// `since` (an RFC 3339 time) on and for one change request.
     pub fn break_glass_audit(
         &self,
-        since: Option<OffsetDateTime>,
+        since: Option<&str>,
         change_request: Option<&str>,
     ) -> StoreResult<Vec<crate::store::AuditEntry>> {
+        let since = since
+            .map(|s| {
+                OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+                    invalid(
+                        "since",
+                        format!(
+                            "{s:?} is not an RFC 3339 time ({e}); use e.g. 2026-12-01T00:00:00Z"
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         let needle = change_request.map(|c| format!("change_request={c} "));
         let mut out = Vec::new();
         for e in self.audit_log(AUDIT_LIMIT)? {

@@ -265,3 +265,37 @@ fn bad_grants_change_nothing() {
     assert!(kms.list_grants(false).unwrap().is_empty());
     assert!(kms.list_secrets(None).unwrap().is_empty());
 }
+
+#[test]
+fn a_change_request_breaks_glass_once_per_principal() {
+    let (_d, kms) = kms();
+    let k = kms
+        .create_key(new_key(Container::Shared, KeySpec::Aes256))
+        .unwrap();
+    let t0 = t("2030-01-01T00:00:00Z");
+    let first = grant(&[&k.id], None, &["decrypt"], &k.id);
+    let g = kms.break_glass_at(&first, t0).unwrap();
+    kms.repair_glass(&g.record.id).unwrap();
+    for name in ["check", "break"] {
+        let e = if name == "check" {
+            kms.check_new_grant(&first).unwrap_err()
+        } else {
+            kms.break_glass(&first).unwrap_err()
+        };
+        assert!(
+            e.to_string()
+                .contains("breaking glass again needs a new change request"),
+            "{name}: {e}"
+        );
+    }
+    let other = NewGrant {
+        principal: "second@example.com".into(),
+        ..first.clone()
+    };
+    kms.check_new_grant(&other).unwrap();
+    let next = NewGrant {
+        change_request: "CHG0030002".into(),
+        ..first
+    };
+    assert_eq!(kms.break_glass(&next).unwrap().status, GrantStatus::Active);
+}
