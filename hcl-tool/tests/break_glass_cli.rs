@@ -26,6 +26,9 @@ fn grant(kms: &Kms, cr: &str, keys: &[&str], perms: &[&str], ttl: &str, cred_key
     .id
 }
 
+/// name, arguments, stdin, exit code, expected stderr.
+type Case<'a> = (&'a str, Vec<&'a str>, &'a [u8], i32, &'a str);
+
 #[test]
 fn credential_is_used_only_as_granted_and_repair_finishes_a_pending_repair() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +94,7 @@ fn credential_is_used_only_as_granted_and_repair_finishes_a_pending_repair() {
     let o = run(&["sign", "--key", &sig, "--grant", &grant_arg], b"m");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
-    let cases: &[(&str, Vec<&str>, &[u8], i32, &str)] = &[
+    let cases: &[Case<'_>] = &[
         (
             "out of scope",
             vec!["decrypt", "--grant", &grant_arg],

@@ -1,0 +1,219 @@
+//! `keyshift_break_glass` end to end through the real terraform CLI and the
+//! real `keyshift` binary: break glass, use the credential in scope, refused
+//! out of scope and for an ungranted permission, expiry that keeps the plan
+//! clean (state shows `expired` after a refresh, nothing is re-issued), a
+//! change under the same change request refused, repair on destroy; the
+//! credential appears in no state, plan, TRACE log or audit output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use keyshift_e2e::{Run, Tf, planned_actions};
+use serde_json::Value as Json;
+
+fn config(permissions: &str) -> String {
+    format!(
+        r#"resource "keyshift_key" "k" {{}}
+
+resource "keyshift_key" "other" {{}}
+
+resource "keyshift_break_glass" "g" {{
+  change_request    = "CHG0030001"
+  principal         = "oncall@example.com"
+  key_ids           = [keyshift_key.k.id]
+  permissions       = {permissions}
+  ttl               = "15s"
+  reason            = "INC0012345"
+  credential_key_id = keyshift_key.k.id
+}}
+"#
+    )
+}
+
+fn traced(tf: &Tf, log: &std::path::Path, args: &[&str]) -> Run {
+    let out = tf
+        .command(args)
+        .env("TF_LOG", "TRACE")
+        .env("TF_LOG_PATH", log)
+        .output()
+        .unwrap();
+    Run::from(out).ok()
+}
+
+/// Waits (at most 60 s) until the store reads grant `id` as expired.
+fn wait_expired(tf: &Tf, id: &str) {
+    for _ in 0..120 {
+        let list = tf
+            .keyshift(&["break-glass", "list", "--format", "json"])
+            .ok()
+            .stdout;
+        let doc: Json = serde_json::from_str(&list).unwrap();
+        let g = doc["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == id)
+            .cloned();
+        if g.is_some_and(|g| g["status"] == "expired") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("grant {id} did not expire");
+}
+
+#[test]
+fn break_use_expire_and_repair_glass() {
+    let tf = Tf::new();
+    let log = tf.path().join("trace.log");
+    let mut seen = String::new();
+    tf.write_main(&config(r#"["decrypt", "sign"]"#));
+    seen += &traced(&tf, &log, &["apply", "-auto-approve"]).all();
+    let g = tf.resource("keyshift_break_glass.g");
+    assert_eq!(g["status"], "active");
+    assert_eq!(g["change_request"], "CHG0030001");
+    let id = g["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("bg-"), "{id}");
+    assert!(
+        g["credential_secret_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sec-")
+    );
+    let expires_at = g["expires_at"].as_str().unwrap().to_string();
+    tf.assert_clean_plan();
+
+    // The on-call person fetches the credential and uses it.
+    let cred = tf.keyshift(&["break-glass", "credential", &id]).ok().stdout;
+    let cred = cred.trim().to_string();
+    assert!(cred.starts_with(&format!("kbg1.{id}.")));
+    std::fs::write(tf.path().join("cred"), &cred).unwrap();
+    let k = tf.resource("keyshift_key.k")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = tf.resource("keyshift_key.other")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let encrypt = |key: &str| {
+        let out = std::process::Command::new(keyshift_e2e::release_dir().join("keyshift"))
+            .current_dir(tf.path())
+            .args(["encrypt", "--key", key])
+            .env_remove("KEYSHIFT_STORE")
+            .stdin(std::fs::File::open(tf.path().join("main.tf")).unwrap())
+            .output()
+            .unwrap();
+        Run::from(out).ok().stdout
+    };
+    let (ct_k, ct_other) = (encrypt(&k), encrypt(&other));
+    std::fs::write(tf.path().join("ct_k"), &ct_k).unwrap();
+    std::fs::write(tf.path().join("ct_other"), &ct_other).unwrap();
+    let with_stdin = |args: &[&str], file: &str| {
+        let out = std::process::Command::new(keyshift_e2e::release_dir().join("keyshift"))
+            .current_dir(tf.path())
+            .args(args)
+            .env_remove("KEYSHIFT_STORE")
+            .stdin(std::fs::File::open(tf.path().join(file)).unwrap())
+            .output()
+            .unwrap();
+        Run::from(out)
+    };
+    let r = with_stdin(&["decrypt", "--grant", "@cred"], "ct_k");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("keyshift_break_glass"),
+        "decrypted main.tf"
+    );
+    let cases: &[(&str, &[&str], &str, String)] = &[
+        (
+            "out of scope",
+            &["decrypt", "--grant", "@cred"],
+            "ct_other",
+            format!("key {other} is out of the grant's scope"),
+        ),
+        (
+            "ungranted",
+            &["encrypt", "--key", &k, "--grant", "@cred"],
+            "main.tf",
+            "permission encrypt is not granted".into(),
+        ),
+    ];
+    for (name, args, input, want) in cases {
+        let r = with_stdin(args, input);
+        seen += &r.all();
+        assert_eq!(r.code, 1, "{name}: {}", r.all());
+        assert!(r.stderr.contains(want.as_str()), "{name}: {}", r.stderr);
+    }
+
+    // Expiry: refresh shows `expired`, the plan stays clean, the credential is refused.
+    wait_expired(&tf, &id);
+    seen += &tf
+        .run(&["apply", "-refresh-only", "-auto-approve"])
+        .ok()
+        .all();
+    assert_eq!(tf.resource("keyshift_break_glass.g")["status"], "expired");
+    let plan: Json = tf.plan_json();
+    assert_eq!(planned_actions(&plan, "keyshift_break_glass.g"), ["no-op"]);
+    seen += &plan.to_string();
+    tf.assert_clean_plan();
+    let r = with_stdin(&["decrypt", "--grant", "@cred"], "ct_k");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains(&format!("the grant expired at {expires_at}")),
+        "{}",
+        r.stderr
+    );
+
+    // Changing the grant under the same change request is refused at plan.
+    tf.write_main(&config(r#"["decrypt", "sign", "encrypt"]"#));
+    let r = tf.plan_code();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.flat().contains("A break-glass grant cannot be changed"),
+        "{}",
+        r.all()
+    );
+    assert!(r.flat().contains("use a new change_request"), "{}", r.all());
+    tf.write_main(&config(r#"["decrypt", "sign"]"#));
+
+    // Destroy = repair glass.
+    let secret = g["credential_secret_id"].as_str().unwrap().to_string();
+    seen += &traced(&tf, &log, &["destroy", "-auto-approve"]).all();
+    let list = tf
+        .keyshift(&["break-glass", "list", "--format", "json"])
+        .ok()
+        .stdout;
+    let doc: Json = serde_json::from_str(&list).unwrap();
+    assert_eq!(doc["grants"][0]["status"], "revoked");
+    assert!(doc["grants"][0]["credential_secret_id"].is_null());
+    assert!(
+        !tf.keyshift(&["secret", "list"])
+            .ok()
+            .stdout
+            .contains(&secret)
+    );
+    let audit = tf
+        .keyshift(&["audit", "--change-request", "CHG0030001"])
+        .ok()
+        .stdout;
+    for action in [
+        "break_glass.break",
+        "break_glass.use",
+        "break_glass.refuse",
+        "break_glass.repair",
+    ] {
+        assert!(audit.contains(action), "{action} in\n{audit}");
+    }
+    seen += &list;
+    seen += &audit;
+    seen += &tf.raw_state();
+    seen +=
+        &std::fs::read_to_string(tf.path().join("terraform.tfstate.backup")).unwrap_or_default();
+    seen += &std::fs::read_to_string(&log).unwrap();
+    let secret_part = &cred[cred.len() - 64..];
+    assert_eq!(
+        seen.matches(secret_part).count(),
+        0,
+        "the credential leaked"
+    );
+}
