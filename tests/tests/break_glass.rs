@@ -217,3 +217,67 @@ fn break_use_expire_and_repair_glass() {
         "the credential leaked"
     );
 }
+
+/// Import adopts a grant with a clean plan; a repair that cannot finish on
+/// destroy fails saying so, stays pending, and `keyshift break-glass repair`
+/// finishes it (after which destroy succeeds).
+#[test]
+fn import_and_a_failed_repair_left_pending() {
+    use keyshift_provider::engine::Kms;
+    use keyshift_provider::store::Container;
+    let tf = Tf::new();
+    tf.write_main(&config(r#"["decrypt"]"#).replace("\"15s\"", "\"1h\""));
+    tf.apply();
+    let id = tf.resource("keyshift_break_glass.g")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tf.run(&["state", "rm", "keyshift_break_glass.g"]).ok();
+    tf.run(&["import", "keyshift_break_glass.g", &id]).ok();
+    tf.assert_clean_plan();
+
+    // The credential secret's container is held by a migration.
+    let lock = |on: bool| {
+        Kms::open(&tf.store(), "test")
+            .unwrap()
+            .set_migrating(&Container::Shared, on)
+            .unwrap();
+    };
+    lock(true);
+    let r = tf.run(&["destroy", "-auto-approve", "-target=keyshift_break_glass.g"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let flat = r.flat();
+    assert!(flat.contains("Repair glass did not finish"), "{}", r.all());
+    assert!(
+        flat.contains(&format!(
+            "the repair is pending: run `keyshift break-glass repair {id}`"
+        )),
+        "{}",
+        r.all()
+    );
+    let pending = tf
+        .keyshift(&["break-glass", "list", "--pending", "--format", "json"])
+        .ok()
+        .stdout;
+    let doc: Json = serde_json::from_str(&pending).unwrap();
+    assert_eq!(doc["grants"][0]["id"], id.as_str());
+    assert_eq!(doc["grants"][0]["status"], "revoked");
+    lock(false);
+    let r = tf.keyshift(&["break-glass", "repair", &id]).ok();
+    assert!(
+        r.stdout.starts_with(&format!("repaired {id} (CHG0030001)")),
+        "{}",
+        r.all()
+    );
+    let pending = tf
+        .keyshift(&["break-glass", "list", "--pending"])
+        .ok()
+        .stdout;
+    assert_eq!(pending.lines().count(), 1, "only the header: {pending}");
+    tf.destroy().ok();
+    assert!(
+        tf.raw_state().contains("\"resources\": []"),
+        "{}",
+        tf.raw_state()
+    );
+}
