@@ -281,3 +281,53 @@ fn import_and_a_failed_repair_left_pending() {
         tf.raw_state()
     );
 }
+
+/// Invalid grants fail at plan on the attribute and leave the store alone.
+#[test]
+fn invalid_grants_fail_at_plan_with_the_attribute() {
+    let grant = |change: &str, perms: &str, ttl: &str, scope: &str| {
+        format!(
+            "resource \"keyshift_break_glass\" \"g\" {{\n  change_request    = \"{change}\"\n  principal         = \"oncall\"\n{scope}  permissions       = {perms}\n  ttl               = \"{ttl}\"\n  credential_key_id = \"key-x\"\n}}\n"
+        )
+    };
+    let scope = "  key_ids           = [\"key-x\"]\n";
+    let cases = [
+        (
+            "bad change request",
+            grant("INC0012345", "[\"decrypt\"]", "1h", scope),
+            "change_request = \"INC0012345\"",
+            "expected CHG followed by 7 to 10 digits",
+        ),
+        (
+            "ttl over 24h",
+            grant("CHG0030001", "[\"decrypt\"]", "25h", scope),
+            "ttl = \"25h\"",
+            "is out of range",
+        ),
+        (
+            "unknown permission",
+            grant("CHG0030001", "[\"admin\"]", "1h", scope),
+            "permissions = [\"admin\"]",
+            "\"admin\" is not a permission",
+        ),
+        (
+            "no scope",
+            grant("CHG0030001", "[\"decrypt\"]", "1h", ""),
+            "resource \"keyshift_break_glass\" \"g\"",
+            "set key_ids, instance_id or both",
+        ),
+    ];
+    for (name, hcl, source_line, message) in cases {
+        let tf = Tf::new();
+        tf.write_main(&hcl);
+        let r = tf.run(&["plan"]);
+        let all = r.flat();
+        assert_eq!(r.code, 1, "{name}: {all}");
+        assert!(
+            all.contains(source_line),
+            "{name}: no attribute path in:\n{all}"
+        );
+        assert!(all.contains(message), "{name}: {all}");
+        assert!(!tf.store().exists(), "{name}: the store was touched");
+    }
+}
