@@ -277,3 +277,7 @@ fn credential_key(ctx: &ProviderCtx, g: &Grant) -> Value {
         .and_then(|s| ctx.kms.get_secret(s).ok());
     Value::opt_string(secret.map(|s| s.encryption_key_id))
 }
+
+#[cfg(test)]
+#[path = "break_glass_tests.rs"]
+mod tests;

@@ -357,6 +357,35 @@ mod tests {
         assert!(again.location().ends_with(DB_FILE));
     }
 
+    /// A version 2 store (before break-glass grants) upgrades in place and
+    /// keeps its data.
+    #[test]
+    fn v2_store_gains_break_glass_grants() {
+        let (dir, s) = store();
+        write_with(&s, |tx| {
+            tx.insert_instance(&crate::store::conformance::sample_instance())
+        })
+        .unwrap();
+        s.lock()
+            .execute_batch("DROP TABLE break_glass_grants; PRAGMA user_version = 2;")
+            .unwrap();
+        drop(s);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        let v: i64 = again
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let grant = crate::store::conformance_break_glass::sample_grant();
+        write_with(&again, |tx| tx.insert_grant(&grant)).unwrap();
+        assert_eq!(
+            crate::store::traits::read_with(&again, |r| r.instances())
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let (dir, s) = store();
