@@ -24,6 +24,8 @@ pub enum BreakGlassCommand {
     List(ListArgs),
     /// Repair glass: revoke the grant and destroy its credential secret.
     Repair(IdArgs),
+    /// Serve break glass and repair glass over HTTPS with mutual TLS.
+    Serve(crate::cli::break_glass_serve::ServeArgs),
 }
 
 /// A grant id.
@@ -127,8 +129,12 @@ pub fn run(
     store_flag: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    if let BreakGlassCommand::Serve(a) = cmd {
+        return crate::cli::break_glass_serve::run(a, store_flag, out);
+    }
     let kms = open_existing(&store::store_dir(store_flag), &AwsArgs::default().service())?;
     match cmd {
+        BreakGlassCommand::Serve(_) => {}
         BreakGlassCommand::Credential(a) => {
             let cred = kms.grant_credential(&a.id).map_err(failed(format!(
                 "cannot hand out the credential of {}",

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod break_glass;
+pub mod break_glass_serve;
 pub mod decrypt;
 pub mod encrypt;
 pub mod instance;
