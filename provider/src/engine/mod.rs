@@ -14,6 +14,7 @@
 //! - [`validate`]: input rules shared with plan-time validation.
 
 pub mod break_glass;
+mod break_glass_use;
 pub mod deletion;
 pub mod ekms_status;
 pub mod ekms_wrapper;
