@@ -1,6 +1,9 @@
 //! The `keyshift` subcommands. `main.rs` only parses arguments and maps
 //! [`Outcome`]/[`CliError`] to exit codes.
 
+pub mod audit;
+pub mod break_glass;
+pub mod break_glass_serve;
 pub mod decrypt;
 pub mod encrypt;
 pub mod instance;

@@ -153,6 +153,11 @@ pub trait StoreReader {
         &self,
         secret_id: &str,
     ) -> StoreResult<Vec<crate::store::SealedSecretVersion>>;
+    // -- break glass
+    /// The break-glass grant with that id.
+    fn grant(&self, id: &str) -> StoreResult<Option<crate::store::GrantRecord>>;
+    /// All break-glass grants, by creation time then id.
+    fn grants(&self) -> StoreResult<Vec<crate::store::GrantRecord>>;
 }
 
 /// Write access inside a write transaction (see the module docs).
@@ -204,6 +209,12 @@ pub trait StoreTx: StoreReader {
         &mut self,
         version: &crate::store::SealedSecretVersion,
     ) -> StoreResult<()>;
+    // -- break glass
+    /// Inserts a grant; duplicate id → `AlreadyExists`.
+    fn insert_grant(&mut self, grant: &crate::store::GrantRecord) -> StoreResult<()>;
+    /// Stores a grant's mutable fields (`credential_secret_id`,
+    /// `revoked_at`, `pending_repair`); missing → `NotFound`.
+    fn update_grant(&mut self, grant: &crate::store::GrantRecord) -> StoreResult<()>;
 }
 
 /// A durable, transactional key store (see the module docs for the contract).
