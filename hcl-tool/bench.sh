@@ -6,6 +6,7 @@
 #     `terraform fmt -check -recursive`; target ratio <= 0.25.
 # (b) plan-check over a generated 50,000-resource plan vs an equivalent jq
 #     filter; target >= 3x faster than jq and peak RSS < 2x the file size.
+# (c) plan-check --suggest-moves on that plan and on a worst case of pairs.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -105,3 +106,48 @@ printf 'plan-check: jq %.3fs (%s matches), keyshift %.3fs (%s findings), speedup
   "$JQT" "$JQN" "$KST" "$KSN" "$(echo "$JQT / $KST" | bc -l)"
 printf 'plan-check: peak RSS %d KB = %.2fx the plan size (target < 2)\n' \
   "$RSS_KB" "$(echo "$RSS_KB * 1024 / $PSIZE" | bc -l)"
+
+# ---- (c) plan-check --suggest-moves ------------------------------------------
+# On (b)'s plan (target: at most 2x plain plan-check, peak RSS < 2x the file),
+# and on a worst case for the pairing, reported only: every change of a
+# 50,000-resource plan is a candidate (25,000 renamed keys, a delete and a
+# create of the same configuration each).
+MPLAN="$WORK/moves.json"
+python3 - "$MPLAN" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write('{"format_version":"1.2","terraform_version":"1.11.4","planned_values":{},"complete":true,"errored":false,"resource_changes":[')
+    for i in range(25000):
+        cfg = {"description": f"key {i}", "spec": "AES_256", "usage": "ENCRYPT/DECRYPT",
+               "enabled": True, "tags": {"env": "prod", "n": str(i)}, "instance_id": None}
+        before = dict(cfg, id=f"key-{i}", creation_date="2026-01-01T00:00:00Z", current_version=f"v-{i}")
+        dele = {"address": f"keyshift_key.old{i}", "mode": "managed", "type": "keyshift_key", "name": f"old{i}",
+                "change": {"actions": ["delete"], "before": before, "after": None, "after_unknown": {}}}
+        crea = {"address": f"keyshift_key.new{i}", "mode": "managed", "type": "keyshift_key", "name": f"new{i}",
+                "change": {"actions": ["create"], "before": None, "after": cfg,
+                           "after_unknown": {"id": True, "creation_date": True, "current_version": True}}}
+        f.write(("," if i else "") + json.dumps(dele) + "," + json.dumps(crea))
+    f.write("]}")
+PY
+MSIZE=$(stat -c %s "$MPLAN")
+rss_of() { # peak RSS in KB of the command (0 without /usr/bin/time)
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -v "$@" >/dev/null 2>"$WORK/rss.txt" || true
+    awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$WORK/rss.txt"
+  else
+    echo 0
+  fi
+}
+SRSS_KB=$(rss_of "$KS" plan-check "$PLAN" --suggest-moves --format json)
+t4=$(now)
+"$KS" plan-check "$PLAN" --suggest-moves --format json >/dev/null || true
+t5=$(now)
+printf 'plan-check --suggest-moves on (b): %.3fs = %.2fx plain plan-check (target <= 2), peak RSS %.2fx the plan size (target < 2)\n' \
+  "$(elapsed "$t4" "$t5")" "$(echo "$(elapsed "$t4" "$t5") / $KST" | bc -l)" "$(echo "$SRSS_KB * 1024 / $PSIZE" | bc -l)"
+MRSS_KB=$(rss_of "$KS" plan-check "$MPLAN" --suggest-moves --format json)
+t6=$(now)
+"$KS" plan-check "$MPLAN" --suggest-moves --format json >"$WORK/mv.json" || true
+t7=$(now)
+printf 'plan-check --suggest-moves, worst case (%d MB, 25000 pairs): %.3fs, %s moves, peak RSS %.2fx the plan size\n' \
+  "$((MSIZE / 1024 / 1024))" "$(elapsed "$t6" "$t7")" "$("$JQ" '.moves.moves | length' "$WORK/mv.json")" \
+  "$(echo "$MRSS_KB * 1024 / $MSIZE" | bc -l)"

@@ -32,6 +32,9 @@ pub enum FindingKind {
     /// A key-bearing resource has an action list the gate does not know;
     /// it fails closed rather than pass what it cannot judge.
     UnknownActions,
+    /// A block still carries the `ignore_changes` entry `keyshift rewrite
+    /// --prepare` added (`plan-check --config`).
+    Prepared,
 }
 
 /// One finding.
@@ -118,16 +121,18 @@ fn check_change(
                 Severity::Error,
                 FindingKind::Replace,
                 format!(
-                    "{what} would be replaced (destroy, then create){}",
-                    reason(rc)
+                    "{what} would be replaced (destroy, then create){}{}",
+                    reason(rc),
+                    crate::check_hint::unset_forces_replacement(rc, &cfg.attrs)
                 ),
             ),
             ChangeKind::ReplaceCreateFirst => push(
                 Severity::Error,
                 FindingKind::Replace,
                 format!(
-                    "{what} would be replaced (create, then destroy the old one){}",
-                    reason(rc)
+                    "{what} would be replaced (create, then destroy the old one){}{}",
+                    reason(rc),
+                    crate::check_hint::unset_forces_replacement(rc, &cfg.attrs)
                 ),
             ),
             ChangeKind::Forget => push(

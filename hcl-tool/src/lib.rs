@@ -8,10 +8,12 @@
 //! [`cli`] implements the subcommands.
 
 pub mod check;
+pub mod check_hint;
 pub mod cli;
 pub mod glob;
 pub mod hcl;
 pub mod input;
+pub mod moves;
 pub mod plan;
 pub mod presets;
 pub mod progress;

@@ -48,6 +48,11 @@ enum Command {
     /// Secrets of a key store: `get` one value, `list` them (metadata only).
     #[command(subcommand)]
     Secret(cli::secret::SecretCommand),
+    /// Break-glass grants: `credential` of an active grant, `list`, `repair`.
+    #[command(subcommand)]
+    BreakGlass(cli::break_glass::BreakGlassCommand),
+    /// The break-glass audit trail (breaks, uses, refusals, repairs).
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,8 @@ fn main() -> ExitCode {
         Command::Rotate(args) => cli::rotate::run(args, store, &mut stdout),
         Command::Migrate(args) => cli::migrate::run(args, store, &mut stdout),
         Command::Secret(cmd) => cli::secret::run(cmd, store, &mut stdout),
+        Command::BreakGlass(cmd) => cli::break_glass::run(cmd, store, &mut stdout),
+        Command::Audit(args) => cli::audit::run(args, store, &mut stdout),
     };
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {

@@ -13,6 +13,7 @@ pub const KEY_BEARING_TYPES: &[&str] = &[
     "keyshift_ekms_config",
     "aws_kms_key",
     "alicloud_kms_key",
+    "alicloud_kms_secret",
     "google_kms_crypto_key",
     "azurerm_key_vault_key",
     "vault_transit_secret_backend_key",

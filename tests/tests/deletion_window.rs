@@ -112,6 +112,13 @@ fn ciphertext_survives_destroy_and_decrypts_after_cancel_deletion() {
     let dec = keyshift(&tf, &["decrypt"], enc.stdout.as_bytes());
     assert_eq!(dec.code, 1, "{}", dec.all());
     assert!(dec.stderr.contains("PendingDeletion"), "{}", dec.stderr);
+    assert!(
+        dec.stderr.contains(&format!(
+            "to use it again: `keyshift key cancel-deletion {data_key}`, then `keyshift key enable {data_key}`"
+        )),
+        "{}",
+        dec.stderr
+    );
 
     // Cancel + enable: the earlier ciphertext decrypts again.
     let c = keyshift(&tf, &["key", "cancel-deletion", &data_key], b"");

@@ -16,6 +16,9 @@ pub struct DecryptArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// A break-glass credential to run under (`--grant @FILE`).
+    #[command(flatten)]
+    pub grant: crate::cli::break_glass::GrantArg,
 }
 
 /// Decrypts the base64 ciphertext on stdin; writes the plaintext as is.
@@ -28,7 +31,11 @@ pub fn run(
     let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
     let text = read_all(input, "ciphertext")?;
     let ciphertext = decode_b64(&text, "the ciphertext on stdin")?;
-    let plaintext = kms.decrypt(&ciphertext).map_err(failed("cannot decrypt"))?;
+    let plaintext = match args.grant.credential()? {
+        Some(cred) => kms.grant_decrypt(&cred, &ciphertext),
+        None => kms.decrypt(&ciphertext),
+    }
+    .map_err(failed("cannot decrypt"))?;
     out.write_all(&plaintext)?;
     out.flush()?;
     Ok(Outcome::Clean)

@@ -23,6 +23,9 @@ pub struct EncryptArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// A break-glass credential to run under (`--grant @FILE`).
+    #[command(flatten)]
+    pub grant: crate::cli::break_glass::GrantArg,
 }
 
 /// Encrypts stdin with the key; writes base64 ciphertext and a newline.
@@ -34,9 +37,11 @@ pub fn run(
 ) -> Result<Outcome, CliError> {
     let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
     let plaintext = read_all(input, "plaintext")?;
-    let ciphertext = kms
-        .encrypt(&args.key, &plaintext)
-        .map_err(failed(format!("cannot encrypt with key {}", args.key)))?;
+    let ciphertext = match args.grant.credential()? {
+        Some(cred) => kms.grant_encrypt(&cred, &args.key, &plaintext),
+        None => kms.encrypt(&args.key, &plaintext),
+    }
+    .map_err(failed(format!("cannot encrypt with key {}", args.key)))?;
     writeln!(out, "{}", encode_b64(&ciphertext))?;
     out.flush()?;
     Ok(Outcome::Clean)

@@ -37,6 +37,9 @@ pub fn apply(
         terraform_bin: terraform.to_owned(),
         format: RewriteFormat::Text,
         insert_everywhere: None,
+        add_moves: false,
+        prepare: false,
+        finalize: false,
     };
     writeln!(out, "rewrite {}:", dir.display())?;
     crate::cli::rewrite::run(&args, out)

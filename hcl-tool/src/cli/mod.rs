@@ -1,6 +1,9 @@
 //! The `keyshift` subcommands. `main.rs` only parses arguments and maps
 //! [`Outcome`]/[`CliError`] to exit codes.
 
+pub mod audit;
+pub mod break_glass;
+pub mod break_glass_serve;
 pub mod decrypt;
 pub mod encrypt;
 pub mod instance;
@@ -14,9 +17,13 @@ pub mod migrate;
 pub mod migrate_output;
 pub mod migrate_rewrite;
 pub mod plan_check;
+pub mod plan_check_config;
+pub mod plan_check_moves;
 pub mod preflight;
 pub mod preflight_sides;
 pub mod rewrite;
+pub mod rewrite_moves;
+pub mod rewrite_prepare;
 pub mod rewrite_verify;
 pub mod rotate;
 pub mod secret;

@@ -44,6 +44,16 @@ pub struct PlanCheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Also print the `moved` blocks that would turn each planned
+    /// delete/create pair of a key-bearing resource with the same
+    /// configuration into a move (`moves` in JSON output).
+    #[arg(long)]
+    pub suggest_moves: bool,
+    /// Configuration directory to scan for blocks that `keyshift rewrite
+    /// --prepare` edited and `--finalize` has not restored (a plan does not
+    /// show `ignore_changes`); each is a warning.
+    #[arg(long, value_name = "DIR")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +61,8 @@ struct JsonReport<'a> {
     schema_version: u32,
     findings: &'a [Finding],
     summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moves: Option<crate::moves::Suggestions>,
 }
 
 #[derive(Serialize, Default)]
@@ -80,7 +92,13 @@ pub fn run(
         allow: args.allow.clone(),
     };
     let checked = check_plan(&plan, &cfg);
-    let findings = checked.findings;
+    let moves = args
+        .suggest_moves
+        .then(|| crate::moves::suggest_moves(&plan, &cfg.key_types));
+    let mut findings = checked.findings;
+    if let Some(dir) = &args.config {
+        findings.extend(crate::cli::plan_check_config::prepared_findings(dir, &cfg)?);
+    }
     let mut summary = Summary {
         checked: plan.resource_changes.len(),
         key_bearing: checked.key_bearing,
@@ -100,12 +118,16 @@ pub fn run(
                 schema_version: 1,
                 findings: &findings,
                 summary,
+                moves,
             };
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
             return Ok(outcome(&report.summary));
         }
         CheckFormat::Github => write_github(out, &findings, &summary)?,
+    }
+    if let Some(moves) = &moves {
+        crate::cli::plan_check_moves::write(out, moves, args.format)?;
     }
     Ok(outcome(&summary))
 }

@@ -53,7 +53,7 @@ pub struct RewriteArgs {
     /// address glob (`*` within a segment, `**` across segments), e.g.
     /// `keyshift_key.app`, `module.kms.keyshift_key.*`,
     /// `keyshift_key.app["orders"]` (repeatable; needs --set).
-    #[arg(long, value_name = "ADDRESS_GLOB", requires = "set", conflicts_with_all = ["plan", "report"])]
+    #[arg(long, value_name = "ADDRESS_GLOB", conflicts_with_all = ["plan", "report"])]
     pub select: Vec<String>,
     /// With --select: the placement to write, `ATTR=VALUE`
     /// (e.g. `instance_id=kst-0123456789ab`).
@@ -82,6 +82,21 @@ pub struct RewriteArgs {
     /// `--attr '*.ATTR'` declares that every type has it.
     #[arg(long, value_name = "ATTR=EXPR")]
     pub insert_everywhere: Option<String>,
+    /// With --plan: write the `moved` blocks that turn each planned
+    /// delete/create pair of a key-bearing resource with the same
+    /// configuration into a move (ambiguous pairings are reported, not
+    /// guessed).
+    #[arg(long, requires = "plan", conflicts_with_all = ["verify", "attr", "state", "insert_everywhere"])]
+    pub add_moves: bool,
+    /// Before a migration that happens outside Terraform, for providers
+    /// whose placement forces replacement: add each selected block's
+    /// migration attribute to `lifecycle { ignore_changes }` (needs --select).
+    #[arg(long, requires = "select", conflicts_with_all = ["set", "verify", "insert_everywhere", "finalize", "add_moves"])]
+    pub prepare: bool,
+    /// After that migration: write the values (--plan, or --report with
+    /// --state) and remove the entries --prepare added.
+    #[arg(long, conflicts_with_all = ["select", "verify", "insert_everywhere", "add_moves"])]
+    pub finalize: bool,
 }
 
 #[derive(Serialize)]
@@ -99,6 +114,12 @@ struct JsonSummary<'a> {
 
 /// Runs rewrite, writing the report to `out`.
 pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    if args.add_moves {
+        return crate::cli::rewrite_moves::run(args, out);
+    }
+    if args.prepare || args.finalize {
+        return crate::cli::rewrite_prepare::run(args, out);
+    }
     let attrs = MigrationAttrs::with_presets(&args.attr)?;
     let plan = build_plan(args, &attrs)?;
     let needs_edits = !plan.changes.is_empty();
@@ -205,6 +226,11 @@ fn build_plan(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<RewritePlan,
 /// `--select` + `--set ATTR=VALUE`, when given.
 fn selection(args: &RewriteArgs) -> Result<Option<Selection>, CliError> {
     let Some(set) = &args.set else {
+        if !args.select.is_empty() {
+            return Err(CliError::Usage(
+                "--select needs --set ATTR=VALUE (or --prepare)".into(),
+            ));
+        }
         return Ok(None);
     };
     let (attr, value) = set
@@ -218,7 +244,7 @@ fn selection(args: &RewriteArgs) -> Result<Option<Selection>, CliError> {
     }))
 }
 
-fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliError> {
+pub(crate) fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliError> {
     match (&args.plan, &args.report, &args.state) {
         (Some(path), _, _) => {
             let text = read_input(path)?;
@@ -237,7 +263,7 @@ fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Derivation, CliE
     }
 }
 
-fn write_diffs(out: &mut dyn Write, plan: &RewritePlan) -> std::io::Result<()> {
+pub(crate) fn write_diffs(out: &mut dyn Write, plan: &RewritePlan) -> std::io::Result<()> {
     for change in &plan.changes {
         let name = change.source.path.display().to_string();
         let diff = similar::TextDiff::from_lines(&change.source.text, &change.new_text);

@@ -16,6 +16,9 @@ pub struct SignArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// A break-glass credential to run under (`--grant @FILE`).
+    #[command(flatten)]
+    pub grant: crate::cli::break_glass::GrantArg,
 }
 
 /// Signs stdin with the key; writes the base64 signature and a newline.
@@ -27,9 +30,11 @@ pub fn run(
 ) -> Result<Outcome, CliError> {
     let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
     let message = read_all(input, "message")?;
-    let signature = kms
-        .sign(&args.key, &message)
-        .map_err(failed(format!("cannot sign with key {}", args.key)))?;
+    let signature = match args.grant.credential()? {
+        Some(cred) => kms.grant_sign(&cred, &args.key, &message),
+        None => kms.sign(&args.key, &message),
+    }
+    .map_err(failed(format!("cannot sign with key {}", args.key)))?;
     writeln!(out, "{}", encode_b64(&signature))?;
     out.flush()?;
     Ok(Outcome::Clean)

@@ -19,6 +19,9 @@ pub struct VerifyArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// A break-glass credential to run under (`--grant @FILE`).
+    #[command(flatten)]
+    pub grant: crate::cli::break_glass::GrantArg,
 }
 
 /// Verifies the signature of stdin: [`Outcome::Clean`] when valid,
@@ -32,9 +35,11 @@ pub fn run(
     let signature = decode_b64(args.signature.as_bytes(), "--signature")?;
     let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
     let message = read_all(input, "message")?;
-    let valid = kms
-        .verify(&args.key, &message, &signature)
-        .map_err(failed(format!("cannot verify with key {}", args.key)))?;
+    let valid = match args.grant.credential()? {
+        Some(cred) => kms.grant_verify(&cred, &args.key, &message, &signature),
+        None => kms.verify(&args.key, &message, &signature),
+    }
+    .map_err(failed(format!("cannot verify with key {}", args.key)))?;
     if valid {
         writeln!(out, "valid")?;
         Ok(Outcome::Clean)

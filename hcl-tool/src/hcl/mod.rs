@@ -7,6 +7,7 @@
 pub mod attr;
 pub mod find;
 pub mod layout;
+pub mod lifecycle;
 pub mod source;
 pub mod splice;
 pub mod value;

@@ -185,7 +185,7 @@ fn module_names(members: &[Member<'_>]) -> String {
     names.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-fn resolve_dir(config: &Config, module_address: &str) -> Result<PathBuf, String> {
+pub(super) fn resolve_dir(config: &Config, module_address: &str) -> Result<PathBuf, String> {
     let path = module_path(module_address)
         .ok_or_else(|| format!("cannot read module address {module_address:?}"))?;
     match config.modules.get(&path) {

@@ -10,6 +10,8 @@
 pub mod apply;
 pub mod config;
 pub mod everywhere;
+pub mod moves;
+pub mod prepare;
 pub mod select;
 pub mod targets;
 pub mod write;

@@ -88,7 +88,8 @@ fn deleting_conflict<R: StoreReader + ?Sized>(r: &R, inst: &Instance) -> StoreEr
         .map(|d| format!(" (purged after {d})"))
         .unwrap_or_default();
     StoreError::Conflict(format!(
-        "instance {} ({}) is being deleted{until} and takes no new keys or secrets; \
+        "instance {} ({}) is being deleted{until} and takes no new keys, secrets or EKMS \
+         configuration; \
          restore it with `keyshift instance restore {}` or use another instance",
         inst.id, inst.name, inst.id
     ))

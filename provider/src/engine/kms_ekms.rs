@@ -190,6 +190,7 @@ impl Kms {
     ) -> StoreResult<EkmsInfo> {
         read_with(&*self.store, |r| {
             unlocked_container(r, c)?;
+            super::deletion::accepts_new_objects(r, c)?;
             match r.ekms_config(c)? {
                 Some(_) => Err(StoreError::AlreadyExists {
                     kind: "EKMS configuration of container",
@@ -202,6 +203,7 @@ impl Kms {
         let created_at = rfc3339(now())?;
         self.mutate("ekms.activate", &c.to_string(), |tx, detail| {
             let mut rec = unlocked_container(&*tx, c)?;
+            super::deletion::accepts_new_objects(&*tx, c)?;
             if tx.ekms_config(c)?.is_some() {
                 return Err(StoreError::AlreadyExists {
                     kind: "EKMS configuration of container",

@@ -12,13 +12,23 @@ use crate::store::{
 /// `Conflict` unless the key is `Enabled`: material operations (encrypt,
 /// decrypt, sign, verify) need an enabled key.
 pub(super) fn ensure_enabled(key: &Key) -> StoreResult<()> {
-    if key.state != KeyState::Enabled {
-        return Err(StoreError::Conflict(format!(
-            "key {} is {}, not Enabled",
-            key.id, key.state
-        )));
-    }
-    Ok(())
+    let id = &key.id;
+    let hint = match key.state {
+        KeyState::Enabled => return Ok(()),
+        KeyState::Disabled => format!("; enable it with `keyshift key enable {id}`"),
+        KeyState::PendingDeletion => format!(
+            "{}; to use it again: `keyshift key cancel-deletion {id}`, then `keyshift key enable {id}`",
+            key.deletion_date
+                .as_deref()
+                .map(|d| format!(" (erased after {d})"))
+                .unwrap_or_default()
+        ),
+        KeyState::PendingImport => "; import its material first".to_owned(),
+    };
+    Err(StoreError::Conflict(format!(
+        "key {id} is {}, not Enabled{hint}",
+        key.state
+    )))
 }
 
 /// The key with that id, or `NotFound { kind: "key" }`.

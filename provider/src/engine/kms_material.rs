@@ -54,6 +54,12 @@ struct Parsed<'a> {
     body: &'a [u8],
 }
 
+/// The id of the key that made a ciphertext of [`Kms::encrypt`] (from its
+/// header; the body is not checked here).
+pub(super) fn ciphertext_key_id(ct: &[u8]) -> StoreResult<String> {
+    parse_ciphertext(ct).map(|p| p.key_id.to_string())
+}
+
 /// Splits a ciphertext into header (format, key id, version id) and body.
 fn parse_ciphertext(ct: &[u8]) -> StoreResult<Parsed<'_>> {
     let take = |buf: &[u8], at: usize| -> StoreResult<(usize, String)> {

@@ -15,6 +15,8 @@
 //! - [`migration_rules`]: the single migration rule.
 //! - [`validate`]: input rules shared with plan-time validation.
 
+pub mod break_glass;
+mod break_glass_use;
 pub mod deletion;
 pub mod ekms_status;
 pub mod ekms_wrapper;
@@ -37,6 +39,8 @@ pub mod validate;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_break_glass;
 #[cfg(test)]
 mod tests_deletion;
 #[cfg(test)]

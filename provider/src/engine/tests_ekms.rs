@@ -374,6 +374,28 @@ fn moving_keys_between_external_and_internal_containers() {
 }
 
 #[test]
+fn an_instance_being_deleted_takes_no_ekms_configuration() {
+    let (_d, kms, fake) = setup();
+    let c = inst(&kms, "going", InstanceType::Software, "r");
+    let Container::Instance(id) = &c else {
+        panic!("inst returns an instance container")
+    };
+    kms.create_key(new_key(c.clone(), KeySpec::Aes256)).unwrap();
+    kms.delete_instance(id, true).unwrap();
+    let err = kms.activate_ekms(&c, &req(A), None, &*fake).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("is being deleted")
+            && m.contains("EKMS configuration")),
+        "{err}"
+    );
+    assert!(
+        read_with(kms.store(), |r| r.ekms_config(&c))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
 fn migration_refuses_an_unhealthy_ekms_key_before_anything_moves() {
     use crate::engine::migrate::{self, MigrateError, Request};
     let (_d, kms, fake) = setup();

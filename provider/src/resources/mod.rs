@@ -2,6 +2,7 @@
 //! source types, one module each.
 
 mod alias;
+mod break_glass;
 mod common;
 mod ekms_config;
 mod ekms_key_policy_data;
@@ -236,6 +237,7 @@ impl Provider for KeyshiftProvider {
             Arc::new(alias::AliasResource),
             Arc::new(ekms_config::EkmsConfigResource),
             Arc::new(secret::SecretResource),
+            Arc::new(break_glass::BreakGlassResource),
         ]
     }
 

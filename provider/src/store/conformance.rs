@@ -571,6 +571,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "secrets_errors_and_guard",
         crate::store::conformance_secrets::secrets_errors_and_guard,
     ),
+    (
+        "grants_round_trip",
+        crate::store::conformance_break_glass::grants_round_trip,
+    ),
 ];
 
 /// Runs every check against `store`, returning the failures by name.

@@ -115,6 +115,15 @@ pub enum StoreError {
         /// The OS error.
         message: String,
     },
+    /// A break-glass credential was refused: `why` says which rule (out of
+    /// scope, permission not granted, expired, revoked, unknown).
+    #[error("break-glass grant {grant} refused: {why}")]
+    GrantRefused {
+        /// The grant id (or `unknown`).
+        grant: String,
+        /// Which rule refused it.
+        why: String,
+    },
 }
 
 /// Result alias for store operations.

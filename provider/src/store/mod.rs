@@ -11,7 +11,9 @@
 //! - [`keygen`]: real key generation per spec and the spec/usage rule.
 //! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
+pub mod break_glass;
 pub mod conformance;
+pub mod conformance_break_glass;
 pub mod conformance_ekms;
 pub mod conformance_secrets;
 pub mod crypto;
@@ -21,6 +23,7 @@ pub mod master_key;
 pub mod migration_run;
 pub mod model;
 pub mod sqlite;
+mod sqlite_break_glass;
 mod sqlite_ekms;
 mod sqlite_migration_runs;
 mod sqlite_secrets;
@@ -28,6 +31,7 @@ mod sqlite_trust;
 mod sqlite_tx;
 pub mod traits;
 
+pub use break_glass::GrantRecord;
 pub use error::{StoreError, StoreResult};
 pub use migration_run::MigrationRun;
 pub use model::*;

@@ -29,7 +29,7 @@ use crate::store::{StoreError, StoreResult};
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "keyshift.db";
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// Default time a writer waits for another process's lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -242,9 +242,15 @@ fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreRe
         v = 2;
     }
     if v == 2 {
-        tx.execute_batch(crate::store::sqlite_migration_runs::MIGRATE_V3)
+        // Break-glass grants (see sqlite_break_glass.rs).
+        tx.execute_batch(crate::store::sqlite_break_glass::MIGRATE_BREAK_GLASS)
             .map_err(|e| db_err(e, t))?;
         v = 3;
+    }
+    if v == 3 {
+        tx.execute_batch(crate::store::sqlite_migration_runs::MIGRATE_V4)
+            .map_err(|e| db_err(e, t))?;
+        v = 4;
     }
     if v != version {
         tx.pragma_update(None, "user_version", v)
@@ -354,6 +360,35 @@ mod tests {
         drop(s);
         let again = SqliteStore::open(dir.path()).unwrap();
         assert!(again.location().ends_with(DB_FILE));
+    }
+
+    /// A version 2 store (before break-glass grants) upgrades in place and
+    /// keeps its data.
+    #[test]
+    fn v2_store_gains_break_glass_grants() {
+        let (dir, s) = store();
+        write_with(&s, |tx| {
+            tx.insert_instance(&crate::store::conformance::sample_instance())
+        })
+        .unwrap();
+        s.lock()
+            .execute_batch("DROP TABLE break_glass_grants; PRAGMA user_version = 2;")
+            .unwrap();
+        drop(s);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        let v: i64 = again
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let grant = crate::store::conformance_break_glass::sample_grant();
+        write_with(&again, |tx| tx.insert_grant(&grant)).unwrap();
+        assert_eq!(
+            crate::store::traits::read_with(&again, |r| r.instances())
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Migration run records of [`SqliteStore`](crate::store::SqliteStore)
-//! (table `migration_runs`, schema version 3): who holds a migration lock
+//! (table `migration_runs`, schema version 4): who holds a migration lock
 //! (run id, pid, host, start time) and how each run ended. `sqlite_tx.rs`
 //! delegates the trait methods here.
 
@@ -8,8 +8,8 @@ use rusqlite::params;
 use crate::store::sqlite_tx::SqliteTx;
 use crate::store::{Container, MigrationRun, StoreResult};
 
-/// Version 3: the `migration_runs` table.
-pub(super) const MIGRATE_V3: &str = "CREATE TABLE IF NOT EXISTS migration_runs (
+/// Version 4: the `migration_runs` table.
+pub(super) const MIGRATE_V4: &str = "CREATE TABLE IF NOT EXISTS migration_runs (
     run_id      TEXT PRIMARY KEY,
     pid         INTEGER NOT NULL,
     host        TEXT NOT NULL,
@@ -89,13 +89,13 @@ mod tests {
     use crate::store::{Container, MigrationRun, SqliteStore};
 
     #[test]
-    fn v2_store_upgrades_in_place_and_runs_round_trip() {
+    fn v3_store_upgrades_in_place_and_runs_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
         drop(s);
         let conn =
             rusqlite::Connection::open(dir.path().join(crate::store::sqlite::DB_FILE)).unwrap();
-        conn.execute_batch("DROP TABLE migration_runs; PRAGMA user_version = 2;")
+        conn.execute_batch("DROP TABLE migration_runs; PRAGMA user_version = 3;")
             .unwrap();
         drop(conn);
         let s = SqliteStore::open(dir.path()).unwrap();

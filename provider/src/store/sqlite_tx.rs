@@ -401,6 +401,15 @@ impl StoreReader for SqliteTx<'_> {
     fn secret_versions(&self, id: &str) -> StoreResult<Vec<crate::store::SealedSecretVersion>> {
         self.secret_versions_of(id)
     }
+
+    // -- break glass (SQL in sqlite_break_glass.rs)
+    fn grant(&self, id: &str) -> StoreResult<Option<crate::store::GrantRecord>> {
+        self.grant_get(id)
+    }
+
+    fn grants(&self) -> StoreResult<Vec<crate::store::GrantRecord>> {
+        self.grant_list()
+    }
 }
 
 fn version_row(r: &Row<'_>) -> rusqlite::Result<SealedVersion> {
@@ -641,5 +650,14 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_secret_version(&mut self, v: &crate::store::SealedSecretVersion) -> StoreResult<()> {
         self.secret_put_version(v)
+    }
+
+    // -- break glass (SQL in sqlite_break_glass.rs)
+    fn insert_grant(&mut self, g: &crate::store::GrantRecord) -> StoreResult<()> {
+        self.grant_insert(g)
+    }
+
+    fn update_grant(&mut self, g: &crate::store::GrantRecord) -> StoreResult<()> {
+        self.grant_update(g)
     }
 }

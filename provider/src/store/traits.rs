@@ -153,6 +153,11 @@ pub trait StoreReader {
         &self,
         secret_id: &str,
     ) -> StoreResult<Vec<crate::store::SealedSecretVersion>>;
+    // -- break glass
+    /// The break-glass grant with that id.
+    fn grant(&self, id: &str) -> StoreResult<Option<crate::store::GrantRecord>>;
+    /// All break-glass grants, by creation time then id.
+    fn grants(&self) -> StoreResult<Vec<crate::store::GrantRecord>>;
     // -- migration runs
     /// Every recorded migration run, oldest first.
     fn migration_runs(&self) -> StoreResult<Vec<crate::store::MigrationRun>>;
@@ -207,6 +212,12 @@ pub trait StoreTx: StoreReader {
         &mut self,
         version: &crate::store::SealedSecretVersion,
     ) -> StoreResult<()>;
+    // -- break glass
+    /// Inserts a grant; duplicate id → `AlreadyExists`.
+    fn insert_grant(&mut self, grant: &crate::store::GrantRecord) -> StoreResult<()>;
+    /// Stores a grant's mutable fields (`credential_secret_id`,
+    /// `revoked_at`, `pending_repair`); missing → `NotFound`.
+    fn update_grant(&mut self, grant: &crate::store::GrantRecord) -> StoreResult<()>;
     // -- migration runs
     /// Inserts or replaces a migration run record.
     fn put_migration_run(&mut self, run: &crate::store::MigrationRun) -> StoreResult<()>;
