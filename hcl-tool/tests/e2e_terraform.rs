@@ -18,6 +18,11 @@ impl Tf {
     /// A work dir, or `None` (with a notice) when Terraform is absent.
     fn new() -> Option<Self> {
         if !Path::new(TERRAFORM).exists() {
+            // Under CI a missing prerequisite fails; it never skips silently.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{TERRAFORM} is missing (CI=true)"
+            );
             eprintln!("notice: {TERRAFORM} absent; skipping Terraform end-to-end test");
             return None;
         }
