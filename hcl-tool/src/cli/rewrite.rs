@@ -134,7 +134,7 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
             outcome = Outcome::Findings;
         }
         if args.format == RewriteFormat::Text {
-            write_diffs(out, &plan)?;
+            write_diffs(out, &plan.changes)?;
         }
     } else {
         commit(&plan.changes)?;
@@ -263,8 +263,13 @@ pub(crate) fn derive(args: &RewriteArgs, attrs: &MigrationAttrs) -> Result<Deriv
     }
 }
 
-pub(crate) fn write_diffs(out: &mut dyn Write, plan: &RewritePlan) -> std::io::Result<()> {
-    for change in &plan.changes {
+/// A unified diff (`a/` → `b/`) of every file `changes` would rewrite, for
+/// `--check`; used by every rewrite mode.
+pub(crate) fn write_diffs(
+    out: &mut dyn Write,
+    changes: &[crate::rewrite::apply::FileChange],
+) -> std::io::Result<()> {
+    for change in changes {
         let name = change.source.path.display().to_string();
         let diff = similar::TextDiff::from_lines(&change.source.text, &change.new_text);
         write!(

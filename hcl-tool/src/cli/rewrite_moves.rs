@@ -41,7 +41,7 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     let moves = plan_moves(&config, &suggestions.moves);
     if args.check {
         if args.format == RewriteFormat::Text {
-            write_diffs(out, &moves)?;
+            crate::cli::rewrite::write_diffs(out, &moves.changes)?;
         }
     } else {
         commit(&moves.changes)?;
@@ -72,21 +72,6 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     } else {
         Ok(Outcome::Clean)
     }
-}
-
-fn write_diffs(out: &mut dyn Write, moves: &MovesPlan) -> std::io::Result<()> {
-    for change in &moves.changes {
-        let name = change.source.path.display().to_string();
-        let diff = similar::TextDiff::from_lines(&change.source.text, &change.new_text);
-        write!(
-            out,
-            "{}",
-            diff.unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{name}"), &format!("b/{name}"))
-        )?;
-    }
-    Ok(())
 }
 
 fn write_text(

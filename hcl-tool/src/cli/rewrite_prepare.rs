@@ -49,7 +49,7 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
             outcome = Outcome::Findings;
         }
         if args.format == RewriteFormat::Text {
-            write_diffs(out, &plan)?;
+            write_diffs(out, &plan.changes)?;
         }
     } else {
         commit(&plan.changes)?;

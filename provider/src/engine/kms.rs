@@ -420,7 +420,7 @@ impl Kms {
             "container.unlock"
         };
         self.mutate(action, &container.to_string(), |tx, _| {
-            let mut rec = container_record(&*tx, container)?;
+            let rec = container_record(&*tx, container)?;
             if on {
                 super::deletion::accepts_new_objects(&*tx, container)?;
             }
@@ -430,17 +430,7 @@ impl Kms {
                     holder: super::migration_lock::holder_text(&*tx, container)?,
                 });
             }
-            rec.migrating = on;
-            tx.put_container(&rec)?;
-            if let Some(mut inst) = container_instance(&*tx, container)? {
-                inst.status = if on {
-                    InstanceStatus::Migrating
-                } else {
-                    InstanceStatus::Active
-                };
-                tx.update_instance(&inst)?;
-            }
-            Ok(())
+            super::migration_lock::set_lock(tx, container, on)
         })
     }
 

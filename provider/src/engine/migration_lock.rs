@@ -59,7 +59,8 @@ pub fn run_state(run: &MigrationRun) -> String {
     }
 }
 
-fn set_lock(tx: &mut dyn StoreTx, c: &Container, on: bool) -> StoreResult<()> {
+/// Sets or clears the lock of `c` and its instance's `migrating` status.
+pub(super) fn set_lock(tx: &mut dyn StoreTx, c: &Container, on: bool) -> StoreResult<()> {
     let mut rec = container_record(&*tx, c)?;
     rec.migrating = on;
     tx.put_container(&rec)?;
