@@ -281,3 +281,26 @@ pub fn planned_actions(plan: &Json, address: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Pids of `terraform-provider-keyshift` processes whose parent is `parent`.
+pub fn provider_children(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) && head.contains("terraform-provi") {
+            out.push(pid);
+        }
+    }
+    out
+}

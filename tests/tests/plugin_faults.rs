@@ -6,30 +6,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keyshift_e2e::Tf;
+use keyshift_e2e::{Tf, provider_children};
 use keyshift_provider::engine::Kms;
-
-/// Pids of `terraform-provider-keyshift` processes whose parent is `parent`.
-fn provider_children(parent: u32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let ppid = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(parent) && head.contains("terraform-provi") {
-            out.push(pid);
-        }
-    }
-    out
-}
 
 /// True while `pid` runs (a zombie waiting for its reaper has exited).
 fn alive(pid: i32) -> bool {
