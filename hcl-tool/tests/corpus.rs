@@ -4,6 +4,9 @@
 //! that a second run is a no-op.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+use support::{copy_tree, fmt_unclean};
+
 use keyshift::hcl::SourceFile;
 use keyshift::rewrite::everywhere::{Types, insert_attribute_everywhere, tf_files_recursive};
 use similar::{ChangeTag, TextDiff};
@@ -12,32 +15,6 @@ use std::path::Path;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus-dev");
 const KEY: &str = "keyshift_instance_id";
 const VALUE: &str = "\"kst-corpus\"";
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::write(&dest, std::fs::read(&p).unwrap()).unwrap();
-        }
-    }
-}
-
-fn fmt_unclean(dir: &Path) -> Vec<String> {
-    let out = std::process::Command::new("/usr/local/bin/terraform")
-        .args(["fmt", "-check", "-list=true", "-recursive"])
-        .arg(dir)
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// Every removed line must be a one-line resource block that was expanded;
 /// every added line must be the new attribute, a blank separator, or part of

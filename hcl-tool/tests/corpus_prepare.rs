@@ -5,6 +5,9 @@
 //! bytes (a file with one-line resource blocks gives them back expanded).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+use support::{copy_tree, fmt_unclean};
+
 use keyshift::hcl::SourceFile;
 use keyshift::hcl::find::resource_blocks;
 use keyshift::hcl::lifecycle::{LifecycleError, ignore_in_text, unignore_in_text};
@@ -13,32 +16,6 @@ use std::path::Path;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus-dev");
 const ATTR: &str = "keyshift_instance_id";
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::write(&dest, std::fs::read(&p).unwrap()).unwrap();
-        }
-    }
-}
-
-fn fmt_unclean(dir: &Path) -> Vec<String> {
-    let out = std::process::Command::new("/usr/local/bin/terraform")
-        .args(["fmt", "-check", "-list=true", "-recursive"])
-        .arg(dir)
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// `ignore_in_text` or `unignore_in_text`.
 type Edit = fn(&str, &str, &str, &str) -> Result<Option<String>, LifecycleError>;

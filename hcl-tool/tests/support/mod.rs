@@ -69,3 +69,31 @@ pub fn instance(kms: &Kms, name: &str) -> Container {
         .unwrap();
     Container::Instance(i.id)
 }
+
+/// Copies the tree `from` to `to` (created).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::write(&dest, std::fs::read(&p).unwrap()).unwrap();
+        }
+    }
+}
+
+/// Files under `dir` that `terraform fmt -check` would change.
+pub fn fmt_unclean(dir: &Path) -> Vec<String> {
+    let out = std::process::Command::new("/usr/local/bin/terraform")
+        .args(["fmt", "-check", "-list=true", "-recursive"])
+        .arg(dir)
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
