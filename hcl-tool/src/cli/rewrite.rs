@@ -100,8 +100,11 @@ pub struct RewriteArgs {
 }
 
 #[derive(Serialize)]
-struct JsonSummary<'a> {
+pub(crate) struct JsonSummary<'a> {
     schema_version: u32,
+    /// `prepare`/`finalize`; absent for the other modes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
     check: bool,
     changed_files: Vec<String>,
     edits: &'a [crate::rewrite::apply::Applied],
@@ -109,7 +112,43 @@ struct JsonSummary<'a> {
     skipped: &'a [Refusal],
     warnings: &'a [String],
     unchanged: usize,
-    verified: Option<bool>,
+    /// The `--verify` result (null without it); absent for prepare/finalize.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<Option<bool>>,
+}
+
+impl<'a> JsonSummary<'a> {
+    /// The `--format json` summary of `plan` (schema version 1).
+    pub(crate) fn of(plan: &'a RewritePlan, check: bool) -> Self {
+        JsonSummary {
+            schema_version: 1,
+            mode: None,
+            check,
+            changed_files: plan
+                .changes
+                .iter()
+                .map(|c| c.source.path.display().to_string())
+                .collect(),
+            edits: &plan.applied,
+            refused: &plan.refusals,
+            skipped: &plan.skipped,
+            warnings: &plan.warnings,
+            unchanged: plan.unchanged,
+            verified: None,
+        }
+    }
+
+    /// For `--prepare` / `--finalize`: names the mode.
+    pub(crate) fn with_mode(mut self, mode: &'static str) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Writes the summary as pretty JSON and a newline.
+    pub(crate) fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
+        writeln!(out)
+    }
 }
 
 /// Runs rewrite, writing the report to `out`.
@@ -159,22 +198,10 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         RewriteFormat::Text => write_text(out, &plan, args.check, verified)?,
         RewriteFormat::Json => {
             let summary = JsonSummary {
-                schema_version: 1,
-                check: args.check,
-                changed_files: plan
-                    .changes
-                    .iter()
-                    .map(|c| c.source.path.display().to_string())
-                    .collect(),
-                edits: &plan.applied,
-                refused: &plan.refusals,
-                skipped: &plan.skipped,
-                warnings: &plan.warnings,
-                unchanged: plan.unchanged,
-                verified,
+                verified: Some(verified),
+                ..JsonSummary::of(&plan, args.check)
             };
-            serde_json::to_writer_pretty(&mut *out, &summary).map_err(std::io::Error::from)?;
-            writeln!(out)?;
+            summary.write(out)?;
         }
     }
     Ok(outcome)

@@ -3,29 +3,14 @@
 //! a migration for providers whose placement attribute forces replacement
 //! (see [`crate::rewrite::prepare`]).
 
-use crate::cli::rewrite::{RewriteArgs, RewriteFormat, derive, write_diffs};
+use crate::cli::rewrite::{JsonSummary, RewriteArgs, RewriteFormat, derive, write_diffs};
 use crate::cli::{CliError, Outcome};
 use crate::presets::MigrationAttrs;
-use crate::rewrite::Refusal;
-use crate::rewrite::apply::{Applied, RewritePlan};
+use crate::rewrite::apply::RewritePlan;
 use crate::rewrite::config::Config;
 use crate::rewrite::prepare::{IGNORED, REMOVED, plan_finalize, plan_prepare};
 use crate::rewrite::write::commit;
-use serde::Serialize;
 use std::io::Write;
-
-#[derive(Serialize)]
-struct JsonSummary<'a> {
-    schema_version: u32,
-    mode: &'static str,
-    check: bool,
-    changed_files: Vec<String>,
-    edits: &'a [Applied],
-    refused: &'a [Refusal],
-    skipped: &'a [Refusal],
-    warnings: &'a [String],
-    unchanged: usize,
-}
 
 /// Runs `--prepare` or `--finalize`, writing the report to `out`.
 pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
@@ -57,23 +42,9 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     match args.format {
         RewriteFormat::Text => write_text(out, &plan, mode, args.check)?,
         RewriteFormat::Json => {
-            let summary = JsonSummary {
-                schema_version: 1,
-                mode,
-                check: args.check,
-                changed_files: plan
-                    .changes
-                    .iter()
-                    .map(|c| c.source.path.display().to_string())
-                    .collect(),
-                edits: &plan.applied,
-                refused: &plan.refusals,
-                skipped: &plan.skipped,
-                warnings: &plan.warnings,
-                unchanged: plan.unchanged,
-            };
-            serde_json::to_writer_pretty(&mut *out, &summary).map_err(std::io::Error::from)?;
-            writeln!(out)?;
+            JsonSummary::of(&plan, args.check)
+                .with_mode(mode)
+                .write(out)?;
         }
     }
     Ok(outcome)
