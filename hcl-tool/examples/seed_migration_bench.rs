@@ -2,8 +2,8 @@
 //! shared KMS and an empty software instance with room for them; prints the
 //! instance id. Usage: `seed_migration_bench STORE_DIR N`.
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
                 KeyUsage::EncryptDecrypt,
             ))?;
         }
-        Ok::<_, keyshift_provider::store::StoreError>(inst.id)
+        Ok::<_, keyshift_core::store::StoreError>(inst.id)
     })();
     match seeded {
         Ok(id) => {

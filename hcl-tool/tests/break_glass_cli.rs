@@ -6,9 +6,9 @@
 mod support;
 use support::{code, keyshift, keyshift_stdin, new_key, stderr, stdout};
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::break_glass::NewGrant;
-use keyshift_provider::store::{Container, KeySpec, KeyUsage};
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::break_glass::NewGrant;
+use keyshift_core::store::{Container, KeySpec, KeyUsage};
 
 fn grant(kms: &Kms, cr: &str, keys: &[&str], perms: &[&str], ttl: &str, cred_key: &str) -> String {
     kms.break_glass(&NewGrant {

@@ -6,8 +6,8 @@
 
 mod support;
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, KeySpec, KeyUsage};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, KeySpec, KeyUsage};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};

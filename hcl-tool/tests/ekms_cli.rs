@@ -4,15 +4,15 @@
 //! the CLI's feet.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../provider/tests/support/moto.rs"]
+#[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
 use assert_cmd::Command;
-use keyshift_provider::aws::AwsKms;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::ekms_wrapper::ExternalKeyService;
-use keyshift_provider::engine::kms_ekms::EkmsRequest;
-use keyshift_provider::store::{
+use keyshift_core::aws::AwsKms;
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
+use keyshift_core::engine::kms_ekms::EkmsRequest;
+use keyshift_core::store::{
     Container, EkmsArchitecture, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey,
     WrappingStrategy,
 };

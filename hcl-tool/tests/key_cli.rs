@@ -6,8 +6,8 @@
 mod support;
 use support::keyshift;
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{
     Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey, write_with,
 };
 use serde_json::{Value as Json, json};

@@ -1,5 +1,5 @@
 //! `keyshift encrypt/decrypt/sign/verify/status` against the real binary,
-//! on stores set up through the engine (`keyshift_provider::engine::Kms`).
+//! on stores set up through the engine (`keyshift_core::engine::Kms`).
 //! Preflight tests are in `tests/preflight_cli.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,8 +7,8 @@ mod support;
 use support::{code, instance, keyshift_stdin, new_key, stderr, stdout};
 
 use assert_cmd::Command;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, KeySpec, KeyUpdate, KeyUsage};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, KeySpec, KeyUpdate, KeyUsage};
 use std::path::Path;
 
 /// Binary plaintext with zero bytes, newlines and invalid UTF-8.

@@ -6,8 +6,8 @@
 mod support;
 use support::{code, instance, keyshift, keyshift_stdin, new_key, stderr, stdout};
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, KeySpec, KeyUsage, NewSecret, SecretType};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, KeySpec, KeyUsage, NewSecret, SecretType};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -393,7 +393,7 @@ fn status_names_the_holder_and_a_dead_holder_is_taken_over() {
 
 #[test]
 fn sigkill_mid_run_loses_nothing_and_the_rerun_completes() {
-    use keyshift_provider::store::{InstanceType, NewInstance};
+    use keyshift_core::store::{InstanceType, NewInstance};
     let f = fixture();
     let kst = Container::Instance(
         f.kms

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use assert_cmd::Command;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{InstanceType, NewInstance};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{InstanceType, NewInstance};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Output;

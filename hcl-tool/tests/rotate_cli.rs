@@ -6,9 +6,9 @@
 mod support;
 use support::{code, keyshift_stdin, stderr, stdout};
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::rotation::{format_time, parse_time};
-use keyshift_provider::store::{Container, Key, KeySpec, KeyUsage, NewKey, write_with};
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::rotation::{format_time, parse_time};
+use keyshift_core::store::{Container, Key, KeySpec, KeyUsage, NewKey, write_with};
 use serde_json::Value as Json;
 use std::time::Duration;
 

@@ -9,8 +9,8 @@ use support::{code, keyshift_stdin, stderr};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 use std::path::Path;
 use std::process::Output;
 

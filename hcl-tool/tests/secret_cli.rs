@@ -5,8 +5,8 @@
 mod support;
 use support::keyshift;
 
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{
     Container, InstanceType, KeySpec, KeyUpdate, KeyUsage, NewInstance, NewKey, NewSecret,
     SecretType,
 };

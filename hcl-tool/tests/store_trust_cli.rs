@@ -9,12 +9,12 @@ mod support;
 use support::{keyshift_stdin, stderr};
 
 use assert_cmd::Command;
-use keyshift_provider::aws::{AwsError, AwsKeyInfo, KeyHealth};
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::ekms_status::KeyStatus;
-use keyshift_provider::engine::ekms_wrapper::ExternalKeyService;
-use keyshift_provider::engine::kms_ekms::EkmsRequest;
-use keyshift_provider::store::{
+use keyshift_core::aws::key_status::KeyStatus;
+use keyshift_core::aws::{AwsError, AwsKeyInfo, KeyHealth};
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
+use keyshift_core::engine::kms_ekms::EkmsRequest;
+use keyshift_core::store::{
     Container, EkmsArchitecture, KeySpec, KeyUsage, NewKey, WrappingStrategy,
 };
 use std::collections::BTreeMap;

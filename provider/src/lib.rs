@@ -6,15 +6,15 @@
 //! - [`protocol`]: the only code that knows tfplugin5 protobuf and msgpack.
 //! - [`resources`]: one module per resource / data source type.
 //! - [`framework`]: the protobuf-free vocabulary of the two above.
-//! - [`engine`]: domain rules (key service, migration rules) over the store.
-//! - [`store`]: the [`store::KeyStore`]-style storage trait, its SQLite
-//!   implementation, crypto.
+//! - [`engine`], [`aws`], [`store`]: the `keyshift-core` crate (domain
+//!   rules, AWS KMS client, key store), shared with the CLI.
 
-pub mod aws;
 pub mod docs;
-pub mod engine;
 pub mod framework;
 pub mod plugin;
 pub mod protocol;
 pub mod resources;
-pub mod store;
+
+// The domain core lives in its own crate; re-exported so the layers
+// above name it as before (`crate::engine`, `crate::store`).
+pub use keyshift_core::{aws, engine, store};

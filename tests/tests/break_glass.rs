@@ -223,8 +223,8 @@ fn break_use_expire_and_repair_glass() {
 /// finishes it (after which destroy succeeds).
 #[test]
 fn import_and_a_failed_repair_left_pending() {
-    use keyshift_provider::engine::Kms;
-    use keyshift_provider::store::Container;
+    use keyshift_core::engine::Kms;
+    use keyshift_core::store::Container;
     let tf = Tf::new();
     tf.write_main(&config(r#"["decrypt"]"#).replace("\"15s\"", "\"1h\""));
     tf.apply();

@@ -6,14 +6,14 @@
 //! credentials, region, no metadata service); the machine's are dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../provider/tests/support/moto.rs"]
+#[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
 use std::time::{Duration, Instant};
 
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, WrappingStrategy};
 use keyshift_e2e::{Run, Tf, planned_actions};
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{Container, WrappingStrategy};
 use moto::{Moto, REGION};
 
 /// A Terraform dir whose provider talks to `m` and nothing else.

@@ -3,7 +3,7 @@
 //! accepted by the EKMS key-policy check of `keyshift_ekms_config`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../provider/tests/support/moto.rs"]
+#[path = "../../core/tests/support/moto.rs"]
 mod moto;
 
 use keyshift_e2e::Tf;

@@ -5,8 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use keyshift_core::engine::Kms;
 use keyshift_e2e::{Tf, provider_children};
-use keyshift_provider::engine::Kms;
 
 const N: usize = 300;
 

@@ -6,9 +6,9 @@
 //! working.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use keyshift_core::engine::Kms;
+use keyshift_core::store::Container;
 use keyshift_e2e::{Tf, release_dir};
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::Container;
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -6,8 +6,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use keyshift_core::engine::Kms;
 use keyshift_e2e::{Tf, provider_children};
-use keyshift_provider::engine::Kms;
 
 /// True while `pid` runs (a zombie waiting for its reaper has exited).
 fn alive(pid: i32) -> bool {

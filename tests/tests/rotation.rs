@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
+use keyshift_core::engine::rotation::{format_time, parse_time};
 use keyshift_e2e::{Tf, planned_actions};
-use keyshift_provider::engine::rotation::{format_time, parse_time};
 use serde_json::Value as Json;
 
 fn config(interval: Option<&str>) -> String {

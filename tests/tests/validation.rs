@@ -2,8 +2,8 @@
 //! and change nothing (the key store is not even opened).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use keyshift_core::engine::Kms;
 use keyshift_e2e::Tf;
-use keyshift_provider::engine::Kms;
 
 #[test]
 fn invalid_configs_fail_at_plan_with_the_attribute() {

@@ -31,7 +31,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     if let Some(c) = &args.change_request {
-        keyshift_provider::engine::break_glass::change_request(c)
+        keyshift_core::engine::break_glass::change_request(c)
             .map_err(|e| CliError::Usage(format!("--change-request: {e}")))?;
     }
     let kms = open_existing(&store::store_dir(store_flag), &AwsArgs::default().service())?;

@@ -7,7 +7,7 @@
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, Subcommand, ValueEnum};
-use keyshift_provider::engine::break_glass::Grant;
+use keyshift_core::engine::break_glass::Grant;
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::Path;

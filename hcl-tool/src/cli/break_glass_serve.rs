@@ -17,9 +17,9 @@
 use crate::cli::store::{self, AwsArgs, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::Args;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::break_glass::NewGrant;
-use keyshift_provider::store::StoreError;
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::break_glass::NewGrant;
+use keyshift_core::store::StoreError;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::net::SocketAddr;

@@ -9,8 +9,8 @@ use crate::cli::listing::{ListFormat, write_fields, write_json, write_table};
 use crate::cli::store::{AwsArgs, failed};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, Subcommand};
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::Instance;
+use keyshift_core::engine::Kms;
+use keyshift_core::store::Instance;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -86,7 +86,7 @@ pub struct InstanceView {
 fn view(kms: &Kms, i: &Instance) -> Result<InstanceView, CliError> {
     let what = format!("cannot read instance {}", i.id);
     let (keys, secrets) = kms.instance_usage(&i.id).map_err(failed(what.clone()))?;
-    let deleting = i.status == keyshift_provider::store::InstanceStatus::Deleting;
+    let deleting = i.status == keyshift_core::store::InstanceStatus::Deleting;
     let purge_after = match deleting {
         true => kms.instance_purge_date(&i.id).map_err(failed(what))?,
         false => None,

@@ -9,7 +9,7 @@ use crate::cli::key_view::KeyView;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome, key_list, key_rotate, key_state};
 use clap::{Args, Subcommand};
-use keyshift_provider::engine::Kms;
+use keyshift_core::engine::Kms;
 use std::io::Write;
 use std::path::Path;
 

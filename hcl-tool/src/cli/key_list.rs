@@ -9,8 +9,8 @@ use crate::cli::listing::{ListFormat, write_fields, write_json, write_table};
 use crate::cli::store::failed;
 use crate::cli::{CliError, Outcome};
 use clap::Args;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::Container;
+use keyshift_core::engine::Kms;
+use keyshift_core::store::Container;
 use std::io::Write;
 
 /// Arguments of `keyshift key list`.

@@ -8,8 +8,8 @@ use crate::cli::rotate::OutputFormat;
 use crate::cli::store::failed;
 use crate::cli::{CliError, Outcome};
 use clap::Args;
-use keyshift_provider::engine::{Kms, rotation};
-use keyshift_provider::store::Key;
+use keyshift_core::engine::{Kms, rotation};
+use keyshift_core::store::Key;
 use serde::Serialize;
 use std::io::Write;
 

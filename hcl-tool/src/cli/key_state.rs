@@ -4,8 +4,8 @@
 use crate::cli::store::failed;
 use crate::cli::{CliError, Outcome};
 use clap::Args;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::KeyUpdate;
+use keyshift_core::engine::Kms;
+use keyshift_core::store::KeyUpdate;
 use std::io::Write;
 
 /// The key a state command acts on.
@@ -45,7 +45,7 @@ pub fn cancel_deletion(args: &KeyRef, kms: &Kms, out: &mut dyn Write) -> Result<
         .resolve_key(&args.key)
         .map_err(failed(context.clone()))?;
     let key = kms.cancel_key_deletion(&key.id).map_err(failed(context))?;
-    let hint = if key.state == keyshift_provider::store::KeyState::Disabled {
+    let hint = if key.state == keyshift_core::store::KeyState::Disabled {
         format!(" (enable it with `keyshift key enable {}`)", key.id)
     } else {
         String::new()

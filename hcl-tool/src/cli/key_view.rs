@@ -1,7 +1,7 @@
 //! How the CLI shows a key: [`KeyView`], the stable JSON object of
 //! `keyshift key list|describe --format json` (never key material).
 
-use keyshift_provider::store::{Key, KeyState};
+use keyshift_core::store::{Key, KeyState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

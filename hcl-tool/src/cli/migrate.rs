@@ -16,10 +16,10 @@ use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
 use clap::Args;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::engine::migrate::{self, MigrateError, Request};
-use keyshift_provider::engine::migration_lock;
-use keyshift_provider::store::{Container, StoreError};
+use keyshift_core::engine::Kms;
+use keyshift_core::engine::migrate::{self, MigrateError, Request};
+use keyshift_core::engine::migration_lock;
+use keyshift_core::store::{Container, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

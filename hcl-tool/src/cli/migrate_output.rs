@@ -3,7 +3,7 @@
 
 use crate::cli::CliError;
 use crate::report::{ObjectKind, Outcome as ReportOutcome, Report, ReportObject, SCHEMA_VERSION};
-use keyshift_provider::engine::migrate::{self, Candidate, Decision, Selection};
+use keyshift_core::engine::migrate::{self, Candidate, Decision, Selection};
 use std::io::Write;
 use std::path::Path;
 

@@ -1,16 +1,16 @@
 //! `keyshift preflight --operation OP --source C --target C`: may an
 //! instance automation operation run? The verdict comes from
-//! [`keyshift_provider::engine::preflight::preflight`], the function behind
+//! [`keyshift_core::engine::preflight::preflight`], the function behind
 //! `data.keyshift_preflight`. Exit 0 supported, 1 blocked.
 
 use crate::cli::preflight_sides::{parse_container, side_from_state, side_from_store};
 use crate::cli::store::{self, AwsArgs};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, ValueEnum};
-use keyshift_provider::engine::ekms_wrapper::ExternalKeyService;
-use keyshift_provider::engine::preflight::{Operation, Preflight, Side, preflight};
-use keyshift_provider::store::Container;
-use keyshift_provider::store::sqlite::DB_FILE;
+use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
+use keyshift_core::engine::preflight::{Operation, Preflight, Side, preflight};
+use keyshift_core::store::Container;
+use keyshift_core::store::sqlite::DB_FILE;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};

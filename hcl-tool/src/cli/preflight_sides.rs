@@ -8,16 +8,16 @@
 //! `external`), `architecture` (null = `current`) and `key_status` (the
 //! health check of the last refresh; required).
 //!
-//! [`Kms::preflight_side`]: keyshift_provider::engine::Kms::preflight_side
+//! [`Kms::preflight_side`]: keyshift_core::engine::Kms::preflight_side
 
 use crate::cli::CliError;
 use crate::cli::store::{failed, open_existing};
 use crate::plan::read_input;
 use crate::state::{State, StateResource};
-use keyshift_provider::engine::ekms_status::KeyStatus;
-use keyshift_provider::engine::ekms_wrapper::ExternalKeyService;
-use keyshift_provider::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
-use keyshift_provider::store::Container;
+use keyshift_core::aws::key_status::KeyStatus;
+use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
+use keyshift_core::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
+use keyshift_core::store::Container;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;

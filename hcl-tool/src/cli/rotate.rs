@@ -12,7 +12,7 @@
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, ValueEnum};
-use keyshift_provider::engine::rotation::{self, DueKey, DueOutcome};
+use keyshift_core::engine::rotation::{self, DueKey, DueOutcome};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;

@@ -6,7 +6,7 @@ use crate::cli::secret_get::{self, GetArgs};
 use crate::cli::secret_list::{self, ListArgs};
 use crate::cli::{CliError, Outcome};
 use clap::Subcommand;
-use keyshift_provider::store::Container;
+use keyshift_core::store::Container;
 use std::io::Write;
 use std::path::Path;
 

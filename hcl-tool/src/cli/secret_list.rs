@@ -5,7 +5,7 @@ use crate::cli::secret::parse_container;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, ValueEnum};
-use keyshift_provider::store::{Container, Secret};
+use keyshift_core::store::{Container, Secret};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;

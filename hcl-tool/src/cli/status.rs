@@ -6,7 +6,7 @@
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, ValueEnum};
-use keyshift_provider::engine::ekms_status::KeyStatus;
+use keyshift_core::aws::key_status::KeyStatus;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;

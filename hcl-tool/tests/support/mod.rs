@@ -4,10 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use assert_cmd::Command;
-use keyshift_provider::engine::Kms;
-use keyshift_provider::store::{
-    Container, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey,
-};
+use keyshift_core::engine::Kms;
+use keyshift_core::store::{Container, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey};
 use std::path::Path;
 use std::process::Output;
 

@@ -87,7 +87,7 @@ fn recorded_health(info: &EkmsInfo) -> Vec<(&'static str, Value)> {
         .config
         .last_status
         .as_deref()
-        .and_then(|s| s.parse::<crate::engine::ekms_status::KeyStatus>().ok());
+        .and_then(|s| s.parse::<crate::aws::key_status::KeyStatus>().ok());
     vec![
         (
             "key_status",

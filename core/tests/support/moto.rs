@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::KeySpec;
-use keyshift_provider::aws::{AwsSettings, StaticCredentials};
+use keyshift_core::aws::{AwsSettings, StaticCredentials};
 
 /// Region every test key lives in.
 pub const REGION: &str = "us-east-1";

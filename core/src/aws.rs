@@ -20,6 +20,7 @@
 //! Plaintext and ciphertext never appear in errors or logs.
 
 mod arn;
+pub mod key_status;
 mod policy;
 
 use std::collections::HashMap;
@@ -46,7 +47,7 @@ use tokio::runtime::Runtime;
 pub use arn::{KmsKeyArn, parse_kms_key_arn};
 pub use policy::{REQUIRED_ACTIONS, required_policy, required_statement};
 
-use crate::engine::ekms_status::KeyStatus;
+use crate::aws::key_status::KeyStatus;
 
 /// Encryption-context key binding a wrapped blob to its container.
 pub const CONTAINER_CONTEXT_KEY: &str = "keyshift:container";

@@ -1,4 +1,4 @@
-//! `keyshift_provider::aws` against a local moto server (scripts/setup-moto.sh).
+//! `keyshift_core::aws` against a local moto server (scripts/setup-moto.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/moto.rs"]
@@ -6,10 +6,8 @@ mod moto;
 
 use std::time::{Duration, Instant};
 
-use keyshift_provider::aws::{
-    AwsError, AwsKms, REQUIRED_ACTIONS, parse_kms_key_arn, required_policy,
-};
-use keyshift_provider::engine::ekms_status::KeyStatus;
+use keyshift_core::aws::key_status::KeyStatus;
+use keyshift_core::aws::{AwsError, AwsKms, REQUIRED_ACTIONS, parse_kms_key_arn, required_policy};
 use moto::Moto;
 
 fn kms(m: &Moto) -> AwsKms {

@@ -16,9 +16,9 @@ use sm2::elliptic_curve::zeroize::Zeroizing;
 
 use super::ekms_wrapper::{ExternalKeyService, unwrap_external, wrap_external};
 use super::kms::{container_record, now, rfc3339, unlocked_container};
+use crate::aws::key_status::KeyStatus;
 use crate::aws::{AwsError, KeyHealth, parse_kms_key_arn};
 use crate::engine::Kms;
-use crate::engine::ekms_status::KeyStatus;
 use crate::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
 use crate::store::crypto::{SecretKey32, random_fill};
 use crate::store::{

@@ -3,9 +3,12 @@
 //! [`KeyStatus`] is the computed `key_status` of `keyshift_ekms_config`, the
 //! status `keyshift status` prints, and what preflight row 8 checks. It is
 //! derived from the `KeyState` that AWS KMS `DescribeKey` reports (see
-//! [`KeyStatus::from_aws_key_state`]); the client in `crate::aws` adds the
+//! [`KeyStatus::from_aws_key_state`]); the client in [`crate::aws`] adds the
 //! two cases that have no `KeyState`: `NotFoundException` (→ `DELETED`) and
 //! an unreachable endpoint or failing credentials (→ `UNAVAILABLE`).
+//!
+//! It lives in the AWS layer (not the engine) so that `aws` depends on
+//! nothing above it; the engine uses it, never the other way round.
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,8 +10,8 @@ use super::ekms_wrapper::{ExternalKeyService, split_external_blob};
 use super::kms_ekms::EkmsRequest;
 use super::preflight::Side;
 use super::test_support::{inst, new_key};
+use crate::aws::key_status::KeyStatus;
 use crate::aws::{AwsError, AwsKeyInfo, KeyHealth};
-use crate::engine::ekms_status::KeyStatus;
 use crate::store::{
     Container, EkmsArchitecture, InstanceType, KeySpec, StoreError, WrappingStrategy, read_with,
 };

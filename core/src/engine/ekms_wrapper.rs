@@ -33,9 +33,9 @@ use sm2::elliptic_curve::zeroize::Zeroizing;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::aws::key_status::KeyStatus;
 use crate::aws::{AwsError, AwsKeyInfo, AwsKms, AwsSettings, KeyHealth};
 use crate::engine::Kms;
-use crate::engine::ekms_status::KeyStatus;
 use crate::store::crypto::{RootKeyWrapper, SecretKey32};
 use crate::store::{StoreError, StoreResult, WrappingStrategy};
 

@@ -18,7 +18,6 @@
 pub mod break_glass;
 mod break_glass_use;
 pub mod deletion;
-pub mod ekms_status;
 pub mod ekms_wrapper;
 pub mod kms;
 pub mod kms_ekms;

@@ -11,8 +11,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::key_status::KeyStatus;
 use crate::aws::parse_kms_key_arn;
-use crate::engine::ekms_status::KeyStatus;
 
 /// The knowledge-base article with the manual resolution steps for every
 /// configuration that preflight blocks.
