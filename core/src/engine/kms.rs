@@ -12,8 +12,8 @@ use crate::engine::validate;
 use crate::store::crypto::{MasterKeyWrapper, RootKeyWrapper, SecretKey32, random_fill};
 use crate::store::{
     Alias, AuditEntry, Container, ContainerRecord, Instance, InstanceStatus, InstanceUpdate,
-    KeyState, KeyStore, NewAuditEntry, NewInstance, SqliteStore, StoreError, StoreReader,
-    StoreResult, StoreTx, WrappingStrategy, read_with, write_with,
+    KeyState, KeyStore, NewAuditEntry, NewInstance, OpenOptions, StoreError, StoreLocation,
+    StoreReader, StoreResult, StoreTx, WrappingStrategy, read_with, write_with,
 };
 
 /// The key service over one key store. Cheap to clone; safe to share
@@ -109,9 +109,23 @@ impl Kms {
 
     /// Like [`Kms::open`], also returning the warnings for the user.
     pub fn open_reporting(dir: &Path, actor: &str) -> StoreResult<(Kms, Vec<String>)> {
-        let opened = SqliteStore::open_trusted(dir)?;
+        let opts = OpenOptions {
+            create: true,
+            ..OpenOptions::default()
+        };
+        Kms::open_location(&StoreLocation::dir(dir), &opts, actor)
+    }
+
+    /// Opens the store at any [`StoreLocation`] (see [`crate::store::open`]
+    /// for the options and errors), returning the warnings for the user.
+    pub fn open_location(
+        location: &StoreLocation,
+        opts: &OpenOptions,
+        actor: &str,
+    ) -> StoreResult<(Kms, Vec<String>)> {
+        let opened = crate::store::open(location, opts)?;
         let wrapper = MasterKeyWrapper::from_key(opened.master);
-        let kms = Kms::with_store(Arc::new(opened.store), Arc::new(wrapper), actor)?;
+        let kms = Kms::with_store(opened.store, Arc::new(wrapper), actor)?;
         Ok((kms, opened.warnings))
     }
 

@@ -48,6 +48,19 @@ pub enum StoreError {
     /// Another process holds the store's write lock for too long.
     #[error("key store is busy (locked by another process): {0}")]
     Busy(String),
+    /// There is no key store at the location, and it was not to be
+    /// created (the CLI, a migration's source, a preflight's target).
+    #[error("key store {location} {why}")]
+    NoStore {
+        /// The location as given (passwords redacted).
+        location: String,
+        /// `does not exist`, `holds no key store (keyshift.db not found)`, …
+        why: String,
+    },
+    /// This build or backend cannot do what was asked (e.g. a backend
+    /// that is not available).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The database failed.
     #[error("key store database error: {0}")]
     Database(String),

@@ -5,6 +5,8 @@
 //! - [`error`]: [`StoreError`], the one error type (any error ⇒ no change).
 //! - [`traits`]: [`KeyStore`], the small object-safe storage trait a
 //!   networked database can implement later.
+//! - [`location`]: [`StoreLocation`] and [`open`], the one way to open a
+//!   store (it picks the backend).
 //! - [`sqlite`]: [`SqliteStore`], the embedded implementation.
 //! - [`crypto`]: root key wrapping, sealing of material.
 //! - [`master_key`]: the master key file and its check value.
@@ -19,6 +21,7 @@ pub mod conformance_secrets;
 pub mod crypto;
 pub mod error;
 pub mod keygen;
+pub mod location;
 pub mod master_key;
 pub mod migration_run;
 pub mod model;
@@ -33,6 +36,7 @@ pub mod traits;
 
 pub use break_glass::GrantRecord;
 pub use error::{StoreError, StoreResult};
+pub use location::{OpenOptions, OpenedStore, StoreLocation, open};
 pub use migration_run::MigrationRun;
 pub use model::*;
 pub use sqlite::SqliteStore;

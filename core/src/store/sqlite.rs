@@ -263,7 +263,7 @@ fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreRe
 /// not exist`, `holds no key store (keyshift.db not found)`, `cannot be
 /// read: ...`), or `None` when its database is there. For callers that must
 /// not create a store (the CLI, a preflight's target store).
-pub fn missing_store(dir: &Path) -> Option<String> {
+pub(crate) fn missing_store(dir: &Path) -> Option<String> {
     let db = dir.join(DB_FILE);
     let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     match fs::metadata(&db) {

@@ -34,7 +34,10 @@ pub fn run(
         keyshift_core::engine::break_glass::change_request(c)
             .map_err(|e| CliError::Usage(format!("--change-request: {e}")))?;
     }
-    let kms = open_existing(&store::store_dir(store_flag), &AwsArgs::default().service())?;
+    let kms = open_existing(
+        &store::store_location(store_flag)?,
+        &AwsArgs::default().service(),
+    )?;
     let entries = kms
         .break_glass_audit(args.since.as_deref(), args.change_request.as_deref())
         .map_err(failed("cannot read the audit log"))?;

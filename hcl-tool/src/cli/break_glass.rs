@@ -132,7 +132,10 @@ pub fn run(
     if let BreakGlassCommand::Serve(a) = cmd {
         return crate::cli::break_glass_serve::run(a, store_flag, out);
     }
-    let kms = open_existing(&store::store_dir(store_flag), &AwsArgs::default().service())?;
+    let kms = open_existing(
+        &store::store_location(store_flag)?,
+        &AwsArgs::default().service(),
+    )?;
     match cmd {
         BreakGlassCommand::Serve(_) => {}
         BreakGlassCommand::Credential(a) => {

@@ -116,7 +116,10 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let config = tls_config(args)?;
-    let kms = open_existing(&store::store_dir(store_flag), &AwsArgs::default().service())?;
+    let kms = open_existing(
+        &store::store_location(store_flag)?,
+        &AwsArgs::default().service(),
+    )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

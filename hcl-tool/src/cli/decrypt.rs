@@ -28,7 +28,7 @@ pub fn run(
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let text = read_all(input, "ciphertext")?;
     let ciphertext = decode_b64(&text, "the ciphertext on stdin")?;
     let plaintext = match args.grant.credential()? {

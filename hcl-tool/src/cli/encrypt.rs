@@ -35,7 +35,7 @@ pub fn run(
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let plaintext = read_all(input, "plaintext")?;
     let ciphertext = match args.grant.credential()? {
         Some(cred) => kms.grant_encrypt(&cred, &args.key, &plaintext),

@@ -65,7 +65,7 @@ pub fn run(
 
 /// Opens the existing store named by `--store` (purging what is due).
 pub fn open(store_flag: Option<&Path>, aws: &AwsArgs) -> Result<Kms, CliError> {
-    open_existing(&store::store_dir(store_flag), &aws.service())
+    open_existing(&store::store_location(store_flag)?, &aws.service())
 }
 
 /// The key with that id or alias, as shown to users.

@@ -93,7 +93,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     if args.status {
-        let kms = open_existing(&store::store_dir(store), &args.aws.service())?;
+        let kms = open_existing(&store::store_location(store)?, &args.aws.service())?;
         return status(&kms, out);
     }
     let target = parse_container("to", args.to.as_deref().unwrap_or_default())?;
@@ -108,7 +108,7 @@ pub fn run(
         ));
     }
     let keys = args.aws.service();
-    let kms = open_existing(&store::store_dir(store), &keys)?;
+    let kms = open_existing(&store::store_location(store)?, &keys)?;
     let req = Request {
         target,
         from,

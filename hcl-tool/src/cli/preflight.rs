@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
 use keyshift_core::engine::preflight::{Operation, Preflight, Side, preflight};
 use keyshift_core::store::Container;
-use keyshift_core::store::sqlite::DB_FILE;
+use keyshift_core::store::StoreLocation;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,8 +95,11 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let keys = args.aws.service();
-    let source_store = store::store_dir(store_flag);
-    let target_store = args.target_store.clone().unwrap_or(source_store.clone());
+    let source_store = store::store_location(store_flag)?;
+    let target_store = match &args.target_store {
+        Some(t) => store::parse_location(t.as_os_str())?,
+        None => source_store.clone(),
+    };
     let (source, source_from) = classify(
         "source",
         &args.source,
@@ -158,17 +161,14 @@ fn classify(
     which: &str,
     c: &Container,
     state: Option<&Path>,
-    store: &Path,
+    store: &StoreLocation,
     unsupported: bool,
     keys: &Arc<dyn ExternalKeyService>,
 ) -> Result<(Side, String), CliError> {
     let (side, from) = match state {
         Some(p) => (side_from_state(p, c)?, format!("state:{}", p.display())),
         None if unsupported => return declared_unsupported(which, c, store, keys),
-        None => (
-            side_from_store(store, c, keys)?,
-            format!("store:{}", store.display()),
-        ),
+        None => (side_from_store(store, c, keys)?, format!("store:{}", store)),
     };
     if unsupported {
         return match side {
@@ -191,11 +191,10 @@ fn configured_but_unsupported(which: &str, c: &Container, arn: &str) -> CliError
 fn declared_unsupported(
     which: &str,
     c: &Container,
-    store: &Path,
+    store: &StoreLocation,
     keys: &Arc<dyn ExternalKeyService>,
 ) -> Result<(Side, String), CliError> {
-    if store.join(DB_FILE).is_file() {
-        let kms = store::open_existing(store, keys)?;
+    if let Some(kms) = store::open_if_exists(store, keys)? {
         let cfg = kms.ekms_config(c).map_err(store::failed(format!(
             "cannot read the EKMS configuration of {c}"
         )))?;

@@ -18,6 +18,7 @@ use keyshift_core::aws::key_status::KeyStatus;
 use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
 use keyshift_core::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
 use keyshift_core::store::Container;
+use keyshift_core::store::StoreLocation;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,14 +45,14 @@ pub fn parse_container(s: &str) -> Result<Container, String> {
 /// The side of `c` in the store at `dir`: live health check of its EKMS
 /// key, if it has a configuration. An unknown instance is an input error.
 pub fn side_from_store(
-    dir: &Path,
+    dir: &StoreLocation,
     c: &Container,
     keys: &Arc<dyn ExternalKeyService>,
 ) -> Result<Side, CliError> {
     let kms = open_existing(dir, keys)?;
     kms.preflight_side(c, &**keys).map_err(failed(format!(
         "cannot classify container {c} in key store {}",
-        dir.display()
+        dir
     )))
 }
 

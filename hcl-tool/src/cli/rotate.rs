@@ -162,7 +162,7 @@ pub fn run(
         }
         None => rotation::current_time(),
     };
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let due = kms
         .rotate_due(now, args.dry_run)
         .map_err(failed("cannot list the keys of the store"))?;

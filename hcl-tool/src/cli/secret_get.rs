@@ -64,7 +64,7 @@ pub fn run(
     store_flag: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let secret = kms
         .lookup_secret(&args.secret, args.instance.as_ref())
         .map_err(failed(format!("cannot find secret {:?}", args.secret)))?;

@@ -114,7 +114,7 @@ pub fn run(
     store_flag: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let secrets = kms
         .list_secrets(args.instance.as_ref())
         .map_err(failed("cannot list secrets"))?;

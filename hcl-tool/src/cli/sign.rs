@@ -28,7 +28,7 @@ pub fn run(
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let message = read_all(input, "message")?;
     let signature = match args.grant.credential()? {
         Some(cred) => kms.grant_sign(&cred, &args.key, &message),

@@ -7,6 +7,7 @@ use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, ValueEnum};
 use keyshift_core::aws::key_status::KeyStatus;
+use keyshift_core::store::StoreLocation;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -76,9 +77,9 @@ pub fn run(
     store_flag: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let dir = store::store_dir(store_flag);
+    let location = store::store_location(store_flag)?;
     let keys = args.aws.service();
-    let kms = open_existing(&dir, &keys)?;
+    let kms = open_existing(&location, &keys)?;
     let configs = kms
         .list_ekms_configs()
         .map_err(failed("cannot list EKMS configurations"))?;
@@ -112,11 +113,11 @@ pub fn run(
         Outcome::Clean
     };
     match args.format {
-        StatusFormat::Text => write_text(out, &dir, &rows, &summary)?,
+        StatusFormat::Text => write_text(out, &location, &rows, &summary)?,
         StatusFormat::Json => {
             let report = JsonReport {
                 schema_version: 1,
-                store: dir.display().to_string(),
+                store: location.to_string(),
                 configs: &rows,
                 summary,
             };
@@ -129,16 +130,12 @@ pub fn run(
 
 fn write_text(
     out: &mut dyn Write,
-    dir: &Path,
+    dir: &StoreLocation,
     rows: &[ConfigStatus],
     s: &Summary,
 ) -> std::io::Result<()> {
     if rows.is_empty() {
-        return writeln!(
-            out,
-            "status: no EKMS configurations in key store {}",
-            dir.display()
-        );
+        return writeln!(out, "status: no EKMS configurations in key store {}", dir);
     }
     let head = [
         "CONTAINER",

@@ -11,9 +11,9 @@ use keyshift_core::aws::AwsSettings;
 use keyshift_core::engine::Kms;
 use keyshift_core::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_core::store::StoreError;
-use keyshift_core::store::sqlite::missing_store;
+use keyshift_core::store::{OpenOptions, StoreLocation};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -24,14 +24,26 @@ pub const DEFAULT_STORE: &str = ".keyshift";
 /// Actor recorded in the store's audit log for CLI operations.
 pub const ACTOR: &str = "keyshift-cli";
 
-/// The store directory: `--store`, else `KEYSHIFT_STORE`, else `./.keyshift`.
-pub fn store_dir(flag: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
+/// The store: `--store`, else `KEYSHIFT_STORE`, else `./.keyshift`; a
+/// directory path, `sqlite:PATH` or `postgres://…` (see
+/// [`StoreLocation::parse`]). A malformed location is a usage error.
+pub fn store_location(flag: Option<&Path>) -> Result<StoreLocation, CliError> {
+    let raw = match flag {
+        Some(p) => p.as_os_str().to_owned(),
+        None => std::env::var_os(STORE_ENV)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_STORE.into()),
+    };
+    parse_location(&raw)
+}
+
+/// Parses one store location given on the command line or in the
+/// environment; a path that is not UTF-8 is taken as a directory.
+pub fn parse_location(raw: &std::ffi::OsStr) -> Result<StoreLocation, CliError> {
+    match raw.to_str() {
+        Some(text) => StoreLocation::parse(text).map_err(|e| CliError::Usage(e.to_string())),
+        None => Ok(StoreLocation::dir(Path::new(raw))),
     }
-    std::env::var_os(STORE_ENV)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_STORE), PathBuf::from)
 }
 
 /// AWS KMS settings for externally wrapped (EKMS) containers; the same
@@ -69,20 +81,48 @@ impl AwsArgs {
     }
 }
 
-/// Opens the existing store at `dir`, able to unwrap externally wrapped
+/// Opens the existing store at `location`, able to unwrap externally wrapped
 /// containers through `aws`. A directory without a key store (or one that
 /// cannot be read) is an input error naming the path; nothing is created
 /// there. Warnings (a master key or store directory open to group or
 /// others) go to stderr.
-pub fn open_existing(dir: &Path, aws: &Arc<dyn ExternalKeyService>) -> Result<Kms, CliError> {
-    if let Some(why) = missing_store(dir) {
-        return Err(CliError::Usage(format!(
-            "key store {} {why} (choose one with --store or {STORE_ENV})",
-            dir.display()
-        )));
+pub fn open_existing(
+    location: &StoreLocation,
+    aws: &Arc<dyn ExternalKeyService>,
+) -> Result<Kms, CliError> {
+    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+        Err(e @ StoreError::NoStore { .. }) => Err(CliError::Usage(format!(
+            "{e} (choose one with --store or {STORE_ENV})"
+        ))),
+        opened => opened_kms(location, opened, aws),
     }
-    let (kms, warnings) = Kms::open_reporting(dir, ACTOR)
-        .map_err(|e| KmsFailure::new(format!("cannot open key store {}", dir.display()), e))?;
+}
+
+/// Like [`open_existing`], with `None` when there is no store at
+/// `location` (nothing is created).
+pub fn open_if_exists(
+    location: &StoreLocation,
+    aws: &Arc<dyn ExternalKeyService>,
+) -> Result<Option<Kms>, CliError> {
+    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+        Err(StoreError::NoStore { .. }) => Ok(None),
+        opened => opened_kms(location, opened, aws).map(Some),
+    }
+}
+
+/// The opened service with `aws` for external keys, its warnings printed
+/// to stderr; an open error names the location.
+fn opened_kms(
+    location: &StoreLocation,
+    opened: Result<(Kms, Vec<String>), StoreError>,
+    aws: &Arc<dyn ExternalKeyService>,
+) -> Result<Kms, CliError> {
+    let (kms, warnings) = opened.map_err(|e| {
+        CliError::Kms(KmsFailure::new(
+            format!("cannot open key store {location}"),
+            e,
+        ))
+    })?;
     for w in &warnings {
         eprintln!("keyshift: warning: {w}");
     }

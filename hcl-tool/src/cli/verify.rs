@@ -33,7 +33,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let signature = decode_b64(args.signature.as_bytes(), "--signature")?;
-    let kms = open_existing(&store::store_dir(store_flag), &args.aws.service())?;
+    let kms = open_existing(&store::store_location(store_flag)?, &args.aws.service())?;
     let message = read_all(input, "message")?;
     let valid = match args.grant.credential()? {
         Some(cred) => kms.grant_verify(&cred, &args.key, &message, &signature),

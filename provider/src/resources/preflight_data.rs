@@ -9,7 +9,6 @@
 //! `source_ekms_support = false` / `target_ekms_support = false`. The
 //! target may live in another store (`target_store_path`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::ProviderCtx;
@@ -20,7 +19,7 @@ use crate::framework::{
     AttrPath, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value,
 };
 use crate::store::Container;
-use crate::store::sqlite::missing_store;
+use crate::store::{OpenOptions, StoreError, StoreLocation};
 
 /// The `keyshift_preflight` data source type.
 pub struct PreflightData;
@@ -52,19 +51,20 @@ fn target_kms(ctx: &ProviderCtx, config: &Value) -> Result<Option<Kms>, Diagnost
     let Some(path) = config.get("target_store_path").as_str() else {
         return Ok(None);
     };
-    if let Some(why) = missing_store(Path::new(path)) {
-        return Err(vec![Diagnostic::attr_error(
-            "target_store_path",
-            "No key store there",
-            format!("key store {path} {why}"),
-        )]);
-    }
-    let kms = Kms::open(Path::new(path), "terraform-preflight").map_err(|e| {
-        vec![
-            store_diag("Cannot open the target key store", &e)
-                .at(AttrPath::attr("target_store_path")),
-        ]
-    })?;
+    let at = || AttrPath::attr("target_store_path");
+    let location = StoreLocation::parse(path)
+        .map_err(|e| vec![store_diag("Invalid target store", &e).at(at())])?;
+    let (kms, _warnings) =
+        Kms::open_location(&location, &OpenOptions::default(), "terraform-preflight").map_err(
+            |e| match e {
+                e @ StoreError::NoStore { .. } => vec![Diagnostic::attr_error(
+                    "target_store_path",
+                    "No key store there",
+                    e.to_string(),
+                )],
+                e => vec![store_diag("Cannot open the target key store", &e).at(at())],
+            },
+        )?;
     Ok(Some(kms.with_external_keys(Arc::clone(&ctx.aws))))
 }
 

@@ -1,0 +1,239 @@
+//! Where a key store lives, and the one function that opens it.
+//!
+//! Every caller (the provider's `store_path`/`store_url`, the CLI's
+//! `--store`, a store → store migration's two sides) names a store with
+//! one string and opens it with [`open`]; nothing else probes for the
+//! embedded store's files or picks a backend.
+//!
+//! - `postgres://…` or `postgresql://…`: the shared PostgreSQL store (a
+//!   libpq-style URL; TLS options as query parameters, e.g.
+//!   `?sslmode=require`).
+//! - `sqlite:PATH` or a plain `PATH`: the embedded store in directory
+//!   `PATH` (`keyshift.db` and its `master.key`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::store::crypto::SecretKey32;
+use crate::store::sqlite::missing_store;
+use crate::store::{KeyStore, SqliteStore, StoreError, StoreResult};
+
+/// A parsed store location.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store in this directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user@host:port/db?…`).
+    /// Shown with its password redacted.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Parses a location string (see the module docs). An empty string is
+    /// an error; anything that is not a URL is a directory path.
+    pub fn parse(text: &str) -> StoreResult<StoreLocation> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(StoreError::Invalid {
+                field: "store",
+                message: "the store location is empty".into(),
+            });
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(text.to_string()));
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::Invalid {
+                    field: "store",
+                    message: "`sqlite:` needs a directory path after it".into(),
+                });
+            }
+            return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(StoreError::Invalid {
+                field: "store",
+                message: format!(
+                    "unknown store scheme `{scheme}://` (use postgres://…, sqlite:PATH or a directory path)"
+                ),
+            });
+        }
+        Ok(StoreLocation::Sqlite(PathBuf::from(text)))
+    }
+
+    /// The embedded store in `dir`.
+    pub fn dir(dir: &Path) -> StoreLocation {
+        StoreLocation::Sqlite(dir.to_path_buf())
+    }
+
+    /// True for the shared (PostgreSQL) store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, StoreLocation::Postgres(_))
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(dir) => write!(f, "{}", dir.display()),
+            StoreLocation::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreLocation({self})")
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Create the store when it does not exist yet (the provider does; the
+    /// CLI and a migration's source do not: a missing store is an error
+    /// naming the location, and nothing is created).
+    pub create: bool,
+    /// The master key file to use instead of the embedded store's own
+    /// `master.key` (required for a shared store unless its master key is
+    /// wrapped by AWS KMS).
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// An opened store with its verified master key.
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn KeyStore>,
+    /// Its master key, verified against the store (or just created with it).
+    pub master: SecretKey32,
+    /// Problems to tell the user about (open permissions); not errors.
+    pub warnings: Vec<String>,
+}
+
+/// Opens the store at `location`.
+///
+/// Errors: `NoStore` when it does not exist and
+/// `opts.create` is false; the master-key errors of the backend
+/// (`MasterKeyMissing`, `MasterKeyMismatch`); `Unsupported` for a backend
+/// this build cannot open. Any error means nothing was created or changed.
+pub fn open(location: &StoreLocation, opts: &OpenOptions) -> StoreResult<OpenedStore> {
+    match location {
+        StoreLocation::Sqlite(dir) => {
+            if opts.master_key_file.is_some() {
+                return Err(StoreError::Unsupported(
+                    "a master key file other than the store's own master.key (embedded store)"
+                        .into(),
+                ));
+            }
+            if !opts.create {
+                if let Some(why) = missing_store(dir) {
+                    return Err(StoreError::NoStore {
+                        location: location.to_string(),
+                        why,
+                    });
+                }
+            }
+            let opened = SqliteStore::open_trusted(dir)?;
+            Ok(OpenedStore {
+                store: Arc::new(opened.store),
+                master: opened.master,
+                warnings: opened.warnings,
+            })
+        }
+        StoreLocation::Postgres(_) => Err(StoreError::Unsupported(format!(
+            "the shared PostgreSQL store ({location})"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_form() {
+        let cases: &[(&str, &str, Option<StoreLocation>)] = &[
+            (
+                "plain path",
+                "./.keyshift",
+                Some(StoreLocation::Sqlite("./.keyshift".into())),
+            ),
+            (
+                "sqlite prefix",
+                "sqlite:/tmp/s",
+                Some(StoreLocation::Sqlite("/tmp/s".into())),
+            ),
+            (
+                "sqlite url",
+                "sqlite:///tmp/s",
+                Some(StoreLocation::Sqlite("/tmp/s".into())),
+            ),
+            (
+                "postgres",
+                "postgres://u@127.0.0.1:5432/ks",
+                Some(StoreLocation::Postgres(
+                    "postgres://u@127.0.0.1:5432/ks".into(),
+                )),
+            ),
+            (
+                "postgresql",
+                "postgresql://u@127.0.0.1/ks?sslmode=require",
+                Some(StoreLocation::Postgres(
+                    "postgresql://u@127.0.0.1/ks?sslmode=require".into(),
+                )),
+            ),
+            ("empty", "  ", None),
+            ("bare sqlite", "sqlite:", None),
+            ("unknown scheme", "mysql://h/db", None),
+        ];
+        for (name, text, want) in cases {
+            let got = StoreLocation::parse(text).ok();
+            assert_eq!(&got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn display_redacts_the_password() {
+        let cases = [
+            ("postgres://u:pw@h:1/db?x=y", "postgres://u:***@h:1/db?x=y"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(
+                StoreLocation::Postgres(url.into()).to_string(),
+                want,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_without_create_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = StoreLocation::dir(&dir.path().join("none"));
+        let err = open(&loc, &OpenOptions::default()).err().unwrap();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(!dir.path().join("none").exists());
+    }
+}
