@@ -75,15 +75,10 @@ pub struct MigrateArgs {
     pub aws: AwsArgs,
 }
 
-/// Parses `shared` or `kst-…`.
+/// Parses `shared` or `kst-…` (the engine's container rule).
 pub fn parse_container(flag: &str, text: &str) -> Result<Container, CliError> {
-    match text {
-        "shared" => Ok(Container::Shared),
-        id if id.starts_with("kst-") => Ok(Container::Instance(id.to_string())),
-        other => Err(CliError::Usage(format!(
-            "--{flag} {other:?}: expected `shared` or an instance id `kst-…`"
-        ))),
-    }
+    crate::cli::preflight_sides::parse_container(text)
+        .map_err(|e| CliError::Usage(format!("--{flag} {e}")))
 }
 
 /// Runs `keyshift migrate`.
