@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::framework::AttrPath;
+use crate::resources::common::object;
+use crate::store::KeyUsage;
 
 fn cfg(pairs: Vec<(&str, Value)>) -> Value {
     object(pairs)
@@ -275,7 +277,7 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
     let mut nk = NewKey::new(Container::Shared, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
     nk.multi_version = true;
     let key = ctx.kms.create_key(nk).unwrap();
-    let prior = key_value(&key, &Value::Null);
+    let prior = key_value(&key, None);
     let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
     assert_eq!(p.get("multi_version"), &Value::Bool(true));
     assert_eq!(p.get("next_rotation_date"), &Value::Unknown);
@@ -291,7 +293,7 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
             },
         )
         .unwrap();
-    let prior = key_value(&rotating, &Value::Null);
+    let prior = key_value(&rotating, None);
     assert!(prior.get("next_rotation_date").as_str().is_some());
     let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
     assert_eq!(p.get("next_rotation_date"), prior.get("next_rotation_date"));
@@ -305,7 +307,7 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
             KeyUsage::EncryptDecrypt,
         ))
         .unwrap();
-    let prior = key_value(&single, &Value::Null);
+    let prior = key_value(&single, None);
     let refused = plan(&ctx, &prior, &full(vec![interval()])).unwrap_err();
     assert_eq!(refused[0].path, Some(AttrPath::attr("rotation_interval")));
 }

@@ -8,6 +8,7 @@ mod ekms_config;
 mod ekms_key_policy_data;
 mod key;
 mod key_data;
+mod key_model;
 mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;
