@@ -121,7 +121,13 @@ impl EphemeralResource<ProviderCtx> for SecretValueEphemeral {
         let (by_id, attr) = match (q.id.known(), q.name.known()) {
             (Some(id), _) => (id, "id"),
             (None, Some(name)) => (name, "name"),
-            (None, None) => return Err(q.check(Vec::new())),
+            (None, None) => {
+                return Err(vec![Diagnostic::attr_error(
+                    "id",
+                    "Set exactly one of id and name",
+                    "neither was set",
+                )]);
+            }
         };
         let container = q
             .instance_id
