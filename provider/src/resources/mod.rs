@@ -15,6 +15,7 @@ mod kms_instance_data;
 mod planned_moves;
 mod preflight_data;
 mod secret;
+mod secret_model;
 mod secret_value_ephemeral;
 
 use std::path::PathBuf;

@@ -25,16 +25,16 @@
 
 use super::ProviderCtx;
 use super::common::{
-    Tags, check_instance_id, default_if_null, object, planned_container, secret_exists_diag,
-    store_diag, tags_value, text_value,
+    check_instance_id, default_if_null, planned_container, secret_exists_diag, store_diag,
 };
+use super::secret_model::{SecretArgs, SecretConfig, SecretModel, secret_state};
 use crate::engine::kms_secrets::{secret_name, secret_value};
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, Attr, AttrPath, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, Model,
-    PlanRequest, PlanResponse, Resource, Schema, ToValue, Value, default_plan,
+    ApplyRequest, Attr, AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, Model, PlanRequest,
+    PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
-use crate::store::{Container, NewSecret, Secret, SecretType, SecretUpdate, StoreError};
+use crate::store::{Container, NewSecret, SecretType, SecretUpdate, StoreError};
 
 /// The `keyshift_secret` resource type.
 pub struct SecretResource;
@@ -55,106 +55,6 @@ fn attributes() -> Vec<Attribute> {
         A::optional("secret_data", Str, "The secret value as a sensitive attribute, which Terraform keeps in state (prefer `secret_data_wo`). A change writes a new version. Never read back from the store: refresh keeps the configured value and import leaves it null (the next apply then writes it as a new version only if it differs from the stored value). A new secret needs a value; an existing (e.g. imported) one may leave both value attributes unset, and its stored value is then left as it is. Removing the value from the configuration leaves the stored value too.").sensitive(),
         A::computed("version_id", Str, "Id of the current (`ACSCurrent`) version; changes whenever a new value is written."),
     ]
-}
-
-crate::string_enum_value!(SecretType => SecretType::Generic);
-
-/// A secret's configuration, or its planned value while planning.
-struct SecretConfig {
-    name: Attr<String>,
-    instance_id: Attr<String>,
-    secret_type: Attr<SecretType>,
-    encryption_key_id: Attr<String>,
-    /// Write-only: only a configuration carries it.
-    secret_data_wo: Attr<String>,
-    secret_data_wo_version: Attr<i64>,
-    secret_data: Attr<String>,
-}
-
-impl Model for SecretConfig {
-    fn decode(d: &mut Decoder<'_>) -> Self {
-        SecretConfig {
-            name: d.attr("name"),
-            instance_id: d.attr("instance_id"),
-            secret_type: d.attr("type"),
-            encryption_key_id: d.attr("encryption_key_id"),
-            secret_data_wo: d.attr("secret_data_wo"),
-            secret_data_wo_version: d.attr("secret_data_wo_version"),
-            secret_data: d.attr("secret_data"),
-        }
-    }
-}
-
-/// A secret's arguments: its planned value at apply, or a prior state's.
-struct SecretArgs {
-    name: String,
-    instance_id: Option<String>,
-    secret_type: SecretType,
-    encryption_key_id: String,
-    description: Option<String>,
-    tags: Option<Tags>,
-    secret_data_wo_version: Option<i64>,
-    secret_data: Option<String>,
-}
-
-impl Model for SecretArgs {
-    fn decode(d: &mut Decoder<'_>) -> Self {
-        SecretArgs {
-            name: d.required("name"),
-            instance_id: d.optional("instance_id"),
-            secret_type: d.required("type"),
-            encryption_key_id: d.required("encryption_key_id"),
-            description: d.optional("description"),
-            tags: d.optional("tags"),
-            secret_data_wo_version: d.optional("secret_data_wo_version"),
-            secret_data: d.optional("secret_data"),
-        }
-    }
-}
-
-/// A secret's prior state.
-struct SecretModel {
-    id: String,
-    args: SecretArgs,
-}
-
-impl Model for SecretModel {
-    fn decode(d: &mut Decoder<'_>) -> Self {
-        SecretModel {
-            id: d.required("id"),
-            args: SecretArgs::decode(d),
-        }
-    }
-}
-
-/// The state object of `s`. Values never come from the store: `shape` (the
-/// prior or planned arguments) carries `secret_data` and
-/// `secret_data_wo_version`, and decides null versus empty.
-fn secret_state(s: &Secret, shape: Option<&SecretArgs>) -> Value {
-    let keep_empty_text = shape.is_some_and(|a| a.description.as_deref() == Some(""));
-    let keep_empty_tags = shape.is_some_and(|a| a.tags.is_some());
-    object(vec![
-        ("id", s.id.to_value()),
-        ("name", s.name.to_value()),
-        (
-            "instance_id",
-            s.container.instance_id().map(str::to_string).to_value(),
-        ),
-        ("type", s.secret_type.to_value()),
-        ("encryption_key_id", s.encryption_key_id.to_value()),
-        ("description", text_value(&s.description, keep_empty_text)),
-        ("tags", tags_value(&s.tags, keep_empty_tags)),
-        ("secret_data_wo", Value::Null),
-        (
-            "secret_data_wo_version",
-            shape.and_then(|a| a.secret_data_wo_version).to_value(),
-        ),
-        (
-            "secret_data",
-            shape.and_then(|a| a.secret_data.clone()).to_value(),
-        ),
-        ("version_id", s.current_version_id.to_value()),
-    ])
 }
 
 /// An imported state whose value attributes are both unset: the first

@@ -4,6 +4,7 @@
 use super::*;
 use crate::framework::Provider;
 use crate::resources::KeyshiftProvider;
+use crate::resources::common::object;
 use crate::store::{InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 
 const MARKER: &str = "SECRET-MARKER-d41d8cd98f00";
