@@ -1,0 +1,543 @@
+//! Store → store moves (`keyshift migrate --from-store A --to-store B`):
+//! copy keys (every version, aliases, tags, state, deletion protection,
+//! rotation settings, BYOK material) and secrets (with their versions,
+//! travelling with their encryption keys) from one store to another, with
+//! their instances and EKMS configurations. Ids, versions and metadata are
+//! kept; material is unsealed with the source container's root key and
+//! resealed under the target container's, in memory only.
+//!
+//! [`plan`] is the one place that decides, per object, what a run does and
+//! why (an object already in the target is an error unless `--force`
+//! replaces it or `--merge` finds it identical); [`check_health`] refuses a
+//! run whose EKMS keys are not `ACTIVE`; [`run`] carries a plan out under
+//! the migration lock of both stores (see `store_migrate_lock`), in batches
+//! (one target transaction each), verifying each batch by reading it back,
+//! and with `--move` removing objects from the source only once their
+//! copy is committed and verified.
+//!
+//! Removing an object from the source erases no key material: the material
+//! lives on, identical, in the target (a key pending deletion keeps its
+//! deletion date there). A killed run leaves every object in the source and
+//! at most a verified copy in the target; the same command run again takes
+//! over the dead run's locks and treats the exact copies it made as done.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use thiserror::Error;
+
+use super::ekms_wrapper::ExternalKeyService;
+use super::kms::Kms;
+use super::migrate::{ObjectKind, glob_matches};
+use super::store_migrate_image::{self as image, Roots};
+use crate::store::{Container, Key, Secret, StoreError, StoreReader, StoreResult, read_with};
+
+pub use super::store_migrate_run::{StoreOutcome, run};
+
+/// What to do with an object that already exists in the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// It is an error for that object (the default).
+    Error,
+    /// Replace it, inside the target's write transaction.
+    Force,
+    /// Skip it when its material is identical; report it when it differs.
+    Merge,
+}
+
+/// What to copy.
+#[derive(Debug, Clone)]
+pub struct StoreMoveRequest {
+    /// Globs on key id, alias or secret name; ignored with `all`.
+    pub patterns: Vec<String>,
+    /// Every key (and with `include_secrets` every secret) of the source.
+    pub all: bool,
+    /// Also copy secrets (their encryption keys come along).
+    pub include_secrets: bool,
+    /// Objects already in the target.
+    pub existing: Existing,
+    /// Remove each object from the source once its copy is verified.
+    pub remove_source: bool,
+}
+
+/// What a run does with one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Not in the target: copy it.
+    Copy,
+    /// In the target and `--force`: replace it.
+    Replace,
+    /// An exact copy an interrupted run of this move made: done.
+    Resume,
+    /// `--merge` and the target holds identical material: skip it.
+    SkipIdentical,
+    /// It may not be copied; the reason says why.
+    Refuse(String),
+}
+
+impl Action {
+    /// True when the object ends up (or is) in the target.
+    pub fn lands(&self) -> bool {
+        !matches!(self, Action::Refuse(_))
+    }
+}
+
+/// One selected object and the decision about it.
+#[derive(Debug, Clone)]
+pub struct StoreCandidate {
+    /// Key or secret id.
+    pub id: String,
+    /// Key or secret.
+    pub kind: ObjectKind,
+    /// A key's aliases or a secret's name.
+    pub names: Vec<String>,
+    /// Its container (the same in both stores).
+    pub container: Container,
+    /// What the run does with it.
+    pub action: Action,
+}
+
+/// The objects of a run, keys first, in id order.
+#[derive(Debug, Clone)]
+pub struct StorePlan {
+    /// Every selected object.
+    pub candidates: Vec<StoreCandidate>,
+    /// The containers involved (locked in both stores during the run).
+    pub containers: Vec<Container>,
+    /// An interrupted run of this move is being resumed.
+    pub resumed: bool,
+    /// `--move`: remove verified objects from the source.
+    pub remove_source: bool,
+}
+
+/// Input errors of a store move, found before anything moves.
+#[derive(Debug, Error)]
+pub enum StoreMoveError {
+    /// Neither patterns nor `all`.
+    #[error("nothing selected: give one or more patterns or --all")]
+    NothingSelected,
+    /// A pattern selected no object of the source.
+    #[error("pattern {pattern:?} matches no {what} in the source store {store}")]
+    NoMatch {
+        /// The pattern.
+        pattern: String,
+        /// `key` or `key or secret`.
+        what: &'static str,
+        /// The source store.
+        store: String,
+    },
+    /// An EKMS key of a container involved is not usable.
+    #[error(
+        "the EKMS key {arn} of {container} in the {side} store is {status}: {remediation}; nothing was migrated"
+    )]
+    UnhealthyEkms {
+        /// `source` or `target`.
+        side: &'static str,
+        /// The container.
+        container: Container,
+        /// Its AWS key.
+        arn: String,
+        /// The key's status.
+        status: &'static str,
+        /// What to do.
+        remediation: &'static str,
+    },
+    /// A store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which keys and secrets of the source a request takes: matched by a
+/// pattern (or all), plus the encryption key of every secret taken.
+fn select(
+    source: &Kms,
+    req: &StoreMoveRequest,
+) -> Result<(Vec<Key>, Vec<Secret>), StoreMoveError> {
+    if req.patterns.is_empty() && !req.all {
+        return Err(StoreMoveError::NothingSelected);
+    }
+    let mut hits = vec![0usize; req.patterns.len()];
+    let mut pick = |id: &str, names: &[String]| {
+        let mut any = req.all;
+        for (n, p) in hits.iter_mut().zip(&req.patterns) {
+            if glob_matches(p, id) || names.iter().any(|x| glob_matches(p, x)) {
+                *n += 1;
+                any = true;
+            }
+        }
+        any
+    };
+    let all_keys: BTreeMap<String, Key> = source
+        .list_keys(None)?
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
+    let mut keys: BTreeMap<String, Key> = all_keys
+        .iter()
+        .filter(|(id, k)| pick(id, &k.aliases))
+        .map(|(id, k)| (id.clone(), k.clone()))
+        .collect();
+    let mut secrets = Vec::new();
+    if req.include_secrets {
+        secrets = source.list_secrets(None)?;
+        secrets.retain(|s| pick(&s.id, std::slice::from_ref(&s.name)));
+        secrets.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    if let Some((p, _)) = req.patterns.iter().zip(&hits).find(|(_, n)| **n == 0) {
+        if !req.all {
+            return Err(StoreMoveError::NoMatch {
+                pattern: p.clone(),
+                what: if req.include_secrets {
+                    "key or secret"
+                } else {
+                    "key"
+                },
+                store: source.store.location(),
+            });
+        }
+    }
+    for s in &secrets {
+        if let Some(k) = all_keys.get(&s.encryption_key_id) {
+            keys.entry(k.id.clone()).or_insert_with(|| k.clone());
+        }
+    }
+    Ok((keys.into_values().collect(), secrets))
+}
+
+/// Decides, for every selected object, what a run does with it (see
+/// [`Action`]); `target` is `None` when the target store does not exist yet.
+/// Changes nothing in either store.
+pub fn plan(
+    source: &Kms,
+    target: Option<&Kms>,
+    req: &StoreMoveRequest,
+) -> Result<StorePlan, StoreMoveError> {
+    let (keys, secrets) = select(source, req)?;
+    let mut containers: Vec<Container> = Vec::new();
+    for c in keys
+        .iter()
+        .map(|k| &k.container)
+        .chain(secrets.iter().map(|s| &s.container))
+    {
+        if !containers.contains(c) {
+            containers.push(c.clone());
+        }
+    }
+    let resumed = match target {
+        Some(t) => super::store_migrate_lock::interrupted_store_move(t, &containers)?,
+        None => false,
+    };
+    let mut ctx = Decide {
+        req,
+        resumed,
+        source,
+        target,
+        src_roots: Roots::load(source, &containers)?,
+        dst_roots: match target {
+            Some(t) => Some(Roots::load(t, &containers)?),
+            None => None,
+        },
+        room: std::collections::HashMap::new(),
+        secret_users: secret_users(source)?,
+        selected_secrets: secrets.iter().map(|s| s.id.clone()).collect(),
+    };
+    let mut candidates = Vec::with_capacity(keys.len() + secrets.len());
+    let mut key_actions: BTreeMap<String, Action> = BTreeMap::new();
+    for k in keys {
+        let action = ctx.key_action(&k)?;
+        key_actions.insert(k.id.clone(), action.clone());
+        candidates.push(StoreCandidate {
+            id: k.id,
+            kind: ObjectKind::Key,
+            names: k.aliases,
+            container: k.container,
+            action,
+        });
+    }
+    for s in secrets {
+        let action = match key_actions.get(&s.encryption_key_id) {
+            Some(a) if a.lands() => ctx.secret_action(&s)?,
+            Some(Action::Refuse(why)) => Action::Refuse(format!(
+                "its encryption key {} is not copied: {why}",
+                s.encryption_key_id
+            )),
+            _ => Action::Refuse(format!(
+                "its encryption key {} is not in the source store",
+                s.encryption_key_id
+            )),
+        };
+        candidates.push(StoreCandidate {
+            id: s.id,
+            kind: ObjectKind::Secret,
+            names: vec![s.name],
+            container: s.container,
+            action,
+        });
+    }
+    Ok(StorePlan {
+        candidates,
+        containers,
+        resumed,
+        remove_source: req.remove_source,
+    })
+}
+
+/// Key id → names of the secrets of the source it encrypts.
+fn secret_users(source: &Kms) -> StoreResult<BTreeMap<String, Vec<(String, String)>>> {
+    let mut users: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for s in source.list_secrets(None)? {
+        users
+            .entry(s.encryption_key_id.clone())
+            .or_default()
+            .push((s.id, s.name));
+    }
+    Ok(users)
+}
+
+/// The state [`plan`] decides with.
+struct Decide<'a> {
+    req: &'a StoreMoveRequest,
+    resumed: bool,
+    source: &'a Kms,
+    target: Option<&'a Kms>,
+    src_roots: Roots,
+    dst_roots: Option<Roots>,
+    /// Free key and secret slots per existing target instance.
+    room: std::collections::HashMap<Container, (i64, i64)>,
+    secret_users: BTreeMap<String, Vec<(String, String)>>,
+    selected_secrets: BTreeSet<String>,
+}
+
+impl Decide<'_> {
+    fn key_action(&mut self, k: &Key) -> StoreResult<Action> {
+        if self.req.remove_source {
+            let left: Vec<&str> = self
+                .secret_users
+                .get(&k.id)
+                .into_iter()
+                .flatten()
+                .filter(|(id, _)| !self.selected_secrets.contains(id))
+                .map(|(_, name)| name.as_str())
+                .collect();
+            if !left.is_empty() {
+                return Ok(Action::Refuse(format!(
+                    "--move would leave secret(s) {} in the source without their encryption key; \
+                     select them too (with --include-secrets)",
+                    left.join(", ")
+                )));
+            }
+        }
+        let (Some(target), Some(dst_roots)) = (self.target, &self.dst_roots) else {
+            return Ok(Action::Copy);
+        };
+        let id = &k.id;
+        let found = read_with(&*target.store, |r| {
+            if let Some(why) = container_conflict(self.source, r, &k.container)? {
+                return Ok(Err(why));
+            }
+            for name in &k.aliases {
+                if let Some(a) = r.alias(name)?.filter(|a| a.key_id != *id) {
+                    return Ok(Err(format!(
+                        "alias {name} belongs to key {} in the target store",
+                        a.key_id
+                    )));
+                }
+            }
+            match r.key(id)? {
+                None => return Ok(Ok(None)),
+                Some(t) if t.container != k.container => {
+                    return Ok(Err(format!(
+                        "the target store holds key {id} in {}, not in {}",
+                        t.container, k.container
+                    )));
+                }
+                Some(_) => {}
+            }
+            let theirs = image::load_key(r, dst_roots, id)?;
+            let users: Vec<String> = r
+                .secrets(None)?
+                .into_iter()
+                .filter(|s| s.encryption_key_id == *id && !self.selected_secrets.contains(&s.id))
+                .map(|s| s.name)
+                .collect();
+            Ok(Ok(theirs.map(|t| (t, users))))
+        })?;
+        let (theirs, users) = match found {
+            Err(why) => return Ok(Action::Refuse(why)),
+            Ok(None) => return self.take_room(target, &k.container, true),
+            Ok(Some(t)) => t,
+        };
+        let ours = read_with(&*self.source.store, |r| {
+            image::load_key(r, &self.src_roots, id)
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "key",
+            id: id.clone(),
+        })?;
+        let same = image::same_key_material(&ours, &theirs);
+        let exact = image::same_key_copy(&ours, &theirs);
+        Ok(self.existing_action(same, exact, "a key with this id and different material", &users))
+    }
+
+    /// The decision for an object the target already holds: `same` when
+    /// the material is identical, `exact` when it is an exact copy;
+    /// `users` are target secrets a different replacement would break.
+    fn existing_action(&self, same: bool, exact: bool, differs: &str, users: &[String]) -> Action {
+        if self.resumed && exact {
+            return Action::Resume;
+        }
+        match self.req.existing {
+            Existing::Error => Action::Refuse(
+                "already in the target store (use --force to replace it or --merge to skip identical copies)".into(),
+            ),
+            Existing::Merge if same => Action::SkipIdentical,
+            Existing::Merge => Action::Refuse(format!(
+                "the target store holds {differs} (not overwritten)"
+            )),
+            Existing::Force if !same && !users.is_empty() => Action::Refuse(format!(
+                "replacing it would make secret(s) {} of the target store unreadable",
+                users.join(", ")
+            )),
+            Existing::Force => Action::Replace,
+        }
+    }
+
+    fn secret_action(&mut self, s: &Secret) -> StoreResult<Action> {
+        let Some(target) = self.target else {
+            return Ok(Action::Copy);
+        };
+        // Err: refused; Ok(None): not in the target; Ok(Some(None)): there
+        // but unreadable (its key differs); Ok(Some(Some(image))): there.
+        let found = read_with(&*target.store, |r| {
+            if let Some(other) = r
+                .secret_by_name(&s.container, &s.name)?
+                .filter(|o| o.id != s.id)
+            {
+                return Ok(Err(format!(
+                    "the name {} is taken by secret {} in {} of the target store",
+                    s.name, other.id, s.container
+                )));
+            }
+            if r.secret(&s.id)?.is_none() {
+                return Ok(Ok(None));
+            }
+            Ok(Ok(Some(image::load_secret(target, r, &s.id).ok().flatten())))
+        })?;
+        let theirs = match found {
+            Err(why) => return Ok(Action::Refuse(why)),
+            Ok(None) => return self.take_room(target, &s.container, false),
+            Ok(Some(t)) => t,
+        };
+        let ours = read_with(&*self.source.store, |r| {
+            image::load_secret(self.source, r, &s.id)
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "secret",
+            id: s.id.clone(),
+        })?;
+        let same = theirs
+            .as_ref()
+            .is_some_and(|t| image::same_secret_material(&ours, t));
+        let exact = theirs
+            .as_ref()
+            .is_some_and(|t| image::same_secret_copy(&ours, t));
+        Ok(self.existing_action(same, exact, "a secret with this id and different values", &[]))
+    }
+
+    /// `Copy` when the target instance `c` has room for one more key (or
+    /// secret), counting what this plan already copies there.
+    fn take_room(&mut self, target: &Kms, c: &Container, key: bool) -> StoreResult<Action> {
+        let Container::Instance(id) = c else {
+            return Ok(Action::Copy);
+        };
+        if !self.room.contains_key(c) {
+            let room = read_with(&*target.store, |r| {
+                Ok(match r.instance(id)? {
+                    Some(i) => Some((
+                        i.key_quota - r.count_keys(c)?,
+                        i.secret_quota - r.count_secrets(c)?,
+                    )),
+                    None => None,
+                })
+            })?;
+            let Some(room) = room else {
+                return Ok(Action::Copy);
+            };
+            self.room.insert(c.clone(), room);
+        }
+        let Some(slots) = self.room.get_mut(c) else {
+            return Ok(Action::Copy);
+        };
+        let free = if key { &mut slots.0 } else { &mut slots.1 };
+        if *free <= 0 {
+            let what = if key { "key" } else { "secret" };
+            return Ok(Action::Refuse(format!(
+                "instance {id} of the target store is full ({what} quota reached)"
+            )));
+        }
+        *free -= 1;
+        Ok(Action::Copy)
+    }
+}
+
+/// Why the target store cannot take objects of container `c`: another
+/// instance has its name there, or it is being deleted there.
+fn container_conflict<R: StoreReader + ?Sized>(
+    source: &Kms,
+    r: &R,
+    c: &Container,
+) -> StoreResult<Option<String>> {
+    let Container::Instance(id) = c else {
+        return Ok(None);
+    };
+    if let Some(inst) = r.instance(id)? {
+        if inst.status == crate::store::InstanceStatus::Deleting {
+            return Ok(Some(format!(
+                "instance {id} is being deleted in the target store"
+            )));
+        }
+        return Ok(None);
+    }
+    let name = source.get_instance(id)?.name;
+    Ok(r.instance_by_name(&name)?.map(|other| {
+        format!(
+            "instance {id} is not in the target store and its name {name} is taken there by {}",
+            other.id
+        )
+    }))
+}
+
+/// Checks the EKMS key of every container involved, in both stores, with a
+/// live health check: any status but `ACTIVE` is
+/// [`StoreMoveError::UnhealthyEkms`], before anything moves. Records
+/// nothing in either store.
+pub fn check_health(
+    source: &Kms,
+    target: Option<&Kms>,
+    plan: &StorePlan,
+    keys: &dyn ExternalKeyService,
+) -> Result<(), StoreMoveError> {
+    let sides = [("source", Some(source)), ("target", target)];
+    for (side, kms) in sides {
+        let Some(kms) = kms else { continue };
+        for c in &plan.containers {
+            let Some(info) = kms.ekms_config(c)? else {
+                continue;
+            };
+            let h = keys.health(&info.config.key_arn);
+            if !h.status.is_active() {
+                return Err(StoreMoveError::UnhealthyEkms {
+                    side,
+                    container: c.clone(),
+                    arn: info.config.key_arn,
+                    status: h.status.as_str(),
+                    remediation: h.status.remediation(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "store_migrate_tests.rs"]
+mod tests;
