@@ -148,10 +148,7 @@ pub enum StoreMoveError {
 
 /// Which keys and secrets of the source a request takes: matched by a
 /// pattern (or all), plus the encryption key of every secret taken.
-fn select(
-    source: &Kms,
-    req: &StoreMoveRequest,
-) -> Result<(Vec<Key>, Vec<Secret>), StoreMoveError> {
+fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>), StoreMoveError> {
     if req.patterns.is_empty() && !req.all {
         return Err(StoreMoveError::NothingSelected);
     }
@@ -375,7 +372,12 @@ impl Decide<'_> {
         })?;
         let same = image::same_key_material(&ours, &theirs);
         let exact = image::same_key_copy(&ours, &theirs);
-        Ok(self.existing_action(same, exact, "a key with this id and different material", &users))
+        Ok(self.existing_action(
+            same,
+            exact,
+            "a key with this id and different material",
+            &users,
+        ))
     }
 
     /// The decision for an object the target already holds: `same` when
@@ -420,7 +422,9 @@ impl Decide<'_> {
             if r.secret(&s.id)?.is_none() {
                 return Ok(Ok(None));
             }
-            Ok(Ok(Some(image::load_secret(target, r, &s.id).ok().flatten())))
+            Ok(Ok(Some(
+                image::load_secret(target, r, &s.id).ok().flatten(),
+            )))
         })?;
         let theirs = match found {
             Err(why) => return Ok(Action::Refuse(why)),
@@ -440,7 +444,12 @@ impl Decide<'_> {
         let exact = theirs
             .as_ref()
             .is_some_and(|t| image::same_secret_copy(&ours, t));
-        Ok(self.existing_action(same, exact, "a secret with this id and different values", &[]))
+        Ok(self.existing_action(
+            same,
+            exact,
+            "a secret with this id and different values",
+            &[],
+        ))
     }
 
     /// `Copy` when the target instance `c` has room for one more key (or

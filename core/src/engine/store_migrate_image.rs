@@ -116,15 +116,19 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// material, compared in constant time. Metadata is not compared.
 pub(super) fn same_key_material(a: &KeyImage, b: &KeyImage) -> bool {
     a.versions.len() == b.versions.len()
-        && a.versions.iter().zip(&b.versions).all(|((va, pa), (vb, pb))| {
-            va.version_id == vb.version_id && va.seq == vb.seq && same_bytes(pa, pb)
-        })
+        && a.versions
+            .iter()
+            .zip(&b.versions)
+            .all(|((va, pa), (vb, pb))| {
+                va.version_id == vb.version_id && va.seq == vb.seq && same_bytes(pa, pb)
+            })
 }
 
 /// An exact copy: equal metadata, aliases and material.
 pub(super) fn same_key_copy(a: &KeyImage, b: &KeyImage) -> bool {
-    let times =
-        |i: &KeyImage| -> Vec<String> { i.versions.iter().map(|v| v.0.created_at.clone()).collect() };
+    let times = |i: &KeyImage| -> Vec<String> {
+        i.versions.iter().map(|v| v.0.created_at.clone()).collect()
+    };
     a.key == b.key && a.aliases == b.aliases && times(a) == times(b) && same_key_material(a, b)
 }
 

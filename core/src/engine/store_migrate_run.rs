@@ -85,7 +85,10 @@ pub fn run(
             target,
             src_roots: Roots::load(source, &plan.containers)?,
             dst_roots: Roots::load(target, &plan.containers)?,
-            run_id: dst_runs.first().map(|r| r.run_id.clone()).unwrap_or_default(),
+            run_id: dst_runs
+                .first()
+                .map(|r| r.run_id.clone())
+                .unwrap_or_default(),
         };
         Ok(sides.carry_out(plan, batch_size.max(1), progress))
     })();
@@ -234,7 +237,8 @@ impl Sides<'_> {
             Ok(images) => images,
             Err(e) => {
                 for &i in batch {
-                    outcomes[i] = StoreOutcome::Failed(format!("cannot read it from the source: {e}"));
+                    outcomes[i] =
+                        StoreOutcome::Failed(format!("cannot read it from the source: {e}"));
                     progress(&cands[i]);
                 }
                 return;
@@ -272,9 +276,9 @@ impl Sides<'_> {
                     ObjectKind::Key => {
                         Img::Key(image::load_key(r, &self.src_roots, &c.id)?.ok_or_else(gone)?)
                     }
-                    ObjectKind::Secret => Img::Secret(
-                        image::load_secret(self.source, r, &c.id)?.ok_or_else(gone)?,
-                    ),
+                    ObjectKind::Secret => {
+                        Img::Secret(image::load_secret(self.source, r, &c.id)?.ok_or_else(gone)?)
+                    }
                 });
             }
             Ok(out)
@@ -299,7 +303,11 @@ impl Sides<'_> {
                 let detail = format!(
                     "from store {from} (run {}){}",
                     self.run_id,
-                    if replace { ", replaced the existing object" } else { "" }
+                    if replace {
+                        ", replaced the existing object"
+                    } else {
+                        ""
+                    }
                 );
                 let action = match c.kind {
                     ObjectKind::Key => "key.import",
@@ -314,7 +322,12 @@ impl Sides<'_> {
     /// Reads the written objects back from the target and compares them
     /// with what was read from the source; a fresh copy that does not match
     /// is removed again (a replacement cannot be undone and is reported).
-    fn verify(&self, cands: &[StoreCandidate], written: &[(usize, &Img)], outcomes: &mut [StoreOutcome]) {
+    fn verify(
+        &self,
+        cands: &[StoreCandidate],
+        written: &[(usize, &Img)],
+        outcomes: &mut [StoreOutcome],
+    ) {
         let checked = read_with(&*self.target.store, |r| {
             let mut same = Vec::with_capacity(written.len());
             for (i, img) in written {
@@ -340,9 +353,13 @@ impl Sides<'_> {
                             ObjectKind::Secret => tx.delete_secret(&c.id),
                         });
                     }
-                    StoreOutcome::Failed("its copy in the target store did not read back identical".into())
+                    StoreOutcome::Failed(
+                        "its copy in the target store did not read back identical".into(),
+                    )
                 }
-                Err(e) => StoreOutcome::Failed(format!("cannot verify its copy in the target store: {e}")),
+                Err(e) => {
+                    StoreOutcome::Failed(format!("cannot verify its copy in the target store: {e}"))
+                }
             };
         }
     }
@@ -350,18 +367,29 @@ impl Sides<'_> {
     /// `--move`: removes every verified object from the source, secrets
     /// first, in batches (one source transaction each). A key still used by
     /// a secret left in the source stays there.
-    fn remove_verified(&self, cands: &[StoreCandidate], outcomes: &mut [StoreOutcome], batch_size: usize) {
+    fn remove_verified(
+        &self,
+        cands: &[StoreCandidate],
+        outcomes: &mut [StoreOutcome],
+        batch_size: usize,
+    ) {
         let done = |o: &StoreOutcome| matches!(o, StoreOutcome::Copied { .. });
         let order: Vec<usize> = (0..cands.len())
             .filter(|&i| cands[i].kind == ObjectKind::Secret && done(&outcomes[i]))
-            .chain((0..cands.len()).filter(|&i| cands[i].kind == ObjectKind::Key && done(&outcomes[i])))
+            .chain(
+                (0..cands.len())
+                    .filter(|&i| cands[i].kind == ObjectKind::Key && done(&outcomes[i])),
+            )
             .collect();
         for chunk in order.chunks(batch_size) {
             let result = self.remove(cands, chunk);
             match result {
                 Ok(kept) => {
                     for (&i, kept) in chunk.iter().zip(kept) {
-                        if let StoreOutcome::Copied { removed, kept: k, .. } = &mut outcomes[i] {
+                        if let StoreOutcome::Copied {
+                            removed, kept: k, ..
+                        } = &mut outcomes[i]
+                        {
                             *removed = kept.is_none();
                             *k = kept;
                         }
@@ -380,7 +408,11 @@ impl Sides<'_> {
 
     /// Removes `chunk` from the source in one transaction; returns, per
     /// object, why it was kept (`None`: removed).
-    fn remove(&self, cands: &[StoreCandidate], chunk: &[usize]) -> StoreResult<Vec<Option<String>>> {
+    fn remove(
+        &self,
+        cands: &[StoreCandidate],
+        chunk: &[usize],
+    ) -> StoreResult<Vec<Option<String>>> {
         let at = rfc3339(now())?;
         let to = self.target.store.location();
         write_with(&*self.source.store, |tx| {
@@ -391,16 +423,22 @@ impl Sides<'_> {
                     tx.delete_secret(&c.id)?;
                 }
             }
-            let in_use: BTreeSet<String> = if chunk.iter().any(|&i| cands[i].kind == ObjectKind::Key) {
-                tx.secrets(None)?.into_iter().map(|s| s.encryption_key_id).collect()
-            } else {
-                BTreeSet::new()
-            };
+            let in_use: BTreeSet<String> =
+                if chunk.iter().any(|&i| cands[i].kind == ObjectKind::Key) {
+                    tx.secrets(None)?
+                        .into_iter()
+                        .map(|s| s.encryption_key_id)
+                        .collect()
+                } else {
+                    BTreeSet::new()
+                };
             for &i in chunk {
                 let c = &cands[i];
                 if c.kind == ObjectKind::Key {
                     if in_use.contains(&c.id) {
-                        kept.push(Some("kept in the source: secrets there still use it".into()));
+                        kept.push(Some(
+                            "kept in the source: secrets there still use it".into(),
+                        ));
                         continue;
                     }
                     tx.delete_key(&c.id)?;

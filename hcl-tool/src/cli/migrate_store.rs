@@ -265,7 +265,8 @@ fn done(o: StoreOutcome) -> Line {
 /// The loud warning of `--force`: one line on stderr per replaced object.
 fn warn_replaced(plan: &StorePlan, lines: &[Line], to: &StoreLocation, dry_run: bool) {
     for (c, l) in plan.candidates.iter().zip(lines) {
-        if c.action != Action::Replace || !matches!(l.status, Status::Migrated | Status::WouldMigrate)
+        if c.action != Action::Replace
+            || !matches!(l.status, Status::Migrated | Status::WouldMigrate)
         {
             continue;
         }
@@ -278,7 +279,11 @@ fn warn_replaced(plan: &StorePlan, lines: &[Line], to: &StoreLocation, dry_run: 
         } else {
             format!(" ({})", c.names.join(", "))
         };
-        let verb = if dry_run { "WOULD OVERWRITE" } else { "OVERWROTE" };
+        let verb = if dry_run {
+            "WOULD OVERWRITE"
+        } else {
+            "OVERWROTE"
+        };
         eprintln!(
             "keyshift: WARNING: --force {verb} {kind} {}{names} in the target store {to} with the source's copy; the target's previous material for it is gone",
             c.id
