@@ -99,8 +99,10 @@ pub fn run(
         Err(_) => true,
     };
     let outcome = if failed { "failed" } else { "completed" };
-    lock::end(target, &dst_runs, outcome)?;
+    // The target's lock goes last: a run killed before releasing it is
+    // recognised as interrupted by the next run, which resumes it.
     lock::end(source, &src_runs, outcome)?;
+    lock::end(target, &dst_runs, outcome)?;
     result
 }
 
