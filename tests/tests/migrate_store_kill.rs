@@ -9,13 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use keyshift_core::engine::Kms;
 use keyshift_core::store::{
     Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey, NewSecret, SecretType,
-    SqliteStore, read_with,
 };
 
 const KEYS: usize = 2_000;
@@ -52,30 +51,30 @@ fn migrate(a: &Path, b: &Path) -> Command {
     cmd
 }
 
-/// Number of keys in the target store (0 before it exists), read through
-/// the store layer without opening a service (which could write).
-fn target_keys(b: &Path, kst: &Container) -> usize {
-    if !b.join("keyshift.db").exists() {
-        return 0;
+/// Number of keys in the target store (0 before it exists), on a
+/// read-only connection kept open between polls (opening a service could
+/// write, and would wait for the run's write lock).
+struct Counter {
+    db: std::path::PathBuf,
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Counter {
+    fn keys(&mut self) -> usize {
+        if self.conn.is_none() && self.db.exists() {
+            self.conn = rusqlite::Connection::open_with_flags(
+                &self.db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .ok();
+        }
+        let Some(conn) = &self.conn else { return 0 };
+        conn.query_row("SELECT count(*) FROM keys", [], |r| r.get::<_, i64>(0))
+            .map_or(0, |n| n as usize)
     }
-    let Ok(store) = SqliteStore::open(b) else {
-        return 0;
-    };
-    read_with(&store, |r| {
-        let shared = r.count_keys(&Container::Shared)?;
-        let inst = if r.container(kst)?.is_some() {
-            r.count_keys(kst)?
-        } else {
-            0
-        };
-        Ok((shared + inst) as usize)
-    })
-    .unwrap_or(0)
 }
 
 struct Seeded {
-    /// The instance holding some of the keys.
-    kst: Container,
     /// key id → (a ciphertext made in A, its plaintext), for every 25th key.
     samples: BTreeMap<String, (Vec<u8>, Vec<u8>)>,
 }
@@ -91,8 +90,7 @@ fn seed(a: &Path) -> Seeded {
             secret_quota: SECRETS as i64 + 1,
         })
         .unwrap();
-    let kst = Container::Instance(inst.id);
-    let instance = kst.clone();
+    let instance = Container::Instance(inst.id);
     let mut samples = BTreeMap::new();
     for i in 0..KEYS {
         let c = if i < IN_INSTANCE {
@@ -131,7 +129,7 @@ fn seed(a: &Path) -> Seeded {
             samples.insert(k.id.clone(), (kms.encrypt(&k.id, &plain).unwrap(), plain));
         }
     }
-    Seeded { kst, samples }
+    Seeded { samples }
 }
 
 /// The invariant after a kill: all in A, at most one exact copy in B.
@@ -207,30 +205,39 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
             let room = (KEYS - 64).saturating_sub(copied) / (KILLS - kills);
             Some(copied + 1 + rng.below(room.max(1) as u64) as usize)
         };
+        let log = dir.path().join(format!("run-{round}.log"));
         let mut child = migrate(&a, &b)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
             .spawn()
             .unwrap();
         let started = Instant::now();
+        let mut counter = Counter {
+            db: b.join("keyshift.db"),
+            conn: None,
+        };
         match threshold {
             None => std::thread::sleep(Duration::from_millis(rng.below(40))),
             Some(t) => {
-                while target_keys(&b, &seeded.kst) < t && child.try_wait().unwrap().is_none() {
+                while counter.keys() < t && child.try_wait().unwrap().is_none() {
                     assert!(started.elapsed() < Duration::from_secs(60), "no progress");
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
         }
-        if child.try_wait().unwrap().is_some() {
+        if let Some(status) = child.try_wait().unwrap() {
             panic!(
-                "round {round}: the run finished before the kill; the test needs a slower kill point"
+                "round {round}: the run ended ({status}) before the kill:\n{}{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
             );
         }
+        drop(counter);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
         copied = check(&a, &b, &seeded, &format!("after kill {kills}"));
+        eprintln!("kill {kills} (round {round}): {copied} keys copied so far");
         if copied + 64 >= KEYS {
             break; // too close to the end for another kill by progress
         }
