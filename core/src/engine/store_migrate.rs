@@ -163,16 +163,16 @@ fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>
         }
         any
     };
-    let all_keys: BTreeMap<String, Key> = source
-        .list_keys(None)?
-        .into_iter()
-        .map(|k| (k.id.clone(), k))
-        .collect();
-    let mut keys: BTreeMap<String, Key> = all_keys
-        .iter()
-        .filter(|(id, k)| pick(id, &k.aliases))
-        .map(|(id, k)| (id.clone(), k.clone()))
-        .collect();
+    // Picked keys, and the others (a selected secret may need one of them).
+    let mut keys: BTreeMap<String, Key> = BTreeMap::new();
+    let mut rest: BTreeMap<String, Key> = BTreeMap::new();
+    for k in source.list_keys(None)? {
+        if pick(&k.id, &k.aliases) {
+            keys.insert(k.id.clone(), k);
+        } else if req.include_secrets {
+            rest.insert(k.id.clone(), k);
+        }
+    }
     let mut secrets = Vec::new();
     if req.include_secrets {
         secrets = source.list_secrets(None)?;
@@ -193,8 +193,8 @@ fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>
         }
     }
     for s in &secrets {
-        if let Some(k) = all_keys.get(&s.encryption_key_id) {
-            keys.entry(k.id.clone()).or_insert_with(|| k.clone());
+        if let Some(k) = rest.remove(&s.encryption_key_id) {
+            keys.insert(k.id.clone(), k);
         }
     }
     Ok((keys.into_values().collect(), secrets))
