@@ -35,6 +35,7 @@ pub mod preflight;
 pub mod rotation;
 pub mod secret_read;
 pub mod store_migrate;
+mod store_migrate_decide;
 mod store_migrate_image;
 pub mod store_migrate_lock;
 mod store_migrate_run;

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::engine::test_support::{inst, new_key};
+use crate::store::read_with;
 use crate::store::{
     InstanceType, KeyOrigin, KeySpec, KeyState, KeyUpdate, NewKey, NewSecret, SecretType,
 };
@@ -330,4 +331,56 @@ fn a_live_lock_on_the_target_stops_the_run_before_anything_moves() {
         },
     )
     .unwrap();
+}
+
+#[test]
+fn an_ekms_container_travels_wrapped_by_its_aws_key_and_is_health_checked_first() {
+    use crate::engine::kms_ekms::EkmsRequest;
+    use crate::engine::tests_ekms::{A, Fake};
+    use crate::store::{EkmsArchitecture, WrappingStrategy};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let a = Kms::open(&dir.path().join("a"), "test")
+        .unwrap()
+        .with_external_keys(fake.clone());
+    let b = Kms::open(&dir.path().join("b"), "test")
+        .unwrap()
+        .with_external_keys(fake.clone());
+    let kst = inst(&a, "ekms", InstanceType::Software, "eu-1");
+    let req_ekms = EkmsRequest {
+        key_arn: A.into(),
+        architecture: EkmsArchitecture::Current,
+        wrapping: WrappingStrategy::External,
+        allow_revert_to_internal: false,
+    };
+    a.activate_ekms(&kst, &req_ekms, None, &*fake).unwrap();
+    let key = a
+        .create_key(new_key(kst.clone(), KeySpec::Aes256))
+        .unwrap()
+        .id;
+    let ct = a.encrypt(&key, b"wrapped").unwrap();
+
+    // An unhealthy AWS key stops the run before anything moves.
+    fake.set(A, "Disabled");
+    // Planning needs no root key when the target holds none of the objects.
+    let p = plan(&a, Some(&b), &req(&[], Existing::Error)).unwrap();
+    let err = check_health(&a, Some(&b), &p, &*fake).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "the EKMS key {A} of {kst} in the source store is "
+        )),
+        "{err}"
+    );
+    fake.set(A, "Enabled");
+
+    check_health(&a, Some(&b), &p, &*fake).unwrap();
+    let out = run(&a, &b, &p, 10, &*fake, &mut |_| {}).unwrap();
+    assert!(matches!(out[0], StoreOutcome::Copied { .. }), "{out:?}");
+    let rec = read_with(b.store(), |r| r.container(&kst))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.wrapping, WrappingStrategy::External);
+    assert_eq!(rec.external_key_arn.as_deref(), Some(A));
+    assert_eq!(b.ekms_config(&kst).unwrap().unwrap().config.key_arn, A);
+    assert_eq!(b.decrypt(&ct).unwrap(), b"wrapped");
 }
