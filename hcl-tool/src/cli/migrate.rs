@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// Globs on key id, alias or secret name (`*` any run of characters,
-    /// `?` one); at most 50 objects in all.
+    /// `?` one); a container move takes at most 50 objects in all.
     #[arg(
         value_name = "PATTERN",
         required_unless_present_any = ["all", "status"],
