@@ -622,3 +622,30 @@ fn a_killed_run_resumes_and_completes() {
         assert_eq!(stdout(&o), "no migration in progress or interrupted\n");
     }
 }
+
+#[test]
+fn a_live_lock_on_the_target_stops_the_run_and_names_its_holder() {
+    let s = stores();
+    let app = aes(&s.kms_a, Container::Shared, "alias/app", false);
+    let b = s.b();
+    let held =
+        keyshift_core::engine::store_migrate_lock::begin(&b, &[Container::Shared], "elsewhere")
+            .unwrap();
+    let o = s.migrate(&["--all"]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "migration in progress on shared (run {}, pid {} on {}, started {})",
+            held[0].run_id, held[0].pid, held[0].host, held[0].started_at
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(b.get_key(&app).is_err(), "nothing was copied");
+    let o = keyshift(&s.a, &["migrate", "--status"]);
+    assert_eq!(
+        stdout(&o),
+        "no migration in progress or interrupted\n",
+        "the source's lock was released"
+    );
+}
