@@ -4,7 +4,9 @@
 //! target holds at most one copy of each, every copy there is exact (same
 //! metadata and material: old ciphertexts decrypt against B) and nothing is
 //! duplicated or lost; re-running the same command resumes, and the last
-//! run completes the move.
+//! run completes the move. The same with `--move`: every object stays in
+//! at least one of the stores, unchanged and readable, and the last run
+//! leaves the source empty.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use keyshift_core::engine::Kms;
 use keyshift_core::store::{
-    Container, InstanceType, KeySpec, KeyUsage, NewInstance, NewKey, NewSecret, SecretType,
+    Container, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey, NewSecret, SecretType,
 };
 
 const KEYS: usize = 2_000;
@@ -274,4 +276,152 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
             .collect();
         assert!(open.is_empty(), "runs left open: {open:?}");
     }
+}
+
+/// The invariant of a killed `--move`: every original key and secret is in
+/// A or in B (or in both), unchanged and readable wherever it is. Returns
+/// the progress: keys in B plus keys removed from A.
+fn check_move(
+    a: &Path,
+    b: &Path,
+    keys: &BTreeMap<String, Key>,
+    seeded: &Seeded,
+    when: &str,
+) -> usize {
+    let kms_a = Kms::open(a, "check").unwrap();
+    let in_a: BTreeMap<String, Key> = kms_a
+        .list_keys(None)
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
+    let kms_b = b
+        .join("keyshift.db")
+        .exists()
+        .then(|| Kms::open(b, "check").unwrap());
+    let in_b: BTreeMap<String, Key> = kms_b
+        .as_ref()
+        .map(|k| k.list_keys(None).unwrap())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
+    for (id, original) in keys {
+        let here: Vec<(&Kms, &Key)> =
+            [(Some(&kms_a), in_a.get(id)), (kms_b.as_ref(), in_b.get(id))]
+                .into_iter()
+                .filter_map(|(kms, k)| Some((kms?, k?)))
+                .collect();
+        assert!(!here.is_empty(), "{when}: key {id} is lost");
+        for (kms, k) in here {
+            assert_eq!(k, original, "{when}: key {id} changed");
+            if let Some((ct, plain)) = seeded.samples.get(id) {
+                assert_eq!(&kms.decrypt(ct).unwrap(), plain, "{when}: {id} unreadable");
+            }
+        }
+    }
+    let mut secrets = kms_a.list_secrets(None).unwrap();
+    if let Some(kms_b) = &kms_b {
+        secrets.extend(kms_b.list_secrets(None).unwrap());
+    }
+    let names: std::collections::BTreeSet<String> = secrets.into_iter().map(|s| s.name).collect();
+    assert_eq!(names.len(), SECRETS, "{when}: a secret is lost");
+    in_b.len() + (KEYS - in_a.len())
+}
+
+#[test]
+fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let seeded = seed(&a);
+    let keys: BTreeMap<String, Key> = Kms::open(&a, "test")
+        .unwrap()
+        .list_keys(None)
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.id.clone(), k))
+        .collect();
+    let seed_value = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill points seed: {seed_value}");
+    let mut rng = Rng(seed_value);
+    const MOVE_KILLS: usize = 10;
+    let total = 2 * KEYS; // every key is copied, then removed
+    let mut progress = 0;
+    let mut kills = 0;
+    while kills < MOVE_KILLS && progress + 64 < total {
+        let room = (total - 64).saturating_sub(progress) / (MOVE_KILLS - kills);
+        let threshold = progress + 1 + rng.below(room.max(1) as u64) as usize;
+        let log = dir.path().join(format!("move-{kills}.log"));
+        let mut child = migrate(&a, &b)
+            .arg("--move")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .unwrap();
+        let (mut ca, mut cb) = (
+            Counter {
+                db: a.join("keyshift.db"),
+                conn: None,
+            },
+            Counter {
+                db: b.join("keyshift.db"),
+                conn: None,
+            },
+        );
+        let started = Instant::now();
+        while cb.keys() + KEYS.saturating_sub(ca.keys()) < threshold
+            && child.try_wait().unwrap().is_none()
+        {
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "move {kills}: the run ended ({status}) before the kill:\n{}{}",
+                std::fs::read_to_string(&log).unwrap_or_default(),
+                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
+            );
+        }
+        drop((ca, cb));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        progress = check_move(&a, &b, &keys, &seeded, &format!("after move kill {kills}"));
+        eprintln!("move kill {kills}: progress {progress} of {total}");
+    }
+    assert!(kills >= 6, "only {kills} kills");
+
+    let out = migrate(&a, &b).arg("--move").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        check_move(&a, &b, &keys, &seeded, "after the re-run"),
+        total
+    );
+    let kms_a = Kms::open(&a, "check").unwrap();
+    assert!(
+        kms_a.list_keys(None).unwrap().is_empty(),
+        "the source still holds keys"
+    );
+    assert!(
+        kms_a.list_secrets(None).unwrap().is_empty(),
+        "the source still holds secrets"
+    );
+    assert_eq!(
+        Kms::open(&b, "check")
+            .unwrap()
+            .list_secrets(None)
+            .unwrap()
+            .len(),
+        SECRETS
+    );
 }
