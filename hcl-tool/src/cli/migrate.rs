@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// Globs on key id, alias or secret name (`*` any run of characters,
-    /// `?` one); at most 50 objects in all.
+    /// `?` one); a container move takes at most 50 objects in all.
     #[arg(
         value_name = "PATTERN",
         required_unless_present_any = ["all", "status"],
@@ -35,7 +35,7 @@ pub struct MigrateArgs {
     )]
     pub patterns: Vec<String>,
     /// Target container: `shared` or an instance id `kst-…`.
-    #[arg(long, value_name = "kst-…|shared", required_unless_present = "status")]
+    #[arg(long, value_name = "kst-…|shared", required_unless_present_any = ["status", "from_store"])]
     pub to: Option<String>,
     /// Show migration runs in progress or interrupted (and change nothing).
     #[arg(long, conflicts_with_all = ["to", "from", "all", "patterns", "dry_run", "rewrite", "report"])]
@@ -73,6 +73,9 @@ pub struct MigrateArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Store → store moves (`--from-store A --to-store B`).
+    #[command(flatten)]
+    pub stores: crate::cli::migrate_store::StoreMoveArgs,
 }
 
 /// Parses `shared` or `kst-…` (the engine's container rule).
@@ -87,6 +90,9 @@ pub fn run(
     store: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    if args.stores.from_store.is_some() {
+        return crate::cli::migrate_store::run(args, out);
+    }
     if args.status {
         let kms = open_existing(&store::store_location(store)?, &args.aws.service())?;
         return status(&kms, out);

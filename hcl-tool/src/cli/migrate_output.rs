@@ -86,11 +86,40 @@ impl Line {
     }
 }
 
-fn kind(c: &Candidate) -> (ObjectKind, &'static str) {
-    match c.kind {
+fn kind(k: migrate::ObjectKind) -> (ObjectKind, &'static str) {
+    match k {
         migrate::ObjectKind::Key => (ObjectKind::Key, "key"),
         migrate::ObjectKind::Secret => (ObjectKind::Secret, "secret"),
     }
+}
+
+/// One object as the summary and the report show it (a container move's
+/// candidate, or a store move's).
+#[derive(Debug, Clone)]
+pub struct Row<'a> {
+    /// Key or secret id.
+    pub id: &'a str,
+    /// Key or secret.
+    pub kind: migrate::ObjectKind,
+    /// Aliases or secret name.
+    pub names: &'a [String],
+    /// Where it comes from.
+    pub source: String,
+    /// Where it goes.
+    pub target: String,
+}
+
+fn rows(sel: &Selection) -> Vec<Row<'_>> {
+    sel.candidates
+        .iter()
+        .map(|c| Row {
+            id: &c.id,
+            kind: c.kind,
+            names: &c.names,
+            source: c.source.to_string(),
+            target: sel.target.to_string(),
+        })
+        .collect()
 }
 
 /// Writes one line per object and the counts.
@@ -100,7 +129,19 @@ pub fn write_summary(
     lines: &[Line],
     dry_run: bool,
 ) -> Result<(), CliError> {
-    for (c, l) in sel.candidates.iter().zip(lines) {
+    let heading = format!("migrate to {}", sel.target);
+    write_rows(out, &rows(sel), lines, dry_run, &heading)
+}
+
+/// [`write_summary`] for any rows; the last line starts with `heading`.
+pub fn write_rows(
+    out: &mut dyn Write,
+    rows: &[Row<'_>],
+    lines: &[Line],
+    dry_run: bool,
+    heading: &str,
+) -> Result<(), CliError> {
+    for (c, l) in rows.iter().zip(lines) {
         let names = if c.names.is_empty() {
             String::new()
         } else {
@@ -115,10 +156,10 @@ pub fn write_summary(
             out,
             "{:<13} {} {}{names} {} -> {}{reason}",
             l.status.word(),
-            kind(c).1,
+            kind(c.kind).1,
             c.id,
             c.source,
-            sel.target
+            c.target
         )?;
     }
     let count = |s: Status| lines.iter().filter(|l| l.status == s).count();
@@ -129,9 +170,8 @@ pub fn write_summary(
     };
     writeln!(
         out,
-        "{}migrate to {}: {moved}, {} skipped, {} refused, {} failed",
+        "{}{heading}: {moved}, {} skipped, {} refused, {} failed",
         if dry_run { "dry run: " } else { "" },
-        sel.target,
         count(Status::Skipped),
         count(Status::Refused),
         count(Status::Failed)
@@ -142,21 +182,25 @@ pub fn write_summary(
 /// The migration report of a run (a dry run's objects are all `skipped`,
 /// the ones that would move with the reason `dry run: would migrate`).
 pub fn report(sel: &Selection, lines: &[Line]) -> Report {
-    let objects = sel
-        .candidates
+    report_rows(&rows(sel), lines)
+}
+
+/// [`report`] for any rows.
+pub fn report_rows(rows: &[Row<'_>], lines: &[Line]) -> Report {
+    let objects = rows
         .iter()
         .zip(lines)
         .map(|(c, l)| ReportObject {
-            id: c.id.clone(),
-            kind: kind(c).0,
-            source: c.source.to_string(),
-            target_instance_id: sel.target.to_string(),
+            id: c.id.to_string(),
+            kind: kind(c.kind).0,
+            source: c.source.clone(),
+            target_instance_id: c.target.clone(),
             outcome: match l.status {
                 Status::Migrated => ReportOutcome::Migrated,
                 Status::Failed => ReportOutcome::Failed,
                 _ => ReportOutcome::Skipped,
             },
-            names: c.names.clone(),
+            names: c.names.to_vec(),
             reason: match l.status {
                 Status::WouldMigrate => Some("dry run: would migrate".into()),
                 Status::Refused => l.reason.as_ref().map(|r| format!("refused: {r}")),
