@@ -298,3 +298,7 @@ mod tests {
         assert!(!dir.path().join("none").exists());
     }
 }
+
+#[cfg(test)]
+#[path = "open_tests.rs"]
+mod open_tests;

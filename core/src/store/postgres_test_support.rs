@@ -75,9 +75,12 @@ pub fn fresh_database() -> Option<TestDatabase> {
                  `scripts/with-postgres.sh` (as `make unit` / `make test` do)"
             );
         }
-        eprintln!(
-            "\n======== skipped: no PostgreSQL (run via make test, or scripts/with-postgres.sh \
-             cargo test ...; {URL_VAR} is not set) ========\n"
+        // Straight to stderr, past the test harness's output capture.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "======== skipped: no PostgreSQL (run via make test, or scripts/with-postgres.sh \
+             cargo test ...; {URL_VAR} is not set) ========"
         );
         return None;
     };
