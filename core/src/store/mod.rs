@@ -34,6 +34,7 @@ mod postgres_records;
 mod postgres_schema;
 pub mod postgres_test_support;
 mod postgres_tx;
+mod postgres_write;
 pub mod sqlite;
 mod sqlite_break_glass;
 mod sqlite_ekms;
