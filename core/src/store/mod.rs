@@ -33,6 +33,7 @@ pub mod postgres;
 mod postgres_records;
 mod postgres_schema;
 pub mod postgres_test_support;
+mod postgres_tls;
 mod postgres_tx;
 mod postgres_write;
 pub mod sqlite;
