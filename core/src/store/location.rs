@@ -7,9 +7,13 @@
 //!
 //! - `postgres://…` or `postgresql://…`: the shared PostgreSQL store (a
 //!   libpq-style URL; TLS options as query parameters, e.g.
-//!   `?sslmode=require`).
+//!   `?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt`). Its master
+//!   key is never beside it: [`OpenOptions`] names a key file or a wrapper.
 //! - `sqlite:PATH` or a plain `PATH`: the embedded store in directory
-//!   `PATH` (`keyshift.db` and its `master.key`).
+//!   `PATH` (`keyshift.db` and, unless a key file is named, its
+//!   `master.key`).
+//!
+//! Both backends apply one master-key rule on open ([`crate::store::trust`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -238,11 +238,12 @@ impl PostgresStore {
         let mut conn = self.checkout().map_err(|e| (false, e))?;
         let outcome = {
             let mut tx = PgTx::new(&mut conn, self.lock_timeout);
-            let r = tx
-                .batch(begin)
-                .and_then(|()| run(&mut tx))
-                .and_then(|()| tx.finish());
-            let retry = tx.retryable();
+            let began = tx.batch(begin);
+            // A pooled connection the server has since closed (restart,
+            // idle timeout) fails before the closure ran: try a fresh one.
+            let stale = began.is_err() && tx.is_closed();
+            let r = began.and_then(|()| run(&mut tx)).and_then(|()| tx.finish());
+            let retry = tx.retryable() || stale;
             if r.is_err() {
                 tx.rollback();
             }

@@ -100,6 +100,11 @@ impl<'a> PgTx<'a> {
         self.retry.get()
     }
 
+    /// Whether the connection is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.conn.borrow().client.is_closed()
+    }
+
     /// Runs statements without parameters (simple query protocol).
     pub(crate) fn batch(&self, sql: &str) -> StoreResult<()> {
         let r = self.conn.borrow_mut().client.batch_execute(sql);
