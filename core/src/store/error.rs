@@ -61,18 +61,11 @@ pub enum StoreError {
     /// that is not available).
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// The database failed (or holds a value this build cannot read).
-    /// `source` is the backend's own error (`rusqlite::Error`,
-    /// `postgres::Error`, …) when there is one; `message` already says
-    /// what it said, so the text is useful on its own.
-    #[error("key store database error: {message}")]
-    Database {
-        /// What failed, in words (no key material, no password).
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
-    },
+    /// The database failed (or holds a value this build cannot read); the
+    /// [`DbError`] keeps the backend's own error (`rusqlite::Error`,
+    /// `postgres::Error`, …) as its source when there is one.
+    #[error("key store database error: {0}")]
+    Database(#[source] DbError),
     /// Sealing, unsealing or key generation failed (no material in the message).
     #[error("cryptographic error: {0}")]
     Crypto(String),
@@ -151,10 +144,7 @@ pub enum StoreError {
 impl StoreError {
     /// A [`StoreError::Database`] without an underlying error.
     pub fn database(message: impl Into<String>) -> StoreError {
-        StoreError::Database {
-            message: message.into(),
-            source: None,
-        }
+        StoreError::Database(DbError::from(message.into()))
     }
 
     /// A [`StoreError::Database`] caused by `source`.
@@ -162,10 +152,55 @@ impl StoreError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> StoreError {
-        StoreError::Database {
+        StoreError::Database(DbError {
             message: message.into(),
             source: Some(Box::new(source)),
+        })
+    }
+}
+
+/// What a database failure was: a message (useful on its own: it already
+/// says what the backend said; no key material, no password) and the
+/// backend's error as the source.
+#[derive(Debug)]
+pub struct DbError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl DbError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for DbError {
+    fn from(message: String) -> Self {
+        DbError {
+            message,
+            source: None,
         }
+    }
+}
+
+impl From<&str> for DbError {
+    fn from(message: &str) -> Self {
+        DbError::from(message.to_string())
     }
 }
 

@@ -47,7 +47,7 @@ pub mod traits;
 pub mod trust;
 
 pub use break_glass::GrantRecord;
-pub use error::{StoreError, StoreResult};
+pub use error::{DbError, StoreError, StoreResult};
 pub use location::{OpenOptions, OpenedStore, StoreLocation, open};
 pub use migration_run::MigrationRun;
 pub use model::*;
