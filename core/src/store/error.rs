@@ -61,9 +61,11 @@ pub enum StoreError {
     /// that is not available).
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// The database failed.
+    /// The database failed (or holds a value this build cannot read); the
+    /// [`DbError`] keeps the backend's own error (`rusqlite::Error`,
+    /// `postgres::Error`, …) as its source when there is one.
     #[error("key store database error: {0}")]
-    Database(String),
+    Database(#[source] DbError),
     /// Sealing, unsealing or key generation failed (no material in the message).
     #[error("cryptographic error: {0}")]
     Crypto(String),
@@ -137,6 +139,69 @@ pub enum StoreError {
         /// Which rule refused it.
         why: String,
     },
+}
+
+impl StoreError {
+    /// A [`StoreError::Database`] without an underlying error.
+    pub fn database(message: impl Into<String>) -> StoreError {
+        StoreError::Database(DbError::from(message.into()))
+    }
+
+    /// A [`StoreError::Database`] caused by `source`.
+    pub fn database_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database(DbError {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        })
+    }
+}
+
+/// What a database failure was: a message (useful on its own: it already
+/// says what the backend said; no key material, no password) and the
+/// backend's error as the source.
+#[derive(Debug)]
+pub struct DbError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl DbError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for DbError {
+    fn from(message: String) -> Self {
+        DbError {
+            message,
+            source: None,
+        }
+    }
+}
+
+impl From<&str> for DbError {
+    fn from(message: &str) -> Self {
+        DbError::from(message.to_string())
+    }
 }
 
 /// Result alias for store operations.
