@@ -41,7 +41,7 @@ impl Roots {
     pub(super) fn get(&self, c: &Container) -> StoreResult<&SecretKey32> {
         self.0
             .get(c)
-            .ok_or_else(|| StoreError::Database(format!("no root key loaded for container {c}")))
+            .ok_or_else(|| StoreError::database(format!("no root key loaded for container {c}")))
     }
 }
 

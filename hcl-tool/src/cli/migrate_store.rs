@@ -187,6 +187,7 @@ fn open(
     let opts = OpenOptions {
         create,
         master_key_file,
+        ..OpenOptions::default()
     };
     match Kms::open_location(location, &opts, ACTOR) {
         Err(StoreError::NoStore { .. }) if !create => Ok(None),
