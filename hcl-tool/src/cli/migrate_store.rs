@@ -81,8 +81,17 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
             "--from-store and --to-store are the same store ({from})"
         )));
     }
-    let from_key = master_key_file("--from-master-key-file", s.from_master_key_file.as_deref())?;
-    let to_key = master_key_file("--to-master-key-file", s.to_master_key_file.as_deref())?;
+    let from_key = master_key_file(
+        "--from-master-key-file",
+        s.from_master_key_file.as_deref(),
+        false,
+    )?;
+    // The target's key file may be new: it is created with a new store.
+    let to_key = master_key_file(
+        "--to-master-key-file",
+        s.to_master_key_file.as_deref(),
+        true,
+    )?;
     let keys = args.aws.service();
     let source = open("source", &from, false, from_key.clone(), &keys)?
         .ok_or_else(|| CliError::Usage(format!("the source store {from} does not exist")))?;
@@ -166,11 +175,25 @@ fn same_store(a: &StoreLocation, b: &StoreLocation) -> bool {
     }
 }
 
-/// A master key file given on the command line must be readable.
-fn master_key_file(flag: &str, path: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
+/// A master key file given on the command line must be readable; with
+/// `may_be_new`, a file that does not exist yet is left to the store (which
+/// creates it together with a new store and refuses it for an existing one).
+fn master_key_file(
+    flag: &str,
+    path: Option<&Path>,
+    may_be_new: bool,
+) -> Result<Option<PathBuf>, CliError> {
     let Some(path) = path else { return Ok(None) };
-    std::fs::File::open(path)
-        .map_err(|e| CliError::Usage(format!("cannot read {flag} {}: {e}", path.display())))?;
+    match std::fs::File::open(path) {
+        Ok(_) => {}
+        Err(e) if may_be_new && e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "cannot read {flag} {}: {e}",
+                path.display()
+            )));
+        }
+    }
     Ok(Some(path.to_path_buf()))
 }
 
