@@ -368,6 +368,25 @@ impl StoreReader for SqliteTx<'_> {
         self.migration_runs_list()
     }
 
+    // -- paging (SQL in sqlite_paging.rs)
+    fn key_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        n: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("keys", c, after, n)
+    }
+
+    fn secret_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        n: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("secrets", c, after, n)
+    }
+
     // -- ekms (SQL in sqlite_ekms.rs)
     fn ekms_config(&self, c: &Container) -> StoreResult<Option<crate::store::EkmsConfig>> {
         self.ekms_get(c)
