@@ -27,6 +27,7 @@ pub mod kms_rsa;
 pub mod kms_secrets;
 mod kms_sign;
 pub mod migrate;
+mod migrate_run;
 pub mod migration_lock;
 pub mod migration_rules;
 pub mod preflight;
