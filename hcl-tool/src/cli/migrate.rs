@@ -11,7 +11,7 @@
 //! skipped as not required), 1 when any was refused or failed, 2 for usage
 //! or input errors (reported before anything moves).
 
-use crate::cli::migrate_output::{self, Line};
+use crate::cli::migrate_output::{self, Counts, Line};
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
@@ -127,39 +127,74 @@ pub fn run(
         MigrateError::Store(e) => failed("cannot check the EKMS keys")(e),
         other => CliError::Usage(other.to_string()),
     })?;
-    let lines: Vec<Line> = if args.dry_run {
-        sel.candidates.iter().map(Line::planned).collect()
-    } else {
-        let bar = progress::bar(sel.candidates.len() as u64, "migrating");
-        let outcomes = migrate::run(&kms, &sel, usize::from(args.batch_size), &mut |_| {
-            bar.inc(1)
-        })
-        .map_err(failed(format!("cannot migrate to {}", sel.target)))?;
-        bar.finish_and_clear();
-        sel.candidates
-            .iter()
-            .zip(outcomes)
-            .map(|(c, o)| Line::done(c, o))
-            .collect()
+    let total = sel
+        .total(&kms)
+        .map_err(failed("cannot count the objects to migrate"))?;
+    // The report goes to --report, or for --rewrite alone to a temporary file.
+    let tmp = match (&args.report, &args.rewrite) {
+        (None, Some(_)) => Some(tempfile::tempdir()?),
+        _ => None,
     };
-    migrate_output::write_summary(out, &sel, &lines, args.dry_run)?;
-    let report = migrate_output::report(&sel, &lines);
-    if let Some(path) = &args.report {
-        migrate_output::write_report(path, &report)?;
+    let report_path = args
+        .report
+        .clone()
+        .or_else(|| tmp.as_ref().map(|d| d.path().join("report.json")));
+    let mut report = report_path
+        .as_deref()
+        .map(migrate_output::ReportWriter::create)
+        .transpose()?;
+    let bar = progress::bar(
+        total,
+        if args.dry_run {
+            "checking"
+        } else {
+            "migrating"
+        },
+    );
+    let mut lines = std::io::BufWriter::new(&mut *out);
+    let mut counts = Counts::default();
+    let mut write_error: Option<CliError> = None;
+    let walked = migrate::run(
+        &kms,
+        &sel,
+        usize::from(args.batch_size),
+        args.dry_run,
+        &mut |c, o| {
+            bar.inc(1);
+            let line = Line::new(c, o);
+            counts.add(&line);
+            if write_error.is_some() {
+                return; // keep moving: stopping halfway helps nobody
+            }
+            let written = bar
+                .suspend(|| migrate_output::write_line(&mut lines, c, &line, &sel.target))
+                .map_err(CliError::from)
+                .and_then(|()| match report.as_mut() {
+                    Some(r) => r.add(&migrate_output::report_object(c, &line, &sel.target)),
+                    None => Ok(()),
+                });
+            write_error = written.err();
+        },
+    );
+    bar.finish_and_clear();
+    walked.map_err(failed(format!("cannot migrate to {}", sel.target)))?;
+    if let Some(e) = write_error {
+        return Err(e);
     }
-    let mut outcome = if lines.iter().any(Line::is_finding) {
+    counts.write(&mut lines, &sel.target, args.dry_run)?;
+    lines.flush()?;
+    drop(lines);
+    if let Some(r) = report {
+        r.finish()?;
+    }
+    let mut outcome = if counts.has_findings() {
         Outcome::Findings
     } else {
         Outcome::Clean
     };
-    if let Some(dir) = &args.rewrite {
-        let rewritten = crate::cli::migrate_rewrite::apply(
-            dir,
-            &args.terraform_bin,
-            &report,
-            args.verify,
-            out,
-        )?;
+    if let (Some(dir), Some(path)) = (&args.rewrite, &report_path) {
+        let rewritten =
+            crate::cli::migrate_rewrite::apply(dir, &args.terraform_bin, path, args.verify, out)?;
         if rewritten == Outcome::Findings {
             outcome = Outcome::Findings;
         }
