@@ -174,6 +174,14 @@ pub trait StoreReader {
         let ids = self.keys(Some(container))?.into_iter().map(|k| k.id);
         Ok(page(ids, after, limit))
     }
+    /// Every key with a deletion date (scheduled for deletion): what the
+    /// purge on open looks at, without loading every key. The default
+    /// filters [`StoreReader::keys`].
+    fn keys_with_deletion_date(&self) -> StoreResult<Vec<Key>> {
+        let mut keys = self.keys(None)?;
+        keys.retain(|k| k.deletion_date.is_some());
+        Ok(keys)
+    }
     /// Like [`StoreReader::key_ids_page`] for secrets.
     fn secret_ids_page(
         &self,
