@@ -212,12 +212,28 @@ fn back_to_shared_and_between_instances() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(where_key(&f.kms, &k), b);
+    let report = f.store.parent().unwrap().join("back.json");
     let o = keyshift(
         &f.store,
-        &["migrate", "--from", &b.to_string(), "--to", "shared", &k],
+        &[
+            "migrate",
+            "--from",
+            &b.to_string(),
+            "--to",
+            "shared",
+            &k,
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(where_key(&f.kms, &k), Container::Shared);
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        doc["objects"][0]["target_instance_id"], "shared",
+        "the report names the shared KMS: {doc}"
+    );
+    assert_eq!(doc["objects"][0]["source"], b.to_string().as_str());
     assert_eq!(decrypt(&f.store, &ct), "x");
     // Running it again finds it already there.
     let o = keyshift(

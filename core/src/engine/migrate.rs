@@ -2,13 +2,14 @@
 //! objects, decide per object whether it moves and why not, lock the
 //! containers, move, unlock, report.
 //!
-//! [`select`] is the one place that decides which objects a run takes and
-//! why it leaves the others; the per-key rule itself is
-//! [`migration_rules::check`] and the per-secret rule is
-//! [`Kms::check_secret_movable`]. [`run`] carries a selection out under the
-//! migration lock ([`Kms::set_migrating`]): management operations on the
-//! locked containers fail fast and scheduled rotation waits meanwhile, while
-//! encrypt, decrypt, sign and verify keep working.
+//! [`select`] decides which objects a run takes (a whole container, or the
+//! ids the patterns match) and checks the input before anything moves;
+//! [`run`] (in `migrate_run.rs`) walks them page by page under the
+//! migration lock ([`Kms::begin_migration`]), deciding per object with the
+//! one per-key rule [`super::migration_rules::check`] and the per-secret
+//! rule [`Kms::check_secret_movable`]. While the lock is held, management
+//! operations on the locked containers fail fast and scheduled rotation
+//! waits, while encrypt, decrypt, sign and verify keep working.
 
 use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;

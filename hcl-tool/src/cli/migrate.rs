@@ -60,7 +60,8 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Apply the report to the Terraform configuration in DIR (needs an
-    /// initialised DIR with state: runs `terraform show -json` there).
+    /// initialised DIR with state: runs `terraform show -json` there);
+    /// with `--to shared` the moved resources get `instance_id = null`.
     #[arg(long, value_name = "DIR")]
     pub rewrite: Option<PathBuf>,
     /// With --rewrite: run `terraform plan -detailed-exitcode` after writing
@@ -102,11 +103,6 @@ pub fn run(
         .as_deref()
         .map(|f| parse_container("from", f))
         .transpose()?;
-    if args.rewrite.is_some() && target == Container::Shared {
-        return Err(CliError::Usage(
-            "--rewrite with --to shared is not supported: remove instance_id from the moved resources instead".into(),
-        ));
-    }
     let keys = args.aws.service();
     let kms = open_existing(&store::store_location(store)?, &keys)?;
     let req = Request {
