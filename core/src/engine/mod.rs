@@ -23,6 +23,7 @@ pub mod kms;
 pub mod kms_ekms;
 mod kms_keys;
 mod kms_material;
+mod kms_move_ends;
 pub mod kms_rsa;
 pub mod kms_secrets;
 mod kms_sign;
