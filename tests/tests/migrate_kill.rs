@@ -297,7 +297,7 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
             let st = keyshift(&store, &["migrate", "--status"], b"");
             assert_eq!(st.status.code(), Some(1), "{context}: {}", text(&st));
             assert!(
-                text(&st).contains("interrupted"),
+                text(&st).contains("interrupted") && text(&st).contains(" holds "),
                 "{context}: {}",
                 text(&st)
             );

@@ -214,16 +214,20 @@ fn status(kms: &Kms, out: &mut dyn Write) -> Result<Outcome, CliError> {
         if migration_lock::holder_is_dead(r) {
             outcome = Outcome::Findings;
         }
+        let (keys, secrets) = kms
+            .container_counts(&r.source)
+            .map_err(failed("cannot count the objects left in the source"))?;
         writeln!(
             out,
-            "run {} {} -> {}: {} (pid {} on {}, started {})",
+            "run {} {} -> {}: {} (pid {} on {}, started {}); {} holds {keys} key(s) and {secrets} secret(s)",
             r.run_id,
             r.source,
             r.target,
             migration_lock::run_state(r),
             r.pid,
             r.host,
-            r.started_at
+            r.started_at,
+            r.source
         )?;
     }
     Ok(outcome)
