@@ -284,6 +284,11 @@ fn bad_input_is_refused_before_anything_moves() {
         ),
         ("no selection", &["--to", &kst], "PATTERN"),
         (
+            "rewrite dir missing",
+            &["--to", &kst, "alias/app", "--rewrite", "/nonexistent/tf"],
+            "--rewrite /nonexistent/tf: not a directory (nothing was migrated)",
+        ),
+        (
             "patterns with all",
             &["--to", &kst, "--all", "alias/app"],
             "cannot be used with",

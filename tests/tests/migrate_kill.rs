@@ -315,7 +315,7 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
         to_kst = !to_kst;
     }
     assert!(
-        interrupted >= KILLS / 2,
+        interrupted >= KILLS / 3,
         "only {interrupted} of {KILLS} kills hit a run in progress (seed {seed})"
     );
 }

@@ -103,6 +103,12 @@ pub fn run(
         .as_deref()
         .map(|f| parse_container("from", f))
         .transpose()?;
+    if let Some(dir) = args.rewrite.as_deref().filter(|d| !d.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "--rewrite {}: not a directory (nothing was migrated)",
+            dir.display()
+        )));
+    }
     let keys = args.aws.service();
     let kms = open_existing(&store::store_location(store)?, &keys)?;
     let req = Request {
