@@ -64,6 +64,7 @@ bench-provider: build ## apply N keys vs padded terraform_data (N=1000, ROUNDS=3
 bench-migrate: build ## keyshift migrate --all of N keys (N=1000 and 10000): keys/s and peak RSS
 	$(CARGO) build --release --locked --example seed_migration_bench -p keyshift
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/migrate.sh
+	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/migrate_store.sh
 
 bench-hcl: ## keyshift rewrite vs terraform fmt, plan-check vs jq
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./hcl-tool/bench.sh

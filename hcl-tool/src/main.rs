@@ -43,7 +43,7 @@ enum Command {
     Instance(cli::instance::InstanceArgs),
     /// Rotate every key whose rotation_interval has passed (for cron or CI schedules).
     Rotate(cli::rotate::RotateArgs),
-    /// Move keys and secrets between containers of a store (shared KMS, instances).
+    /// Move keys and secrets between containers of a store (shared KMS, instances), or copy them between stores (--from-store/--to-store).
     Migrate(cli::migrate::MigrateArgs),
     /// Secrets of a key store: `get` one value, `list` them (metadata only).
     #[command(subcommand)]

@@ -277,7 +277,7 @@ impl Kms {
     pub fn create_instance(&self, new: NewInstance) -> StoreResult<Instance> {
         let mut raw = [0u8; 6];
         random_fill(&mut raw)?;
-        let id = format!("kst-{}", hex::encode(raw));
+        let id = validate::new_instance_id(raw);
         let container = Container::Instance(id.clone());
         let rec = self.new_container_record(&container)?;
         self.mutate("instance.create", &id, |tx, detail| {

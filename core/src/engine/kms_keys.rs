@@ -62,7 +62,7 @@ impl Kms {
     /// `EXTERNAL` starts `PendingImport` without a version.
     pub fn create_key(&self, new: NewKey) -> StoreResult<Key> {
         validate::deletion_window(new.deletion_window_in_days)?;
-        keygen::check_usage(new.spec, new.usage)?;
+        validate::key_usage(new.spec, new.usage)?;
         if let Some(r) = &new.rotation_interval {
             rotation::check_interval(r, new.spec, new.origin, new.multi_version)?;
         }

@@ -13,6 +13,8 @@
 //! - [`migrate`]: container → container migration runs (select, lock, move, report).
 //! - [`migration_lock`]: who holds a migration lock; taking over one left by a dead process.
 //! - [`migration_rules`]: the single migration rule.
+//! - [`store_migrate`]: store → store moves (plan, copy, verify, `--move`, resume).
+//! - [`store_migrate_lock`]: the migration lock of a store → store move on both stores.
 //! - [`validate`]: input rules shared with plan-time validation.
 
 pub mod break_glass;
@@ -34,6 +36,11 @@ pub mod migration_rules;
 pub mod preflight;
 pub mod rotation;
 pub mod secret_read;
+pub mod store_migrate;
+mod store_migrate_decide;
+mod store_migrate_image;
+pub mod store_migrate_lock;
+mod store_migrate_run;
 pub mod validate;
 
 #[cfg(test)]

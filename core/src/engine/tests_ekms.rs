@@ -16,25 +16,26 @@ use crate::store::{
     Container, EkmsArchitecture, InstanceType, KeySpec, StoreError, WrappingStrategy, read_with,
 };
 
-const A: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111";
+pub(super) const A: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111";
 const B: &str = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222";
 const MISSING: &str = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333";
 
 /// AWS KMS in memory: key ARN → `KeyState`; "ciphertext" is a tagged XOR.
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
     states: Mutex<HashMap<String, String>>,
     down: AtomicBool,
 }
 
 impl Fake {
-    fn new() -> Arc<Fake> {
+    pub(super) fn new() -> Arc<Fake> {
         let f = Fake::default();
         f.set(A, "Enabled");
         f.set(B, "Enabled");
         Arc::new(f)
     }
-    fn set(&self, arn: &str, state: &str) {
+    pub(super) fn set(&self, arn: &str, state: &str) {
         self.states.lock().unwrap().insert(arn.into(), state.into());
     }
     fn describe(&self, arn: &str) -> Result<AwsKeyInfo, AwsError> {

@@ -2,7 +2,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Container, KeyOrigin, KeySpec, KeyUsage, StoreError, StoreResult};
 
 /// Accepted `deletion_window_in_days`.
 pub const DELETION_WINDOW_DAYS: RangeInclusive<i64> = 7..=30;
@@ -53,6 +53,118 @@ pub fn alias_name(name: &str) -> StoreResult<()> {
         return Err(invalid(format!(
             "alias name {name:?} contains {c:?}; only letters, digits, '/', '_' and '-' are allowed"
         )));
+    }
+    Ok(())
+}
+
+/// Prefix of every KMS instance id.
+pub const INSTANCE_ID_PREFIX: &str = "kst-";
+/// Number of lowercase hex digits after [`INSTANCE_ID_PREFIX`].
+pub const INSTANCE_ID_HEX_DIGITS: usize = 12;
+
+/// The id of a new KMS instance: `kst-` and the 6 random bytes in hex.
+pub fn new_instance_id(random: [u8; INSTANCE_ID_HEX_DIGITS / 2]) -> String {
+    format!("{INSTANCE_ID_PREFIX}{}", hex::encode(random))
+}
+
+/// True for a KMS instance id: `kst-` + 12 lowercase hex digits.
+pub fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix(INSTANCE_ID_PREFIX).is_some_and(|h| {
+        h.len() == INSTANCE_ID_HEX_DIGITS
+            && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// The instance-id format rule for attribute or flag `field`.
+pub fn instance_id(field: &'static str, id: &str) -> StoreResult<()> {
+    if is_instance_id(id) {
+        return Ok(());
+    }
+    Err(StoreError::Invalid {
+        field,
+        message: format!(
+            "{id:?} is not a KMS instance id (expected {INSTANCE_ID_PREFIX} followed by \
+             {INSTANCE_ID_HEX_DIGITS} lowercase hex digits)"
+        ),
+    })
+}
+
+/// A container named by the user: `shared` or a KMS instance id.
+pub fn container(field: &'static str, s: &str) -> StoreResult<Container> {
+    if s == "shared" {
+        return Ok(Container::Shared);
+    }
+    if is_instance_id(s) {
+        return Ok(Container::Instance(s.to_string()));
+    }
+    Err(StoreError::Invalid {
+        field,
+        message: format!(
+            "{s:?} is not a container: expected `shared` or a KMS instance id \
+             ({INSTANCE_ID_PREFIX} followed by {INSTANCE_ID_HEX_DIGITS} lowercase hex digits)"
+        ),
+    })
+}
+
+/// The usages a key spec accepts; the first is its default.
+pub fn allowed_usages(spec: KeySpec) -> &'static [KeyUsage] {
+    match spec {
+        KeySpec::Aes256 => &[KeyUsage::EncryptDecrypt],
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 => &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify],
+        KeySpec::EcP256 | KeySpec::EcP256k | KeySpec::EcSm2 => &[KeyUsage::SignVerify],
+    }
+}
+
+/// The usage a key of `spec` gets when none is asked for.
+pub fn default_usage(spec: KeySpec) -> KeyUsage {
+    match spec {
+        KeySpec::Aes256 | KeySpec::Rsa2048 | KeySpec::Rsa3072 => KeyUsage::EncryptDecrypt,
+        KeySpec::EcP256 | KeySpec::EcP256k | KeySpec::EcSm2 => KeyUsage::SignVerify,
+    }
+}
+
+/// The spec/usage rule: AES is `ENCRYPT/DECRYPT` only, EC is `SIGN/VERIFY`
+/// only, RSA takes either. Violations are `Invalid { field: "usage" }`.
+pub fn key_usage(spec: KeySpec, usage: KeyUsage) -> StoreResult<()> {
+    let allowed = allowed_usages(spec);
+    if allowed.contains(&usage) {
+        return Ok(());
+    }
+    let accepted: Vec<String> = allowed
+        .iter()
+        .map(|u| format!("{:?}", u.as_str()))
+        .collect();
+    Err(StoreError::Invalid {
+        field: "usage",
+        message: format!(
+            "{:?} keys accept usage {}, not {:?}",
+            spec.as_str(),
+            accepted.join(" or "),
+            usage.as_str()
+        ),
+    })
+}
+
+/// Only `AES_256` keys can be multi-version (`Invalid { field:
+/// "multi_version" }`).
+pub fn key_multi_version(spec: KeySpec, multi_version: bool) -> StoreResult<()> {
+    if multi_version && spec != KeySpec::Aes256 {
+        return Err(StoreError::Invalid {
+            field: "multi_version",
+            message: format!("only AES_256 keys can be multi-version, not {spec}"),
+        });
+    }
+    Ok(())
+}
+
+/// Keys with origin `EXTERNAL` (BYOK through Terraform) are `AES_256`
+/// (`Invalid { field: "origin" }`).
+pub fn key_origin(spec: KeySpec, origin: KeyOrigin) -> StoreResult<()> {
+    if origin == KeyOrigin::External && spec != KeySpec::Aes256 {
+        return Err(StoreError::Invalid {
+            field: "origin",
+            message: format!("EXTERNAL (BYOK) keys must be AES_256, not {spec}"),
+        });
     }
     Ok(())
 }
@@ -156,5 +268,116 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn instance_ids() {
+        for (name, id, ok) in [
+            ("valid", "kst-0123456789ab", true),
+            ("uppercase", "kst-0123456789AB", false),
+            ("short", "kst-0123", false),
+            ("long", "kst-0123456789abc", false),
+            ("prefix", "key-0123456789ab", false),
+            ("empty", "", false),
+        ] {
+            assert_eq!(is_instance_id(id), ok, "{name}");
+            let r = instance_id("instance_id", id);
+            assert_eq!(r.is_ok(), ok, "{name}");
+        }
+        let id = new_instance_id([0xab; 6]);
+        assert_eq!(id, "kst-abababababab");
+        assert!(is_instance_id(&id));
+    }
+
+    #[test]
+    fn containers() {
+        assert_eq!(container("to", "shared").ok(), Some(Container::Shared));
+        assert_eq!(
+            container("to", "kst-0123456789ab").ok(),
+            Some(Container::Instance("kst-0123456789ab".into()))
+        );
+        for bad in ["kst-1", "Shared", "kst-0123456789AB", ""] {
+            assert!(
+                matches!(
+                    container("to", bad),
+                    Err(StoreError::Invalid { field: "to", .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn usage_rules() {
+        use KeySpec::*;
+        use KeyUsage::*;
+        let cases = [
+            ("aes encrypt", Aes256, EncryptDecrypt, true),
+            ("aes sign", Aes256, SignVerify, false),
+            ("rsa2048 encrypt", Rsa2048, EncryptDecrypt, true),
+            ("rsa2048 sign", Rsa2048, SignVerify, true),
+            ("rsa3072 sign", Rsa3072, SignVerify, true),
+            ("p256 sign", EcP256, SignVerify, true),
+            ("p256 encrypt", EcP256, EncryptDecrypt, false),
+            ("p256k encrypt", EcP256k, EncryptDecrypt, false),
+            ("sm2 sign", EcSm2, SignVerify, true),
+            ("sm2 encrypt", EcSm2, EncryptDecrypt, false),
+        ];
+        for (name, spec, usage, ok) in cases {
+            let r = key_usage(spec, usage);
+            assert_eq!(r.is_ok(), ok, "case {name}");
+            assert!(
+                key_usage(spec, default_usage(spec)).is_ok(),
+                "default of {name}"
+            );
+            assert_eq!(
+                allowed_usages(spec).first(),
+                Some(&default_usage(spec)),
+                "{name}"
+            );
+            if let Err(StoreError::Invalid { field, message }) = r {
+                assert_eq!(field, "usage", "case {name}");
+                let want = if spec == Aes256 {
+                    "ENCRYPT/DECRYPT"
+                } else {
+                    "SIGN/VERIFY"
+                };
+                assert!(message.contains(want), "case {name}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn multi_version_and_origin_rules() {
+        use KeySpec::*;
+        let cases = [
+            ("aes multi", Aes256, true, KeyOrigin::Kms, None),
+            ("aes byok", Aes256, false, KeyOrigin::External, None),
+            ("rsa single", Rsa2048, false, KeyOrigin::Kms, None),
+            (
+                "ec multi",
+                EcP256,
+                true,
+                KeyOrigin::Kms,
+                Some("multi_version"),
+            ),
+            (
+                "rsa byok",
+                Rsa3072,
+                false,
+                KeyOrigin::External,
+                Some("origin"),
+            ),
+        ];
+        for (name, spec, multi, origin, want) in cases {
+            let err = key_multi_version(spec, multi)
+                .and_then(|()| key_origin(spec, origin))
+                .err();
+            let field = err.map(|e| match e {
+                StoreError::Invalid { field, .. } => field,
+                other => panic!("{name}: {other}"),
+            });
+            assert_eq!(field, want, "{name}");
+        }
     }
 }

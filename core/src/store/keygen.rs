@@ -14,7 +14,7 @@ use sm2::elliptic_curve::zeroize::Zeroizing;
 use sm2::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 use crate::store::crypto::random_fill;
-use crate::store::{KeySpec, KeyUsage, StoreError, StoreResult};
+use crate::store::{KeySpec, StoreError, StoreResult};
 
 /// Key material in memory, zeroized on drop.
 pub type Material = Zeroizing<Vec<u8>>;
@@ -67,37 +67,6 @@ fn ec_alg(spec: KeySpec) -> &'static EcdsaSigningAlgorithm {
     } else {
         &ECDSA_P256_SHA256_ASN1_SIGNING
     }
-}
-
-/// The usages a spec accepts.
-pub fn allowed_usages(spec: KeySpec) -> &'static [KeyUsage] {
-    match spec {
-        KeySpec::Aes256 => &[KeyUsage::EncryptDecrypt],
-        KeySpec::Rsa2048 | KeySpec::Rsa3072 => &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify],
-        KeySpec::EcP256 | KeySpec::EcP256k | KeySpec::EcSm2 => &[KeyUsage::SignVerify],
-    }
-}
-
-/// The spec/usage rule: AES is `ENCRYPT/DECRYPT` only, EC is `SIGN/VERIFY`
-/// only, RSA takes either. Violations are `Invalid { field: "usage" }`.
-pub fn check_usage(spec: KeySpec, usage: KeyUsage) -> StoreResult<()> {
-    let allowed = allowed_usages(spec);
-    if allowed.contains(&usage) {
-        return Ok(());
-    }
-    let accepted: Vec<String> = allowed
-        .iter()
-        .map(|u| format!("{:?}", u.as_str()))
-        .collect();
-    Err(StoreError::Invalid {
-        field: "usage",
-        message: format!(
-            "{:?} keys accept usage {}, not {:?}",
-            spec.as_str(),
-            accepted.join(" or "),
-            usage.as_str()
-        ),
-    })
 }
 
 /// Checks imported (BYOK) material for `spec`: 32 bytes for `AES_256`, a
@@ -194,37 +163,6 @@ mod tests {
                 m.as_slice(),
                 "{spec} is random"
             );
-        }
-    }
-
-    #[test]
-    fn usage_rules() {
-        use KeySpec::*;
-        use KeyUsage::*;
-        let cases = [
-            ("aes encrypt", Aes256, EncryptDecrypt, true),
-            ("aes sign", Aes256, SignVerify, false),
-            ("rsa2048 encrypt", Rsa2048, EncryptDecrypt, true),
-            ("rsa2048 sign", Rsa2048, SignVerify, true),
-            ("rsa3072 sign", Rsa3072, SignVerify, true),
-            ("p256 sign", EcP256, SignVerify, true),
-            ("p256 encrypt", EcP256, EncryptDecrypt, false),
-            ("p256k encrypt", EcP256k, EncryptDecrypt, false),
-            ("sm2 sign", EcSm2, SignVerify, true),
-            ("sm2 encrypt", EcSm2, EncryptDecrypt, false),
-        ];
-        for (name, spec, usage, ok) in cases {
-            let r = check_usage(spec, usage);
-            assert_eq!(r.is_ok(), ok, "case {name}");
-            if let Err(StoreError::Invalid { field, message }) = r {
-                assert_eq!(field, "usage", "case {name}");
-                let want = if spec == Aes256 {
-                    "ENCRYPT/DECRYPT"
-                } else {
-                    "SIGN/VERIFY"
-                };
-                assert!(message.contains(want), "case {name}: {message}");
-            }
         }
     }
 

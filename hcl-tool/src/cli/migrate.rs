@@ -11,7 +11,7 @@
 //! skipped as not required), 1 when any was refused or failed, 2 for usage
 //! or input errors (reported before anything moves).
 
-use crate::cli::migrate_output::{self, Counts, Line};
+use crate::cli::migrate_output::{self, Counts, Line, Row};
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// Globs on key id, alias or secret name (`*` any run of characters,
-    /// `?` one); at most 50 objects in all.
+    /// `?` one); a container move takes at most 50 objects in all.
     #[arg(
         value_name = "PATTERN",
         required_unless_present_any = ["all", "status"],
@@ -35,7 +35,7 @@ pub struct MigrateArgs {
     )]
     pub patterns: Vec<String>,
     /// Target container: `shared` or an instance id `kst-…`.
-    #[arg(long, value_name = "kst-…|shared", required_unless_present = "status")]
+    #[arg(long, value_name = "kst-…|shared", required_unless_present_any = ["status", "from_store"])]
     pub to: Option<String>,
     /// Show migration runs in progress or interrupted (and change nothing).
     #[arg(long, conflicts_with_all = ["to", "from", "all", "patterns", "dry_run", "rewrite", "report"])]
@@ -74,17 +74,15 @@ pub struct MigrateArgs {
     /// AWS KMS settings (for keys in externally wrapped containers).
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Store → store moves (`--from-store A --to-store B`).
+    #[command(flatten)]
+    pub stores: crate::cli::migrate_store::StoreMoveArgs,
 }
 
-/// Parses `shared` or `kst-…`.
+/// Parses `shared` or `kst-…` (the engine's container rule).
 pub fn parse_container(flag: &str, text: &str) -> Result<Container, CliError> {
-    match text {
-        "shared" => Ok(Container::Shared),
-        id if id.starts_with("kst-") => Ok(Container::Instance(id.to_string())),
-        other => Err(CliError::Usage(format!(
-            "--{flag} {other:?}: expected `shared` or an instance id `kst-…`"
-        ))),
-    }
+    crate::cli::preflight_sides::parse_container(text)
+        .map_err(|e| CliError::Usage(format!("--{flag} {e}")))
 }
 
 /// Runs `keyshift migrate`.
@@ -93,6 +91,9 @@ pub fn run(
     store: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    if args.stores.from_store.is_some() {
+        return crate::cli::migrate_store::run(args, out);
+    }
     if args.status {
         let kms = open_existing(&store::store_location(store)?, &args.aws.service())?;
         return status(&kms, out);
@@ -169,10 +170,13 @@ pub fn run(
                 return; // keep moving: stopping halfway helps nobody
             }
             let written = bar
-                .suspend(|| migrate_output::write_line(&mut lines, c, &line, &sel.target))
+                .suspend(|| migrate_output::write_line(&mut lines, &Row::of(c, &sel.target), &line))
                 .map_err(CliError::from)
                 .and_then(|()| match report.as_mut() {
-                    Some(r) => r.add(&migrate_output::report_object(c, &line, &sel.target)),
+                    Some(r) => r.add(&migrate_output::report_object(
+                        &Row::of(c, &sel.target),
+                        &line,
+                    )),
                     None => Ok(()),
                 });
             write_error = written.err();
@@ -183,7 +187,11 @@ pub fn run(
     if let Some(e) = write_error {
         return Err(e);
     }
-    counts.write(&mut lines, &sel.target, args.dry_run)?;
+    counts.write(
+        &mut lines,
+        &format!("migrate to {}", sel.target),
+        args.dry_run,
+    )?;
     lines.flush()?;
     drop(lines);
     if let Some(r) = report {

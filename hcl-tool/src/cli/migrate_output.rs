@@ -4,7 +4,7 @@
 //! objects in memory: a run of any size needs one object at a time.
 
 use crate::cli::CliError;
-use crate::report::{ObjectKind, Outcome as ReportOutcome, ReportObject, SCHEMA_VERSION};
+use crate::report::{ObjectKind, Outcome as ReportOutcome, Report, ReportObject, SCHEMA_VERSION};
 use keyshift_core::engine::migrate::{self, Candidate, Decision};
 use keyshift_core::store::Container;
 use std::io::{BufWriter, Write};
@@ -70,20 +70,44 @@ impl Line {
     }
 }
 
-fn kind(c: &Candidate) -> (ObjectKind, &'static str) {
-    match c.kind {
+fn kind(k: migrate::ObjectKind) -> (ObjectKind, &'static str) {
+    match k {
         migrate::ObjectKind::Key => (ObjectKind::Key, "key"),
         migrate::ObjectKind::Secret => (ObjectKind::Secret, "secret"),
     }
 }
 
+/// One object as the summary and the report show it (a container move's
+/// candidate, or a store move's).
+#[derive(Debug, Clone)]
+pub struct Row<'a> {
+    /// Key or secret id.
+    pub id: &'a str,
+    /// Key or secret.
+    pub kind: migrate::ObjectKind,
+    /// Aliases or secret name.
+    pub names: &'a [String],
+    /// Where it comes from.
+    pub source: String,
+    /// Where it goes.
+    pub target: String,
+}
+
+impl<'a> Row<'a> {
+    /// The row of a container move's candidate.
+    pub fn of(c: &'a Candidate, target: &Container) -> Row<'a> {
+        Row {
+            id: &c.id,
+            kind: c.kind,
+            names: &c.names,
+            source: c.source.to_string(),
+            target: target.to_string(),
+        }
+    }
+}
+
 /// The human line of one object.
-pub fn write_line(
-    out: &mut dyn Write,
-    c: &Candidate,
-    l: &Line,
-    target: &Container,
-) -> std::io::Result<()> {
+pub fn write_line(out: &mut dyn Write, c: &Row<'_>, l: &Line) -> std::io::Result<()> {
     let names = if c.names.is_empty() {
         String::new()
     } else {
@@ -96,12 +120,31 @@ pub fn write_line(
         .unwrap_or_default();
     writeln!(
         out,
-        "{:<13} {} {}{names} {} -> {target}{reason}",
+        "{:<13} {} {}{names} {} -> {}{reason}",
         l.status.word(),
-        kind(c).1,
+        kind(c.kind).1,
         c.id,
         c.source,
+        c.target
     )
+}
+
+/// Writes one line per row and the counts; the last line starts with
+/// `heading` (for runs whose rows are all known up front).
+pub fn write_rows(
+    out: &mut dyn Write,
+    rows: &[Row<'_>],
+    lines: &[Line],
+    dry_run: bool,
+    heading: &str,
+) -> Result<(), CliError> {
+    let mut counts = Counts::default();
+    for (c, l) in rows.iter().zip(lines) {
+        write_line(out, c, l)?;
+        counts.add(l);
+    }
+    counts.write(out, heading, dry_run)?;
+    Ok(())
 }
 
 /// How many objects ended in each status.
@@ -132,13 +175,8 @@ impl Counts {
         self.refused + self.failed > 0
     }
 
-    /// The summary line.
-    pub fn write(
-        &self,
-        out: &mut dyn Write,
-        target: &Container,
-        dry_run: bool,
-    ) -> std::io::Result<()> {
+    /// The summary line, starting with `heading` (e.g. `migrate to kst-…`).
+    pub fn write(&self, out: &mut dyn Write, heading: &str, dry_run: bool) -> std::io::Result<()> {
         let moved = if dry_run {
             format!("{} would migrate", self.would_migrate)
         } else {
@@ -146,7 +184,7 @@ impl Counts {
         };
         writeln!(
             out,
-            "{}migrate to {target}: {moved}, {} skipped, {} refused, {} failed",
+            "{}{heading}: {moved}, {} skipped, {} refused, {} failed",
             if dry_run { "dry run: " } else { "" },
             self.skipped,
             self.refused,
@@ -157,24 +195,42 @@ impl Counts {
 
 /// One object of the report (a dry run's objects are all `skipped`, the
 /// ones that would move with the reason `dry run: would migrate`).
-pub fn report_object(c: &Candidate, l: &Line, target: &Container) -> ReportObject {
+pub fn report_object(c: &Row<'_>, l: &Line) -> ReportObject {
     ReportObject {
-        id: c.id.clone(),
-        kind: kind(c).0,
-        source: c.source.to_string(),
-        target_instance_id: target.to_string(),
+        id: c.id.to_string(),
+        kind: kind(c.kind).0,
+        source: c.source.clone(),
+        target_instance_id: c.target.clone(),
         outcome: match l.status {
             Status::Migrated => ReportOutcome::Migrated,
             Status::Failed => ReportOutcome::Failed,
             _ => ReportOutcome::Skipped,
         },
-        names: c.names.clone(),
+        names: c.names.to_vec(),
         reason: match l.status {
             Status::WouldMigrate => Some("dry run: would migrate".into()),
             Status::Refused => l.reason.as_ref().map(|r| format!("refused: {r}")),
             _ => l.reason.clone(),
         },
     }
+}
+
+/// The report of rows all known up front.
+pub fn report_rows(rows: &[Row<'_>], lines: &[Line]) -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        objects: rows
+            .iter()
+            .zip(lines)
+            .map(|(c, l)| report_object(c, l))
+            .collect(),
+    }
+}
+
+/// Writes a report held in memory as pretty JSON.
+pub fn write_report(path: &Path, report: &Report) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| report_err(path, e))?;
+    std::fs::write(path, text + "\n").map_err(|e| report_err(path, e))
 }
 
 /// The report file, written one object at a time into a temporary file

@@ -16,6 +16,7 @@ pub mod listing;
 pub mod migrate;
 pub mod migrate_output;
 pub mod migrate_rewrite;
+pub mod migrate_store;
 pub mod plan_check;
 pub mod plan_check_config;
 pub mod plan_check_moves;

@@ -17,8 +17,9 @@ use crate::state::{State, StateResource};
 use keyshift_core::aws::key_status::KeyStatus;
 use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
 use keyshift_core::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
-use keyshift_core::store::Container;
+use keyshift_core::engine::validate;
 use keyshift_core::store::StoreLocation;
+use keyshift_core::store::{Container, StoreError};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,20 +27,13 @@ use std::sync::Arc;
 /// The resource type holding a container's EKMS configuration.
 pub const EKMS_RESOURCE: &str = "keyshift_ekms_config";
 
-/// Parses `shared` or a KMS instance id (`kst-` + 12 lowercase hex digits).
+/// Parses `shared` or a KMS instance id (`kst-` + 12 lowercase hex digits):
+/// the engine's container rule, its message as the error.
 pub fn parse_container(s: &str) -> Result<Container, String> {
-    if s == "shared" {
-        return Ok(Container::Shared);
-    }
-    let hex = s.strip_prefix("kst-").unwrap_or_default();
-    if hex.len() == 12 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(Container::Instance(s.to_string()))
-    } else {
-        Err(format!(
-            "{s:?} is not a container: expected `shared` or a KMS instance id (kst- followed \
-             by 12 lowercase hex digits)"
-        ))
-    }
+    validate::container("container", s).map_err(|e| match e {
+        StoreError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// The side of `c` in the store at `dir`: live health check of its EKMS

@@ -3,6 +3,8 @@
 //! output, and setting stores up through the engine.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod store_move;
+
 use assert_cmd::Command;
 use keyshift_core::engine::Kms;
 use keyshift_core::store::{Container, InstanceType, Key, KeySpec, KeyUsage, NewInstance, NewKey};

@@ -7,6 +7,7 @@
 //! the protocol layer must be testable without a key store. Both depend on
 //! this small module, and on nothing of each other.
 
+pub mod decode;
 pub mod diag;
 pub mod numbers;
 pub mod plan;
@@ -14,6 +15,7 @@ pub mod resource;
 pub mod schema;
 pub mod value;
 
+pub use decode::{Attr, Decoder, FromValue, Model, ToValue};
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use numbers::check_whole_numbers;
 pub use plan::{PlanRequest, PlanResponse, default_plan};

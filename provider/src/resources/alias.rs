@@ -1,12 +1,12 @@
 //! `keyshift_alias`: an `alias/...` name for one key; re-pointing is an update.
 
 use super::ProviderCtx;
-use super::common::{check_reference, create_diag, object, reference_diag, store_err, str_or};
+use super::common::{check_reference, create_diag, object, reference_diag, store_err};
 use crate::engine::migration_rules::SERVICE_ALIAS_PREFIX;
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
-    Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, Model, PlanRequest,
+    PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
 use crate::store::{Alias, StoreError};
 
@@ -28,11 +28,41 @@ pub(crate) fn check_alias_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An alias's configuration, or its planned value while planning.
+struct AliasConfig {
+    name: Attr<String>,
+    key_id: Attr<String>,
+}
+
+impl Model for AliasConfig {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        AliasConfig {
+            name: d.attr("name"),
+            key_id: d.attr("key_id"),
+        }
+    }
+}
+
+/// An alias's state, or its planned value at apply.
+struct AliasModel {
+    name: String,
+    key_id: String,
+}
+
+impl Model for AliasModel {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        AliasModel {
+            name: d.required("name"),
+            key_id: d.required("key_id"),
+        }
+    }
+}
+
 fn state_of(a: &Alias) -> Value {
     object(vec![
-        ("id", Value::string(&a.name)),
-        ("name", Value::string(&a.name)),
-        ("key_id", Value::string(&a.key_id)),
+        ("id", a.name.to_value()),
+        ("name", a.name.to_value()),
+        ("key_id", a.key_id.to_value()),
     ])
 }
 
@@ -54,33 +84,40 @@ impl Resource<ProviderCtx> for AliasResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        match config.get("name").as_str().map(check_alias_name) {
-            Some(Err(e)) => vec![Diagnostic::attr_error("name", "Invalid alias name", e)],
-            _ => Vec::new(),
+        let (c, mut diags) = AliasConfig::from_value_partial(config);
+        if let Some(Err(e)) = c.name.known().map(String::as_str).map(check_alias_name) {
+            diags.push(Diagnostic::attr_error("name", "Invalid alias name", e));
         }
+        diags
     }
 
     fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
         let resp = default_plan(&self.schema(), req);
-        if !req.is_destroy() {
-            check_reference(req, &resp.planned, "key_id", "Invalid key_id", |id| {
-                ctx.kms.check_alias_target(id)
-            })?;
+        if req.is_destroy() {
+            return Ok(resp);
         }
+        let planned = AliasConfig::from_value(&resp.planned)?;
+        let due = if req.is_create() {
+            true
+        } else {
+            let prior = AliasModel::from_value(&req.prior)?;
+            planned.key_id.changes(Some(&prior.key_id))
+        };
+        check_reference(&planned.key_id, due, ("key_id", "Invalid key_id"), |id| {
+            ctx.kms.check_alias_target(id)
+        })?;
         Ok(resp)
     }
 
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
         if req.is_destroy() {
-            return match ctx.kms.delete_alias(&str_or(&req.prior, "name", "")) {
+            let prior = AliasModel::from_value(&req.prior)?;
+            return match ctx.kms.delete_alias(&prior.name) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
                 Err(e) => Err(store_err("Cannot delete alias")(e)),
             };
         }
-        let (name, key_id) = (
-            str_or(&req.planned, "name", ""),
-            str_or(&req.planned, "key_id", ""),
-        );
+        let AliasModel { name, key_id } = AliasModel::from_value(&req.planned)?;
         let a = if req.is_create() {
             ctx.kms.create_alias(&name, &key_id).map_err(|e| match e {
                 StoreError::AlreadyExists { .. } => {
@@ -101,7 +138,8 @@ impl Resource<ProviderCtx> for AliasResource {
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        match ctx.kms.get_alias(&str_or(state, "name", "")) {
+        let prior = AliasModel::from_value(state)?;
+        match ctx.kms.get_alias(&prior.name) {
             Ok(a) => Ok(state_of(&a)),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(store_err("Cannot read alias")(e)),

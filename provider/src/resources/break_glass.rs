@@ -9,28 +9,16 @@
 //! leaves the plan clean and is never re-issued.
 
 use super::ProviderCtx;
-use super::common::{object, store_diag, str_or, text_value};
+use super::common::{object, store_diag, text_value};
 use crate::engine::break_glass::{self, Grant, NewGrant};
 use crate::framework::{
-    ApplyRequest, AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest,
-    PlanResponse, Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrPath, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, Model,
+    PlanRequest, PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
 use crate::store::StoreError;
 
 /// The `keyshift_break_glass` resource type.
 pub struct BreakGlassResource;
-
-/// Attributes fixed for the life of a grant (changing one under the same
-/// change request is refused).
-const FIXED: [&str; 7] = [
-    "principal",
-    "key_ids",
-    "instance_id",
-    "permissions",
-    "ttl",
-    "reason",
-    "credential_key_id",
-];
 
 fn attributes() -> Vec<Attribute> {
     use AttrType::String as Str;
@@ -51,50 +39,148 @@ fn attributes() -> Vec<Attribute> {
     ]
 }
 
+/// A grant's configuration, or its planned value while planning.
+struct GrantConfig {
+    change_request: Attr<String>,
+    principal: Attr<String>,
+    key_ids: Attr<Vec<String>>,
+    instance_id: Attr<String>,
+    permissions: Attr<Vec<String>>,
+    ttl: Attr<String>,
+    reason: Attr<String>,
+    credential_key_id: Attr<String>,
+}
+
+impl Model for GrantConfig {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        GrantConfig {
+            change_request: d.attr("change_request"),
+            principal: d.attr("principal"),
+            key_ids: d.attr("key_ids"),
+            instance_id: d.attr("instance_id"),
+            permissions: d.attr("permissions"),
+            ttl: d.attr("ttl"),
+            reason: d.attr("reason"),
+            credential_key_id: d.attr("credential_key_id"),
+        }
+    }
+}
+
+impl GrantConfig {
+    /// True when everything a new grant is checked on is known.
+    fn grant_known(&self) -> bool {
+        let unknown = [
+            self.change_request.is_unknown(),
+            self.principal.is_unknown(),
+            self.key_ids.is_unknown(),
+            self.instance_id.is_unknown(),
+            self.permissions.is_unknown(),
+            self.ttl.is_unknown(),
+            self.credential_key_id.is_unknown(),
+        ];
+        !unknown.contains(&true)
+    }
+}
+
+/// A grant's arguments: its planned value (once known), or a prior state's.
+struct GrantArgs {
+    change_request: String,
+    principal: String,
+    key_ids: Option<Vec<String>>,
+    instance_id: Option<String>,
+    permissions: Vec<String>,
+    ttl: String,
+    reason: Option<String>,
+    /// Null in a state imported after the credential secret was destroyed.
+    credential_key_id: Option<String>,
+}
+
+impl Model for GrantArgs {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        GrantArgs {
+            change_request: d.required("change_request"),
+            principal: d.required("principal"),
+            key_ids: d.optional("key_ids"),
+            instance_id: d.optional("instance_id"),
+            permissions: d.required("permissions"),
+            ttl: d.required("ttl"),
+            reason: d.optional("reason"),
+            credential_key_id: d.optional("credential_key_id"),
+        }
+    }
+}
+
+impl GrantArgs {
+    /// The engine's request for a new grant.
+    fn new_grant(&self) -> Result<NewGrant, Diagnostics> {
+        let Some(credential_key_id) = self.credential_key_id.clone() else {
+            return Err(vec![Diagnostic::attr_error(
+                "credential_key_id",
+                "Missing credential_key_id",
+                "a new grant needs credential_key_id: the key sealing its credential secret",
+            )]);
+        };
+        Ok(NewGrant {
+            change_request: self.change_request.clone(),
+            principal: self.principal.clone(),
+            key_ids: self.key_ids.clone().unwrap_or_default(),
+            instance_id: self.instance_id.clone(),
+            permissions: self.permissions.clone(),
+            ttl: self.ttl.clone(),
+            reason: self.reason.clone().unwrap_or_default(),
+            credential_key_id,
+        })
+    }
+}
+
+/// A grant's prior state.
+struct GrantModel {
+    id: String,
+    args: GrantArgs,
+}
+
+impl Model for GrantModel {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        GrantModel {
+            id: d.required("id"),
+            args: GrantArgs::decode(d),
+        }
+    }
+}
+
 fn set_of(items: &[String]) -> Value {
     Value::Set(items.iter().map(Value::string).collect())
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Set(xs) | Value::List(xs) => xs
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The state of `g`; `shape` (prior or planned) supplies what the grant
-/// does not record in the user's words (`ttl` text, `credential_key_id`).
-fn grant_state(g: &Grant, shape: &Value) -> Value {
+/// The state of `g`; `shape` (prior or planned arguments, `None` on
+/// import) supplies what the grant does not record in the user's words
+/// (`ttl` text, null versus empty), `credential_key_id` the sealing key.
+fn grant_state(g: &Grant, shape: Option<&GrantArgs>, credential_key_id: Option<String>) -> Value {
     let r = &g.record;
-    let key_ids = if r.key_ids.is_empty() && shape.get("key_ids").is_null() {
+    let key_ids = if r.key_ids.is_empty() && shape.is_none_or(|s| s.key_ids.is_none()) {
         Value::Null
     } else {
         set_of(&r.key_ids)
     };
+    let keep_empty_reason = shape.is_some_and(|s| s.reason.as_deref() == Some(""));
     object(vec![
-        ("id", Value::string(&r.id)),
-        ("change_request", Value::string(&r.change_request)),
-        ("principal", Value::string(&r.principal)),
+        ("id", r.id.to_value()),
+        ("change_request", r.change_request.to_value()),
+        ("principal", r.principal.to_value()),
         ("key_ids", key_ids),
-        ("instance_id", Value::opt_string(r.instance_id.as_deref())),
+        ("instance_id", r.instance_id.to_value()),
         ("permissions", set_of(&r.permissions)),
-        ("ttl", ttl_value(g, shape.get("ttl"))),
-        ("reason", text_value(&r.reason, shape.get("reason"))),
-        ("credential_key_id", shape.get("credential_key_id").clone()),
+        ("ttl", ttl_value(g, shape.map(|s| s.ttl.as_str()))),
+        ("reason", text_value(&r.reason, keep_empty_reason)),
+        ("credential_key_id", credential_key_id.to_value()),
         ("status", Value::string(g.status.as_str())),
-        ("expires_at", Value::string(&r.expires_at)),
-        (
-            "credential_secret_id",
-            Value::opt_string(r.credential_secret_id.as_deref()),
-        ),
+        ("expires_at", r.expires_at.to_value()),
+        ("credential_secret_id", r.credential_secret_id.to_value()),
     ])
 }
 
 /// The configured ttl text when it names the grant's length, else seconds.
-fn ttl_value(g: &Grant, shape: &Value) -> Value {
+fn ttl_value(g: &Grant, shape: Option<&str>) -> Value {
     let parse = |s: &str| {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     };
@@ -102,48 +188,31 @@ fn ttl_value(g: &Grant, shape: &Value) -> Value {
         (Some(a), Some(b)) => (b - a).whole_seconds(),
         _ => 0,
     };
-    match shape.as_str() {
-        Some(t) if break_glass::ttl_seconds(t).ok() == Some(secs) => shape.clone(),
+    match shape {
+        Some(t) if break_glass::ttl_seconds(t).ok() == Some(secs) => Value::string(t),
         _ => Value::string(format!("{secs}s")),
     }
 }
 
-fn new_grant(v: &Value) -> NewGrant {
-    NewGrant {
-        change_request: str_or(v, "change_request", ""),
-        principal: str_or(v, "principal", ""),
-        key_ids: strings(v.get("key_ids")),
-        instance_id: v.get("instance_id").as_str().map(str::to_string),
-        permissions: strings(v.get("permissions")),
-        ttl: str_or(v, "ttl", ""),
-        reason: str_or(v, "reason", ""),
-        credential_key_id: str_or(v, "credential_key_id", ""),
-    }
-}
-
-fn check_known(config: &Value, diags: &mut Diagnostics) {
+fn check_known(c: &GrantConfig, diags: &mut Diagnostics) {
     let rules: [(&str, Result<(), StoreError>); 3] = [
         (
             "change_request",
-            config
-                .get("change_request")
-                .as_str()
-                .map_or(Ok(()), break_glass::change_request),
+            c.change_request
+                .known()
+                .map_or(Ok(()), |r| break_glass::change_request(r)),
         ),
         (
             "ttl",
-            config
-                .get("ttl")
-                .as_str()
+            c.ttl
+                .known()
                 .map_or(Ok(()), |t| break_glass::ttl_seconds(t).map(drop)),
         ),
         (
             "permissions",
-            if config.get("permissions").is_wholly_known() && !config.get("permissions").is_null() {
-                break_glass::permissions(&strings(config.get("permissions"))).map(drop)
-            } else {
-                Ok(())
-            },
+            c.permissions
+                .known()
+                .map_or(Ok(()), |p| break_glass::permissions(p).map(drop)),
         ),
     ];
     for (attr, r) in rules {
@@ -151,13 +220,46 @@ fn check_known(config: &Value, diags: &mut Diagnostics) {
             diags.push(store_diag(&format!("Invalid {attr}"), &e).at(AttrPath::attr(attr)));
         }
     }
-    if config.get("key_ids").is_null() && config.get("instance_id").is_null() {
+    if c.key_ids.is_null() && c.instance_id.is_null() {
         diags.push(Diagnostic::attr_error(
             "key_ids",
             "Missing scope",
             "a grant needs a scope: set key_ids, instance_id or both",
         ));
     }
+}
+
+/// The first attribute fixed for the life of a grant that the plan
+/// changes (a ttl spelled differently for the same length is not a
+/// change: the prior spelling is kept in `planned`).
+fn changed_fixed(prior: &GrantArgs, p: &GrantConfig, planned: &mut Value) -> Option<&'static str> {
+    let secs = |t: Option<&String>| t.and_then(|t| break_glass::ttl_seconds(t).ok());
+    let ttl_changed = p.ttl.changes(Some(&prior.ttl));
+    let same_length = secs(p.ttl.known()) == secs(Some(&prior.ttl));
+    if ttl_changed && same_length {
+        planned.set("ttl", prior.ttl.to_value());
+    }
+    let fixed = [
+        ("principal", p.principal.changes(Some(&prior.principal))),
+        ("key_ids", p.key_ids.changes(prior.key_ids.as_ref())),
+        (
+            "instance_id",
+            p.instance_id.changes(prior.instance_id.as_ref()),
+        ),
+        (
+            "permissions",
+            p.permissions.changes(Some(&prior.permissions)),
+        ),
+        ("ttl", ttl_changed && !same_length),
+        ("reason", p.reason.changes(prior.reason.as_ref())),
+        (
+            "credential_key_id",
+            prior.credential_key_id.is_some()
+                && p.credential_key_id
+                    .changes(prior.credential_key_id.as_ref()),
+        ),
+    ];
+    fixed.into_iter().find(|(_, c)| *c).map(|(a, _)| a)
 }
 
 impl Resource<ProviderCtx> for BreakGlassResource {
@@ -174,8 +276,8 @@ impl Resource<ProviderCtx> for BreakGlassResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_known(config, &mut diags);
+        let (c, mut diags) = GrantConfig::from_value_partial(config);
+        check_known(&c, &mut diags);
         diags
     }
 
@@ -184,49 +286,24 @@ impl Resource<ProviderCtx> for BreakGlassResource {
         if req.is_destroy() {
             return Ok(resp);
         }
+        let planned = GrantConfig::from_value(&resp.planned)?;
         if req.is_create() || !resp.requires_replace.is_empty() {
-            let known = [
-                "change_request",
-                "principal",
-                "key_ids",
-                "instance_id",
-                "permissions",
-                "ttl",
-                "credential_key_id",
-            ]
-            .iter()
-            .all(|a| resp.planned.get(a).is_wholly_known());
-            if known {
+            if planned.grant_known() {
+                let grant = GrantArgs::from_value(&resp.planned)?.new_grant()?;
                 ctx.kms
-                    .check_new_grant(&new_grant(&resp.planned))
+                    .check_new_grant(&grant)
                     .map_err(|e| vec![store_diag("Cannot break glass", &e)])?;
             }
             return Ok(resp);
         }
-        let prior = &req.prior;
-        for attr in FIXED {
-            let (before, after) = (prior.get(attr), resp.planned.get(attr));
-            let same_ttl = attr == "ttl"
-                && before
-                    .as_str()
-                    .and_then(|t| break_glass::ttl_seconds(t).ok())
-                    == after
-                        .as_str()
-                        .and_then(|t| break_glass::ttl_seconds(t).ok());
-            if before.is_null() && attr == "credential_key_id" || before == after {
-                continue;
-            }
-            if same_ttl {
-                resp.planned.set(attr, before.clone());
-                continue;
-            }
+        let prior = GrantModel::from_value(&req.prior)?;
+        if let Some(attr) = changed_fixed(&prior.args, &planned, &mut resp.planned) {
             return Err(vec![Diagnostic::attr_error(
                 attr,
                 "A break-glass grant cannot be changed",
                 format!(
                     "grant {} was broken for {} and is fixed; to break glass again with a different {attr}, use a new change_request",
-                    str_or(prior, "id", "?"),
-                    str_or(prior, "change_request", "?")
+                    prior.id, prior.args.change_request
                 ),
             )]);
         }
@@ -234,25 +311,30 @@ impl Resource<ProviderCtx> for BreakGlassResource {
     }
 
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
-        let p = &req.planned;
         if req.is_destroy() {
-            return match ctx.kms.repair_glass(&str_or(&req.prior, "id", "")) {
+            let prior = GrantModel::from_value(&req.prior)?;
+            return match ctx.kms.repair_glass(&prior.id) {
                 Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
                 Err(e) => Err(vec![store_diag("Repair glass did not finish", &e)]),
             };
         }
+        let p = GrantArgs::from_value(&req.planned)?;
         let g = if req.is_create() {
-            ctx.kms.break_glass(&new_grant(p))
+            ctx.kms.break_glass(&p.new_grant()?)
         } else {
-            ctx.kms.grant(&str_or(&req.prior, "id", ""))
+            ctx.kms.grant(&GrantModel::from_value(&req.prior)?.id)
         }
         .map_err(|e| vec![store_diag("Cannot break glass", &e)])?;
-        Ok(grant_state(&g, p))
+        Ok(grant_state(&g, Some(&p), p.credential_key_id.clone()))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        match ctx.kms.grant(&str_or(state, "id", "")) {
-            Ok(g) => Ok(grant_state(&g, state)),
+        let prior = GrantModel::from_value(state)?;
+        match ctx.kms.grant(&prior.id) {
+            Ok(g) => {
+                let key = prior.args.credential_key_id.clone();
+                Ok(grant_state(&g, Some(&prior.args), key))
+            }
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(vec![store_diag("Cannot read break-glass grant", &e)]),
         }
@@ -263,19 +345,18 @@ impl Resource<ProviderCtx> for BreakGlassResource {
             .kms
             .grant(id)
             .map_err(|e| vec![store_diag("Cannot import break-glass grant", &e)])?;
-        let shape = object(vec![("credential_key_id", credential_key(ctx, &g))]);
-        Ok(grant_state(&g, &shape))
+        Ok(grant_state(&g, None, credential_key(ctx, &g)))
     }
 }
 
-/// The key sealing a grant's credential secret (null once it is destroyed).
-fn credential_key(ctx: &ProviderCtx, g: &Grant) -> Value {
+/// The key sealing a grant's credential secret (none once it is destroyed).
+fn credential_key(ctx: &ProviderCtx, g: &Grant) -> Option<String> {
     let secret = g
         .record
         .credential_secret_id
         .as_deref()
         .and_then(|s| ctx.kms.get_secret(s).ok());
-    Value::opt_string(secret.map(|s| s.encryption_key_id))
+    secret.map(|s| s.encryption_key_id)
 }
 
 #[cfg(test)]

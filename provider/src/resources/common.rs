@@ -1,11 +1,11 @@
-//! Helpers shared by the resource and data source modules: reading typed
-//! attributes, building state objects, turning store errors into
+//! Helpers shared by the resource and data source modules: building state
+//! objects, turning store errors into
 //! diagnostics with attribute paths.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
-use crate::framework::{AttrPath, Diagnostic, Diagnostics, Object, PlanRequest, Value};
+use crate::engine::validate;
+use crate::framework::{Attr, AttrPath, Diagnostic, Diagnostics, Object, ToValue, Value};
 use crate::store::{Container, StoreError};
 
 /// The error diagnostic for a failed store call; `Invalid { field }` errors
@@ -83,100 +83,39 @@ pub(crate) fn reference_diag(summary: &str, attr: &str, err: &StoreError) -> Dia
     }
 }
 
-/// At plan time, on create or when `attr` changes: the object a known,
-/// non-null reference attribute names must pass `check` (exist, be usable),
-/// so a bad reference fails `terraform plan`, not halfway through an apply.
+/// At plan time, on create or when the reference changes (`due`): the
+/// object a known, non-null reference attribute `attr` names must pass
+/// `check` (exist, be usable), so a bad reference fails `terraform plan`,
+/// not halfway through an apply.
 pub(crate) fn check_reference(
-    req: &PlanRequest,
-    planned: &Value,
-    attr: &str,
-    summary: &str,
+    planned: &Attr<String>,
+    due: bool,
+    (attr, summary): (&str, &str),
     check: impl FnOnce(&str) -> Result<(), StoreError>,
 ) -> Result<(), Diagnostics> {
-    let Some(id) = planned.get(attr).as_str() else {
-        return Ok(());
-    };
-    if !req.is_create() && !changed(&req.prior, planned, attr) {
-        return Ok(());
-    }
-    check(id).map_err(|e| vec![reference_diag(summary, attr, &e)])
-}
-
-/// A known, non-null string attribute.
-pub(crate) fn opt_str(v: &Value, attr: &str) -> Option<String> {
-    v.get(attr).as_str().map(str::to_string)
-}
-
-/// A known string attribute, or `default` when null/unknown.
-pub(crate) fn str_or(v: &Value, attr: &str, default: &str) -> String {
-    opt_str(v, attr).unwrap_or_else(|| default.to_string())
-}
-
-/// A known boolean attribute, or `default`.
-pub(crate) fn bool_or(v: &Value, attr: &str, default: bool) -> bool {
-    v.get(attr).as_bool().unwrap_or(default)
-}
-
-/// A known integer attribute, or `default`.
-pub(crate) fn int_or(v: &Value, attr: &str, default: i64) -> i64 {
-    v.get(attr).as_i64().unwrap_or(default)
-}
-
-/// Parses a known string attribute into `T`; the error names the attribute.
-pub(crate) fn parse_attr<T: FromStr<Err = String>>(
-    v: &Value,
-    attr: &str,
-    default: T,
-) -> Result<T, Diagnostics> {
-    match v.get(attr).as_str() {
-        None => Ok(default),
-        Some(s) => s
-            .parse()
-            .map_err(|e: String| vec![Diagnostic::attr_error(attr, format!("Invalid {attr}"), e)]),
+    match planned.known() {
+        Some(id) if due => check(id).map_err(|e| vec![reference_diag(summary, attr, &e)]),
+        _ => Ok(()),
     }
 }
 
-/// Adds a diagnostic when a known string attribute is not a valid `T`.
-pub(crate) fn check_enum<T: FromStr<Err = String>>(
-    config: &Value,
-    attr: &str,
-    diags: &mut Diagnostics,
-) {
-    if let Some(s) = config.get(attr).as_str() {
-        if let Err(e) = s.parse::<T>() {
-            diags.push(Diagnostic::attr_error(attr, format!("Invalid {attr}"), e));
-        }
-    }
-}
+/// A `map(string)` attribute's entries.
+pub(crate) type Tags = BTreeMap<String, String>;
 
-/// The entries of a known `map(string)` attribute (empty when null).
-pub(crate) fn tags_of(v: &Value, attr: &str) -> BTreeMap<String, String> {
-    v.get(attr)
-        .as_map()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A `map(string)` value for `tags`: null when empty, unless `shape` (the
-/// prior or planned value) was an empty map, so read-back matches config.
-pub(crate) fn tags_value(tags: &BTreeMap<String, String>, shape: &Value) -> Value {
-    if tags.is_empty() && !matches!(shape, Value::Map(_)) {
+/// A `map(string)` value for `tags`: null when empty, unless
+/// `keep_empty` (the prior or planned value was a map, even an empty one),
+/// so read-back matches the configuration.
+pub(crate) fn tags_value(tags: &Tags, keep_empty: bool) -> Value {
+    if tags.is_empty() && !keep_empty {
         return Value::Null;
     }
-    Value::Map(
-        tags.iter()
-            .map(|(k, v)| (k.clone(), Value::string(v)))
-            .collect(),
-    )
+    tags.to_value()
 }
 
-/// A string value that is null when empty, unless `shape` held `""`.
-pub(crate) fn text_value(s: &str, shape: &Value) -> Value {
-    if s.is_empty() && shape.as_str() != Some("") {
+/// A string value that is null when empty, unless `keep_empty` (the prior
+/// or planned value was `""`).
+pub(crate) fn text_value(s: &str, keep_empty: bool) -> Value {
+    if s.is_empty() && !keep_empty {
         Value::Null
     } else {
         Value::string(s)
@@ -193,35 +132,27 @@ pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
     )
 }
 
-/// In a plan, sets `attr` to `default` when the configuration leaves it null
-/// (Optional+Computed attributes with a known default).
-pub(crate) fn default_if_null(planned: &mut Value, config: &Value, attr: &str, default: Value) {
-    if config.get(attr).is_null() {
+/// In a plan, sets `attr` to `default` when the configuration leaves it
+/// null (`config_null`; Optional+Computed attributes with a known default).
+pub(crate) fn default_if_null(planned: &mut Value, config_null: bool, attr: &str, default: Value) {
+    if config_null {
         planned.set(attr, default);
     }
 }
 
-/// True when an attribute's planned value differs from its prior value.
-pub(crate) fn changed(prior: &Value, planned: &Value, attr: &str) -> bool {
-    prior.get(attr) != planned.get(attr)
+/// The container a planned `instance_id` names (null: the shared KMS);
+/// `None` while it is unknown.
+pub(crate) fn planned_container(instance_id: &Attr<String>) -> Option<Container> {
+    match instance_id {
+        Attr::Unknown => None,
+        a => Some(Container::from_instance_id(a.known().map(String::as_str))),
+    }
 }
 
-/// Checks `kst-` + 12 lowercase hex digits.
-pub(crate) fn is_instance_id(s: &str) -> bool {
-    s.strip_prefix("kst-")
-        .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
-
-/// Adds an error when a known `instance_id`-style attribute is malformed.
-pub(crate) fn check_instance_id(config: &Value, attr: &str, diags: &mut Diagnostics) {
-    if let Some(s) = config.get(attr).as_str() {
-        if !is_instance_id(s) {
-            diags.push(Diagnostic::attr_error(
-                attr,
-                "Invalid instance id",
-                format!("{s:?} is not a KMS instance id (expected kst- followed by 12 lowercase hex digits)"),
-            ));
-        }
+/// Adds the engine's instance-id rule's error when a known `attr` breaks it.
+pub(crate) fn check_instance_id(attr: &'static str, v: &Attr<String>, diags: &mut Diagnostics) {
+    if let Some(Err(e)) = v.known().map(|s| validate::instance_id(attr, s)) {
+        diags.push(store_diag("Invalid instance id", &e));
     }
 }
 
@@ -230,27 +161,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn instance_ids() {
+    fn instance_ids_follow_the_engine_rule() {
         for (name, id, ok) in [
-            ("valid", "kst-0123456789ab", true),
-            ("uppercase", "kst-0123456789AB", false),
-            ("short", "kst-0123", false),
-            ("prefix", "key-0123456789ab", false),
+            ("valid", Attr::Known("kst-0123456789ab".to_string()), true),
+            (
+                "uppercase",
+                Attr::Known("kst-0123456789AB".to_string()),
+                false,
+            ),
+            ("unknown", Attr::Unknown, true),
+            ("null", Attr::Null, true),
         ] {
-            assert_eq!(is_instance_id(id), ok, "{name}");
+            let mut d = Vec::new();
+            check_instance_id("instance_id", &id, &mut d);
+            assert_eq!(d.is_empty(), ok, "{name}");
+            if let Some(d) = d.first() {
+                assert_eq!(d.path, Some(AttrPath::attr("instance_id")), "{name}");
+            }
         }
     }
 
     #[test]
     fn empty_tags_follow_shape() {
         let empty = BTreeMap::new();
-        assert_eq!(tags_value(&empty, &Value::Null), Value::Null);
-        assert_eq!(
-            tags_value(&empty, &Value::Map(BTreeMap::new())),
-            Value::Map(BTreeMap::new())
-        );
-        assert_eq!(text_value("", &Value::Null), Value::Null);
-        assert_eq!(text_value("", &Value::string("")), Value::string(""));
+        assert_eq!(tags_value(&empty, false), Value::Null);
+        assert_eq!(tags_value(&empty, true), Value::Map(BTreeMap::new()));
+        assert_eq!(text_value("", false), Value::Null);
+        assert_eq!(text_value("", true), Value::string(""));
     }
 
     #[test]

@@ -13,14 +13,15 @@
 
 use super::ProviderCtx;
 use super::common::{
-    already_exists_diag, bool_or, changed, check_enum, check_instance_id, default_if_null, object,
-    parse_attr, store_diag, store_err, str_or,
+    already_exists_diag, check_instance_id, default_if_null, object, planned_container, store_diag,
+    store_err,
 };
 use crate::aws::{KeyHealth, parse_kms_key_arn};
 use crate::engine::kms_ekms::{EkmsInfo, EkmsRequest};
+use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest,
-    PlanResponse, Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrPath, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, Model,
+    PlanRequest, PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
 use crate::store::{Container, EkmsArchitecture, StoreError, WrappingStrategy};
 
@@ -42,11 +43,74 @@ pub(crate) fn aws_settings(config: &super::ProviderConfig) -> crate::aws::AwsSet
 }
 
 /// Plan-time check of an ARN attribute (syntax only), on `attr`.
-pub(crate) fn check_arn(config: &Value, attr: &str, diags: &mut Diagnostics) {
-    if let Some(arn) = config.get(attr).as_str() {
-        if let Err(e) = parse_kms_key_arn(arn) {
-            diags.push(Diagnostic::attr_error(attr, "Invalid AWS KMS key ARN", e));
+pub(crate) fn check_arn(attr: &str, arn: &Attr<String>, diags: &mut Diagnostics) {
+    if let Some(Err(e)) = arn.known().map(|a| parse_kms_key_arn(a)) {
+        diags.push(Diagnostic::attr_error(attr, "Invalid AWS KMS key ARN", e));
+    }
+}
+
+crate::string_enum_value!(
+    WrappingStrategy => WrappingStrategy::External,
+    EkmsArchitecture => EkmsArchitecture::Current,
+);
+
+/// An EKMS configuration's configuration, or its planned value while
+/// planning.
+struct EkmsConfig {
+    instance_id: Attr<String>,
+    aws_kms_key_arn: Attr<String>,
+    wrapping_strategy: Attr<WrappingStrategy>,
+    architecture: Attr<EkmsArchitecture>,
+    allow_revert_to_internal: Attr<bool>,
+}
+
+impl Model for EkmsConfig {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        EkmsConfig {
+            instance_id: d.attr("instance_id"),
+            aws_kms_key_arn: d.attr("aws_kms_key_arn"),
+            wrapping_strategy: d.attr("wrapping_strategy"),
+            architecture: d.attr("architecture"),
+            allow_revert_to_internal: d.attr("allow_revert_to_internal"),
         }
+    }
+}
+
+/// An EKMS configuration's arguments: its planned value at apply, or a
+/// prior state's.
+struct EkmsArgs {
+    instance_id: Option<String>,
+    aws_kms_key_arn: String,
+    wrapping_strategy: WrappingStrategy,
+    architecture: EkmsArchitecture,
+    allow_revert_to_internal: bool,
+}
+
+impl Model for EkmsArgs {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        EkmsArgs {
+            instance_id: d.optional("instance_id"),
+            aws_kms_key_arn: d.required("aws_kms_key_arn"),
+            wrapping_strategy: d.required("wrapping_strategy"),
+            architecture: d.required("architecture"),
+            allow_revert_to_internal: d.required("allow_revert_to_internal"),
+        }
+    }
+}
+
+impl EkmsArgs {
+    fn container(&self) -> Container {
+        Container::from_instance_id(self.instance_id.as_deref())
+    }
+}
+
+/// The health attributes of a planned value (kept when nothing re-checks).
+struct PlannedHealth(Vec<(&'static str, Value)>);
+
+impl Model for PlannedHealth {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        let health = HEALTH_ATTRS.map(|a| (a, d.attr::<String>(a).to_value()));
+        PlannedHealth(health.into())
     }
 }
 
@@ -58,10 +122,6 @@ pub(crate) fn health_values(h: &KeyHealth) -> Vec<(&'static str, Value)> {
         ("checked_at", Value::string(&h.checked_at)),
         ("remediation", Value::string(h.status.remediation())),
     ]
-}
-
-fn container_of(v: &Value) -> Container {
-    Container::from_instance_id(v.get("instance_id").as_str())
 }
 
 fn state_of(info: &EkmsInfo, health: Vec<(&'static str, Value)>) -> Value {
@@ -144,38 +204,47 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_arn(config, "aws_kms_key_arn", &mut diags);
-        check_enum::<WrappingStrategy>(config, "wrapping_strategy", &mut diags);
-        check_enum::<EkmsArchitecture>(config, "architecture", &mut diags);
-        check_instance_id(config, "instance_id", &mut diags);
+        let (c, mut diags) = EkmsConfig::from_value_partial(config);
+        check_arn("aws_kms_key_arn", &c.aws_kms_key_arn, &mut diags);
+        check_instance_id("instance_id", &c.instance_id, &mut diags);
         diags
     }
 
     fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
-        let prior = &req.prior;
         if req.is_destroy() {
-            let external = prior.get("wrapping_strategy").as_str() == Some("external");
-            if external && !bool_or(prior, "allow_revert_to_internal", false) {
+            let prior = EkmsArgs::from_value(&req.prior)?;
+            let external = prior.wrapping_strategy == WrappingStrategy::External;
+            if external && !prior.allow_revert_to_internal {
                 return Err(vec![Diagnostic::attr_error(
                     "allow_revert_to_internal",
                     "EKMS configuration cannot be destroyed",
-                    no_revert(
-                        &str_or(prior, "id", ""),
-                        &str_or(prior, "aws_kms_key_arn", ""),
-                    ),
+                    no_revert(&prior.container().to_string(), &prior.aws_kms_key_arn),
                 )]);
             }
             return Ok(default_plan(&self.schema(), req));
         }
+        let cfg = EkmsConfig::from_value(&req.config)?;
         let mut resp = default_plan(&self.schema(), req);
-        let (cfg, p) = (&req.config, &mut resp.planned);
-        default_if_null(p, cfg, "wrapping_strategy", Value::string("external"));
-        default_if_null(p, cfg, "architecture", Value::string("current"));
-        default_if_null(p, cfg, "allow_revert_to_internal", Value::Bool(false));
+        let p = &mut resp.planned;
+        let external = WrappingStrategy::External.to_value();
+        default_if_null(
+            p,
+            cfg.wrapping_strategy.is_null(),
+            "wrapping_strategy",
+            external,
+        );
+        let current = EkmsArchitecture::Current.to_value();
+        default_if_null(p, cfg.architecture.is_null(), "architecture", current);
+        let no = Value::Bool(false);
+        default_if_null(
+            p,
+            cfg.allow_revert_to_internal.is_null(),
+            "allow_revert_to_internal",
+            no,
+        );
+        let planned = EkmsConfig::from_value(p)?;
         if req.is_create() {
-            if !p.get("instance_id").is_unknown() {
-                let c = container_of(p);
+            if let Some(c) = planned_container(&planned.instance_id) {
                 if let Ok(Some(_)) = ctx.kms.ekms_config(&c) {
                     let what = format!("The EKMS configuration of container {c}");
                     return Err(vec![already_exists_diag(
@@ -184,29 +253,32 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
                         &c.to_string(),
                     )]);
                 }
-                p.set("id", Value::string(c.to_string()));
+                p.set("id", c.to_string().to_value());
             }
             return Ok(resp);
         }
         if !resp.requires_replace.is_empty() {
             return Ok(resp);
         }
-        let p = &mut resp.planned;
-        if prior.get("wrapping_strategy").as_str() == Some("external")
-            && p.get("wrapping_strategy").as_str() == Some("internal")
+        let prior = EkmsArgs::from_value(&req.prior)?;
+        if prior.wrapping_strategy == WrappingStrategy::External
+            && planned.wrapping_strategy.known() == Some(&WrappingStrategy::Internal)
         {
             return Err(vec![Diagnostic::attr_error(
                 "wrapping_strategy",
                 "Cannot switch back to internal wrapping",
-                no_revert(
-                    &str_or(prior, "id", ""),
-                    &str_or(prior, "aws_kms_key_arn", ""),
-                ),
+                no_revert(&prior.container().to_string(), &prior.aws_kms_key_arn),
             )]);
         }
-        if changed(prior, p, "aws_kms_key_arn") || changed(prior, p, "wrapping_strategy") {
+        if planned
+            .aws_kms_key_arn
+            .changes(Some(&prior.aws_kms_key_arn))
+            || planned
+                .wrapping_strategy
+                .changes(Some(&prior.wrapping_strategy))
+        {
             for a in HEALTH_ATTRS {
-                p.set(a, Value::Unknown);
+                resp.planned.set(a, Value::Unknown);
             }
         }
         Ok(resp)
@@ -216,20 +288,20 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
         let aws = &*ctx.aws;
         let principal = ctx.config.service_principal.as_deref();
         if req.is_destroy() {
-            let c = container_of(&req.prior);
+            let c = EkmsArgs::from_value(&req.prior)?.container();
             return match ctx.kms.revert_ekms_to_internal(&c, aws) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
                 Err(e) => Err(store_err("Cannot remove EKMS configuration")(e)),
             };
         }
-        let p = &req.planned;
-        let c = container_of(p);
+        let p = EkmsArgs::from_value(&req.planned)?;
+        let c = p.container();
         if req.is_create() {
             let r = EkmsRequest {
-                key_arn: str_or(p, "aws_kms_key_arn", ""),
-                architecture: parse_attr(p, "architecture", EkmsArchitecture::Current)?,
-                wrapping: parse_attr(p, "wrapping_strategy", WrappingStrategy::External)?,
-                allow_revert_to_internal: bool_or(p, "allow_revert_to_internal", false),
+                key_arn: p.aws_kms_key_arn.clone(),
+                architecture: p.architecture,
+                wrapping: p.wrapping_strategy,
+                allow_revert_to_internal: p.allow_revert_to_internal,
             };
             let info = ctx
                 .kms
@@ -237,11 +309,12 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
                 .map_err(store_err("Cannot activate EKMS"))?;
             return Ok(state_of(&info, recorded_health(&info)));
         }
-        let prior = &req.prior;
-        let arn_changed = changed(prior, p, "aws_kms_key_arn");
+        let prior = EkmsArgs::from_value(&req.prior)?;
+        let planned_health = PlannedHealth::from_value(&req.planned)?;
+        let arn_changed = p.aws_kms_key_arn != prior.aws_kms_key_arn;
         if arn_changed {
             ctx.kms
-                .change_ekms_key(&c, &str_or(p, "aws_kms_key_arn", ""), principal, aws)
+                .change_ekms_key(&c, &p.aws_kms_key_arn, principal, aws)
                 .map_err(|e| {
                     vec![
                         store_diag("Cannot change the EKMS key", &e)
@@ -249,18 +322,16 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
                     ]
                 })?;
         }
-        let to_external = changed(prior, p, "wrapping_strategy")
-            && p.get("wrapping_strategy").as_str() == Some("external");
+        let to_external = p.wrapping_strategy != prior.wrapping_strategy
+            && p.wrapping_strategy == WrappingStrategy::External;
         if to_external {
             ctx.kms
                 .enable_external_wrapping(&c, principal, aws)
                 .map_err(store_err("Cannot switch to external wrapping"))?;
         }
-        let arch = changed(prior, p, "architecture")
-            .then(|| parse_attr(p, "architecture", EkmsArchitecture::Current))
-            .transpose()?;
-        let allow = changed(prior, p, "allow_revert_to_internal")
-            .then(|| bool_or(p, "allow_revert_to_internal", false));
+        let arch = (p.architecture != prior.architecture).then_some(p.architecture);
+        let allow = (p.allow_revert_to_internal != prior.allow_revert_to_internal)
+            .then_some(p.allow_revert_to_internal);
         let info = if arch.is_some() || allow.is_some() {
             ctx.kms.set_ekms_options(&c, arch, allow)
         } else {
@@ -275,16 +346,13 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
         let health = if arn_changed || to_external {
             recorded_health(&info)
         } else {
-            HEALTH_ATTRS
-                .iter()
-                .map(|a| (*a, p.get(a).clone()))
-                .collect()
+            planned_health.0
         };
         Ok(state_of(&info, health))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        let c = container_of(state);
+        let c = EkmsArgs::from_value(state)?.container();
         match ctx.kms.ekms_health(&c, &*ctx.aws) {
             Ok((info, h)) => Ok(state_of(&info, health_values(&h))),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
@@ -293,18 +361,13 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
     }
 
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, Diagnostics> {
-        let c = if id == "shared" {
-            Container::Shared
-        } else if super::common::is_instance_id(id) {
-            Container::Instance(id.to_string())
-        } else {
-            return Err(vec![Diagnostic::error(
-                "Invalid import id",
-                format!(
-                    "{id:?} is not a container id: use `shared` or a KMS instance id (kst- followed by 12 lowercase hex digits)"
-                ),
-            )]);
-        };
+        let c = validate::container("id", id).map_err(|e| {
+            let why = match e {
+                StoreError::Invalid { message, .. } => message,
+                other => other.to_string(),
+            };
+            vec![Diagnostic::error("Invalid import id", why)]
+        })?;
         let (info, h) = ctx
             .kms
             .ekms_health(&c, &*ctx.aws)

@@ -5,7 +5,9 @@
 
 use super::ProviderCtx;
 use crate::aws::{REQUIRED_ACTIONS, required_policy, required_statement};
-use crate::framework::{AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value};
+use crate::framework::{
+    Attr, AttrType, Attribute, DataSource, Decoder, Diagnostic, Diagnostics, Model, Schema, Value,
+};
 
 /// The `keyshift_ekms_key_policy` data source type.
 pub struct EkmsKeyPolicyData;
@@ -47,6 +49,21 @@ fn attributes() -> Vec<Attribute> {
     ]
 }
 
+/// The principals the policy is written for.
+struct PolicyQuery {
+    service_principal: Attr<String>,
+    key_admin_principal: Attr<String>,
+}
+
+impl Model for PolicyQuery {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        PolicyQuery {
+            service_principal: d.attr("service_principal"),
+            key_admin_principal: d.attr("key_admin_principal"),
+        }
+    }
+}
+
 impl DataSource<ProviderCtx> for EkmsKeyPolicyData {
     fn type_name(&self) -> &'static str {
         "keyshift_ekms_key_policy"
@@ -61,20 +78,26 @@ impl DataSource<ProviderCtx> for EkmsKeyPolicyData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        ["service_principal", "key_admin_principal"]
-            .into_iter()
-            .filter(|a| config.get(a).as_str().is_some_and(|s| s.trim().is_empty()))
-            .map(|a| {
-                Diagnostic::attr_error(a, "Empty principal", format!("{a} must name a principal"))
-            })
-            .collect()
+        let (c, mut diags) = PolicyQuery::from_value_partial(config);
+        let principals = [
+            ("service_principal", &c.service_principal),
+            ("key_admin_principal", &c.key_admin_principal),
+        ];
+        for (a, v) in principals {
+            if v.known().is_some_and(|s| s.trim().is_empty()) {
+                let detail = format!("{a} must name a principal");
+                diags.push(Diagnostic::attr_error(a, "Empty principal", detail));
+            }
+        }
+        diags
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let principal = config
-            .get("service_principal")
-            .as_str()
-            .map(str::to_string)
+        let q = PolicyQuery::from_value(config)?;
+        let principal = q
+            .service_principal
+            .known()
+            .cloned()
             .or_else(|| ctx.config.service_principal.clone())
             .ok_or_else(|| {
                 vec![Diagnostic::attr_error(
@@ -84,7 +107,7 @@ impl DataSource<ProviderCtx> for EkmsKeyPolicyData {
                      KEYSHIFT_SERVICE_PRINCIPAL)",
                 )]
             })?;
-        let admin = config.get("key_admin_principal").as_str();
+        let admin = q.key_admin_principal.known().map(String::as_str);
         let actions = REQUIRED_ACTIONS.iter().map(|a| Value::string(*a)).collect();
         let mut v = config.clone();
         v.set("service_principal", Value::string(&principal));

@@ -9,19 +9,19 @@ use base64::Engine as _;
 
 use super::ProviderCtx;
 use super::common::{
-    bool_or, changed, check_enum, check_instance_id, check_reference, default_if_null, int_or,
-    object, opt_str, parse_attr, reference_diag, store_diag, store_err, str_or, tags_of,
-    tags_value, text_value,
+    check_instance_id, check_reference, default_if_null, planned_container, reference_diag,
+    store_diag, store_err,
 };
+pub(crate) use super::key_model::key_value;
+use super::key_model::{KeyArgs, KeyConfig, KeyModel};
 use crate::engine::rotation::{self, NotRotatable};
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrDefault, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest,
-    PlanResponse, Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrDefault, AttrType, Attribute, Diagnostic, Diagnostics, Model,
+    PlanRequest, PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
 use crate::store::{
-    Container, Key, KeyOrigin, KeySpec, KeyState, KeyUpdate, KeyUsage, NewKey, ProtectionLevel,
-    StoreError,
+    Container, Key, KeyOrigin, KeySpec, KeyState, KeyUpdate, NewKey, ProtectionLevel, StoreError,
 };
 
 /// The `keyshift_key` resource type.
@@ -56,92 +56,14 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
     ]
 }
 
-/// The state object of `key`; `shape` (prior/planned value) decides null
-/// versus empty for optional attributes and carries `key_material_wo_version`.
-pub(crate) fn key_value(key: &Key, shape: &Value) -> Value {
-    let enabled = match key.state {
-        KeyState::Disabled | KeyState::PendingDeletion => false,
-        KeyState::PendingImport => bool_or(shape, "enabled", true),
-        KeyState::Enabled => true,
-    };
-    object(vec![
-        ("id", Value::string(&key.id)),
-        (
-            "instance_id",
-            Value::opt_string(key.container.instance_id()),
-        ),
-        ("spec", Value::string(key.spec.as_str())),
-        ("usage", Value::string(key.usage.as_str())),
-        (
-            "protection_level",
-            Value::string(key.protection_level.as_str()),
-        ),
-        ("origin", Value::string(key.origin.as_str())),
-        ("multi_version", Value::Bool(key.multi_version)),
-        (
-            "description",
-            text_value(&key.description, shape.get("description")),
-        ),
-        ("tags", tags_value(&key.tags, shape.get("tags"))),
-        ("enabled", Value::Bool(enabled)),
-        (
-            "rotation_interval",
-            Value::opt_string(key.rotation_interval.clone()),
-        ),
-        ("deletion_protection", Value::Bool(key.deletion_protection)),
-        (
-            "deletion_window_in_days",
-            Value::Int(key.deletion_window_in_days),
-        ),
-        ("key_material_wo", Value::Null),
-        (
-            "key_material_wo_version",
-            shape.get("key_material_wo_version").clone(),
-        ),
-        ("state", Value::string(key.state.as_str())),
-        (
-            "deletion_date",
-            Value::opt_string(key.deletion_date.clone()),
-        ),
-        ("current_version", Value::string(&key.current_version)),
-        ("creation_date", Value::string(&key.creation_date)),
-        (
-            "last_rotation_date",
-            Value::opt_string(key.last_rotation_date.clone()),
-        ),
-        ("next_rotation_date", next_rotation_value(key)),
-    ])
-}
-
-/// `next_rotation_date` of a key: null without an interval or when the key
-/// cannot rotate.
-fn next_rotation_value(key: &Key) -> Value {
-    match rotation::next_rotation(key) {
-        Ok(Some(t)) => Value::string(rotation::format_time(t)),
-        Ok(None) => Value::Null,
-        Err(e) => {
-            tracing::warn!(key = %key.id, error = %e, "cannot compute the next rotation date");
-            Value::Null
-        }
-    }
-}
-
-/// The usage a spec gets when configuration leaves it unset.
-fn default_usage(spec: KeySpec) -> KeyUsage {
-    match spec {
-        KeySpec::Aes256 | KeySpec::Rsa2048 | KeySpec::Rsa3072 => KeyUsage::EncryptDecrypt,
-        KeySpec::EcP256 | KeySpec::EcP256k | KeySpec::EcSm2 => KeyUsage::SignVerify,
-    }
-}
-
 /// The `state` a plan promises: `PendingImport` while an EXTERNAL key has
 /// no material, else what `enabled` asks for (unknown while it is).
-fn planned_state(pending_import: bool, planned: &Value) -> Value {
-    match (pending_import, planned.get("enabled").as_bool()) {
-        (true, _) => Value::string(KeyState::PendingImport.as_str()),
-        (false, Some(true)) => Value::string(KeyState::Enabled.as_str()),
-        (false, Some(false)) => Value::string(KeyState::Disabled.as_str()),
-        (false, None) => Value::Unknown,
+fn planned_state(pending_import: bool, enabled: &Attr<bool>) -> Value {
+    match (pending_import, enabled) {
+        (true, _) => KeyState::PendingImport.to_value(),
+        (false, Attr::Known(true)) => KeyState::Enabled.to_value(),
+        (false, Attr::Known(false)) => KeyState::Disabled.to_value(),
+        (false, _) => Value::Unknown,
     }
 }
 
@@ -159,21 +81,17 @@ fn decode_material(s: &str) -> Result<Vec<u8>, Diagnostic> {
 }
 
 /// `rotation_interval` only on a key that can rotate: the engine's rotation
-/// rule on what is known of `v` (configuration or plan). An attribute that
+/// rule on what is known of `c` (configuration or plan). An attribute that
 /// is null or unknown counts as the value that allows rotation, so a
 /// refusal is certain; the plan checks again once defaults and prior values
 /// are filled in. The diagnostic is on `rotation_interval` and says why.
-fn rotation_refusal(v: &Value) -> Option<Diagnostic> {
-    if v.get("rotation_interval").is_null() {
+fn rotation_refusal(c: &KeyConfig) -> Option<Diagnostic> {
+    if c.rotation_interval.is_null() {
         return None;
     }
-    let spec = v.get("spec").as_str().and_then(|s| s.parse().ok());
-    let origin = v.get("origin").as_str().and_then(|s| s.parse().ok());
-    let (spec, origin) = (
-        spec.unwrap_or(KeySpec::Aes256),
-        origin.unwrap_or(KeyOrigin::Kms),
-    );
-    let multi_version = v.get("multi_version").as_bool().unwrap_or(true);
+    let spec = c.spec.known().copied().unwrap_or(KeySpec::Aes256);
+    let origin = c.origin.known().copied().unwrap_or(KeyOrigin::Kms);
+    let multi_version = c.multi_version.known().copied().unwrap_or(true);
     let why = rotation::check_rotatable(spec, origin, multi_version).err()?;
     let fix = match why {
         NotRotatable::SingleVersion => {
@@ -188,65 +106,46 @@ fn rotation_refusal(v: &Value) -> Option<Diagnostic> {
     ))
 }
 
-fn check_combinations(config: &Value, diags: &mut Diagnostics) {
-    let spec = config
-        .get("spec")
-        .as_str()
-        .and_then(|s| s.parse::<KeySpec>().ok());
-    let usage = config
-        .get("usage")
-        .as_str()
-        .and_then(|s| s.parse::<KeyUsage>().ok());
-    let origin = config
-        .get("origin")
-        .as_str()
-        .and_then(|s| s.parse::<KeyOrigin>().ok());
-    let spec_or_default = spec.or(config.get("spec").is_null().then_some(KeySpec::Aes256));
-    if let (Some(s), Some(u)) = (spec_or_default, usage) {
-        let ok = match s {
-            KeySpec::Aes256 => u == KeyUsage::EncryptDecrypt,
-            KeySpec::EcP256 | KeySpec::EcP256k | KeySpec::EcSm2 => u == KeyUsage::SignVerify,
-            KeySpec::Rsa2048 | KeySpec::Rsa3072 => true,
-        };
-        if !ok {
-            diags.push(Diagnostic::attr_error(
-                "usage",
+/// The engine's spec/usage/multi-version/origin rules on what is known of
+/// a configuration (a null `spec` is the default `AES_256`).
+fn check_combinations(c: &KeyConfig, diags: &mut Diagnostics) {
+    if let Some(spec) = c.spec.known_or_null_as(KeySpec::Aes256) {
+        let rules = [
+            (
                 "Invalid usage for this key spec",
-                format!(
-                    "{s} keys only support usage {:?}",
-                    default_usage(s).as_str()
-                ),
-            ));
+                c.usage.known().map(|&u| validate::key_usage(spec, u)),
+            ),
+            (
+                "Invalid multi_version",
+                c.multi_version
+                    .known()
+                    .map(|&m| validate::key_multi_version(spec, m)),
+            ),
+            (
+                "Invalid origin",
+                c.origin.known().map(|&o| validate::key_origin(spec, o)),
+            ),
+        ];
+        for (summary, r) in rules {
+            if let Some(Err(e)) = r {
+                diags.push(store_diag(summary, &e));
+            }
         }
     }
-    let non_aes = spec_or_default.is_some_and(|s| s != KeySpec::Aes256);
-    if non_aes && config.get("multi_version").as_bool() == Some(true) {
-        diags.push(Diagnostic::attr_error(
-            "multi_version",
-            "Invalid multi_version",
-            "only AES_256 keys can be multi-version",
-        ));
-    }
-    diags.extend(rotation_refusal(config));
-    if origin == Some(KeyOrigin::External) && non_aes {
-        diags.push(Diagnostic::attr_error(
-            "origin",
-            "Invalid origin",
-            "EXTERNAL (BYOK) keys must be AES_256",
-        ));
-    }
-    let has_material = !config.get("key_material_wo").is_null();
-    if has_material && origin != Some(KeyOrigin::External) && !config.get("origin").is_unknown() {
+    diags.extend(rotation_refusal(c));
+    let has_material = !c.key_material_wo.is_null();
+    let external_or_unknown = matches!(c.origin, Attr::Known(KeyOrigin::External) | Attr::Unknown);
+    if has_material && !external_or_unknown {
         diags.push(Diagnostic::attr_error(
             "key_material_wo",
             "Key material needs origin EXTERNAL",
             "key_material_wo can only be set on keys with origin = \"EXTERNAL\"",
         ));
     }
-    if has_material && config.get("key_material_wo_version").is_null() {
+    if has_material && c.key_material_wo_version.is_null() {
         diags.push(Diagnostic::attr_error("key_material_wo_version", "Missing key_material_wo_version", "set key_material_wo_version together with key_material_wo (bump it to import new material)"));
     }
-    if let Some(m) = config.get("key_material_wo").as_str() {
+    if let Some(m) = c.key_material_wo.known() {
         match decode_material(m) {
             Err(d) => diags.push(d),
             Ok(bytes) if bytes.len() != 32 => diags.push(Diagnostic::attr_error(
@@ -276,136 +175,74 @@ impl Resource<ProviderCtx> for KeyResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_enum::<KeySpec>(config, "spec", &mut diags);
-        check_enum::<KeyUsage>(config, "usage", &mut diags);
-        check_enum::<ProtectionLevel>(config, "protection_level", &mut diags);
-        check_enum::<KeyOrigin>(config, "origin", &mut diags);
-        check_instance_id(config, "instance_id", &mut diags);
-        let window = config.get("deletion_window_in_days");
-        if matches!(window, Value::Int(_) | Value::Float(_))
-            && window
-                .as_i64()
-                .is_none_or(|w| validate::deletion_window(w).is_err())
-        {
-            let shown = match window {
-                Value::Int(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                _ => String::new(),
-            };
-            let days = &validate::DELETION_WINDOW_DAYS;
-            diags.push(Diagnostic::attr_error(
-                "deletion_window_in_days",
-                "Invalid deletion window",
-                format!(
-                    "deletion_window_in_days must be a whole number from {} to {}; got {shown}",
-                    days.start(),
-                    days.end()
-                ),
-            ));
+        let (c, mut diags) = KeyConfig::from_value_partial(config);
+        check_instance_id("instance_id", &c.instance_id, &mut diags);
+        if let Some(&w) = c.deletion_window_in_days.known() {
+            if validate::deletion_window(w).is_err() {
+                let days = &validate::DELETION_WINDOW_DAYS;
+                diags.push(Diagnostic::attr_error(
+                    "deletion_window_in_days",
+                    "Invalid deletion window",
+                    format!(
+                        "deletion_window_in_days must be a whole number from {} to {}; got {w}",
+                        days.start(),
+                        days.end()
+                    ),
+                ));
+            }
         }
-        if let Some(r) = config.get("rotation_interval").as_str() {
+        if let Some(r) = c.rotation_interval.known() {
             if let Err(e) = rotation::parse_interval(r) {
                 diags.push(store_diag("Invalid rotation_interval", &e));
             }
         }
-        check_combinations(config, &mut diags);
+        check_combinations(&c, &mut diags);
         diags
     }
 
     fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
         if req.is_destroy() {
-            if bool_or(&req.prior, "deletion_protection", false) {
+            let prior = KeyModel::from_value(&req.prior)?;
+            if prior.args.deletion_protection {
                 return Err(vec![Diagnostic::attr_error(
                     "deletion_protection",
                     "Deletion protection is on",
                     format!(
                         "key {} has deletion_protection = true; set it to false and apply before destroying the key",
-                        str_or(&req.prior, "id", "")
+                        prior.id
                     ),
                 )]);
             }
             return Ok(default_plan(&self.schema(), req));
         }
-        let mut resp = default_plan(&self.schema(), req);
-        let (cfg, p) = (&req.config, &mut resp.planned);
-        let refuse_rotation = |p: &Value| rotation_refusal(p).map_or(Ok(()), |d| Err(vec![d]));
+        let cfg = KeyConfig::from_value(&req.config)?;
+        let resp = default_plan(&self.schema(), req);
         if req.is_create() {
-            let spec = parse_attr(p, "spec", KeySpec::Aes256)?;
-            check_reference(req, p, "instance_id", "Invalid instance_id", |id| {
-                ctx.kms.instance_for_new_objects(id).map(drop)
-            })?;
-            default_if_null(p, cfg, "instance_id", Value::Null);
-            default_if_null(p, cfg, "spec", Value::string(spec.as_str()));
-            default_if_null(p, cfg, "usage", Value::string(default_usage(spec).as_str()));
-            default_if_null(p, cfg, "protection_level", Value::string("SOFTWARE"));
-            default_if_null(p, cfg, "origin", Value::string("KMS"));
-            default_if_null(p, cfg, "multi_version", Value::Bool(false));
-            p.set("deletion_date", Value::Null);
-            refuse_rotation(p)?;
-            let external = p.get("origin").as_str() == Some("EXTERNAL");
-            let state = planned_state(external && cfg.get("key_material_wo").is_null(), p);
-            p.set("state", state);
-            if p.get("state").as_str() == Some("PendingImport") {
-                p.set("current_version", Value::string(""));
-            }
-            p.set("last_rotation_date", Value::Null);
-            if cfg.get("rotation_interval").is_null() {
-                p.set("next_rotation_date", Value::Null);
-            }
-            return Ok(resp);
+            return plan_create(ctx, &cfg, resp);
         }
-        refuse_rotation(p)?;
-        let prior = &req.prior;
-        let reimport =
-            changed(prior, p, "key_material_wo_version") && !cfg.get("key_material_wo").is_null();
-        if changed(prior, p, "enabled") || reimport {
-            let pending = prior.get("state").as_str() == Some("PendingImport") && !reimport;
-            let state = planned_state(pending, p);
-            p.set("state", state);
-        }
-        if let (true, Some(m)) = (reimport, cfg.get("key_material_wo").as_str()) {
-            check_reimport(ctx, prior, m)?;
-        }
-        if reimport && prior.get("state").as_str() == Some("PendingImport") {
-            p.set("current_version", Value::Unknown);
-        }
-        if changed(prior, p, "instance_id") {
-            check_move(ctx, prior, p)?;
-            if let (Some(id), false) = (prior.get("id").as_str(), p.get("instance_id").is_unknown())
-            {
-                let target = Container::from_instance_id(p.get("instance_id").as_str());
-                ctx.planned_key_moves.record(id, &target);
-            }
-        }
-        if changed(prior, p, "rotation_interval") {
-            let next = match p.get("rotation_interval") {
-                Value::Null => Value::Null,
-                _ => Value::Unknown,
-            };
-            p.set("next_rotation_date", next);
-        }
-        Ok(resp)
+        plan_update(ctx, &cfg, &KeyModel::from_value(&req.prior)?, resp)
     }
 
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
         if req.is_destroy() {
-            return destroy(ctx, &req.prior);
+            return destroy(ctx, &KeyModel::from_value(&req.prior)?);
         }
-        let p = &req.planned;
-        let mut key = if req.is_create() {
-            create(ctx, p)?
+        let planned = KeyArgs::from_value(&req.planned)?;
+        let cfg = KeyConfig::from_value(&req.config)?;
+        let (mut key, material_due) = if req.is_create() {
+            (create(ctx, &planned)?, true)
         } else {
-            update(ctx, &req.prior, p)?
+            let prior = KeyModel::from_value(&req.prior)?;
+            let due = planned.key_material_wo_version != prior.args.key_material_wo_version;
+            (update(ctx, &prior, &planned)?, due)
         };
-        let material_due = req.is_create() || changed(&req.prior, p, "key_material_wo_version");
-        if let (true, Some(m)) = (material_due, req.config.get("key_material_wo").as_str()) {
+        if let (true, Some(m)) = (material_due, cfg.key_material_wo.known()) {
             let bytes = decode_material(m).map_err(|d| vec![d])?;
             key = ctx
                 .kms
                 .import_key_material(&key.id, &bytes)
                 .map_err(|e| partial(&key, "Cannot import key material", &e))?;
-            if !bool_or(p, "enabled", true) {
+            if !planned.enabled {
                 let upd = KeyUpdate {
                     enabled: Some(false),
                     ..KeyUpdate::default()
@@ -416,14 +253,14 @@ impl Resource<ProviderCtx> for KeyResource {
                     .map_err(|e| partial(&key, "Cannot disable key", &e))?;
             }
         }
-        Ok(key_value(&key, p))
+        Ok(key_value(&key, Some(&planned)))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        let id = str_or(state, "id", "");
-        match ctx.kms.get_key(&id) {
+        let prior = KeyModel::from_value(state)?;
+        match ctx.kms.get_key(&prior.id) {
             Ok(k) if k.state == KeyState::PendingDeletion => Ok(Value::Null),
-            Ok(k) => Ok(key_value(&k, state)),
+            Ok(k) => Ok(key_value(&k, Some(&prior.args))),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(store_err("Cannot read key")(e)),
         }
@@ -445,19 +282,119 @@ impl Resource<ProviderCtx> for KeyResource {
                 ),
             )]);
         }
-        Ok(key_value(&k, &Value::Null))
+        Ok(key_value(&k, None))
     }
+}
+
+fn refuse_rotation(planned: &KeyConfig) -> Result<(), Diagnostics> {
+    rotation_refusal(planned).map_or(Ok(()), |d| Err(vec![d]))
+}
+
+/// A create plan: the defaults the configuration leaves null filled in,
+/// then the computed attributes the completed plan decides.
+fn plan_create(
+    ctx: &ProviderCtx,
+    cfg: &KeyConfig,
+    mut resp: PlanResponse,
+) -> Result<PlanResponse, Diagnostics> {
+    check_reference(
+        &cfg.instance_id,
+        true,
+        ("instance_id", "Invalid instance_id"),
+        |id| ctx.kms.instance_for_new_objects(id).map(drop),
+    )?;
+    let spec = cfg.spec.known_or_null_as(KeySpec::Aes256);
+    let usage = spec.map_or(Value::Unknown, |s| validate::default_usage(s).to_value());
+    let p = &mut resp.planned;
+    default_if_null(p, cfg.instance_id.is_null(), "instance_id", Value::Null);
+    default_if_null(p, cfg.spec.is_null(), "spec", KeySpec::Aes256.to_value());
+    default_if_null(p, cfg.usage.is_null(), "usage", usage);
+    let software = ProtectionLevel::Software.to_value();
+    default_if_null(
+        p,
+        cfg.protection_level.is_null(),
+        "protection_level",
+        software,
+    );
+    default_if_null(p, cfg.origin.is_null(), "origin", KeyOrigin::Kms.to_value());
+    default_if_null(
+        p,
+        cfg.multi_version.is_null(),
+        "multi_version",
+        Value::Bool(false),
+    );
+    p.set("deletion_date", Value::Null);
+    let planned = KeyConfig::from_value(p)?;
+    refuse_rotation(&planned)?;
+    let external = planned.origin.known() == Some(&KeyOrigin::External);
+    let pending = external && cfg.key_material_wo.is_null();
+    p.set("state", planned_state(pending, &planned.enabled));
+    if pending {
+        p.set("current_version", Value::string(""));
+    }
+    p.set("last_rotation_date", Value::Null);
+    if cfg.rotation_interval.is_null() {
+        p.set("next_rotation_date", Value::Null);
+    }
+    Ok(resp)
+}
+
+/// An update plan: state, versions and rotation dates that the change
+/// decides, and the engine's checks of a re-import or a move.
+fn plan_update(
+    ctx: &ProviderCtx,
+    cfg: &KeyConfig,
+    prior: &KeyModel,
+    mut resp: PlanResponse,
+) -> Result<PlanResponse, Diagnostics> {
+    let p = &mut resp.planned;
+    let planned = KeyConfig::from_value(p)?;
+    refuse_rotation(&planned)?;
+    let old = &prior.args;
+    let reimport = planned
+        .key_material_wo_version
+        .changes(old.key_material_wo_version.as_ref())
+        && !cfg.key_material_wo.is_null();
+    let was_pending = prior.state == KeyState::PendingImport;
+    if planned.enabled.changes(Some(&old.enabled)) || reimport {
+        p.set(
+            "state",
+            planned_state(was_pending && !reimport, &planned.enabled),
+        );
+    }
+    if let (true, Some(m)) = (reimport, cfg.key_material_wo.known()) {
+        check_reimport(ctx, &prior.id, m)?;
+    }
+    if reimport && was_pending {
+        p.set("current_version", Value::Unknown);
+    }
+    if planned.instance_id.changes(old.instance_id.as_ref()) {
+        if let Some(target) = planned_container(&planned.instance_id) {
+            check_move(ctx, &prior.id, &target)?;
+            ctx.planned_key_moves.record(&prior.id, &target);
+        }
+    }
+    if planned
+        .rotation_interval
+        .changes(old.rotation_interval.as_ref())
+    {
+        let next = match planned.rotation_interval {
+            Attr::Null => Value::Null,
+            _ => Value::Unknown,
+        };
+        p.set("next_rotation_date", next);
+    }
+    Ok(resp)
 }
 
 /// A planned re-import (bumped `key_material_wo_version`) must pass the
 /// rule the apply enforces: the same material again is a no-op, other
 /// material is refused here, on `key_material_wo`, rather than at apply.
-fn check_reimport(ctx: &ProviderCtx, prior: &Value, material: &str) -> Result<(), Diagnostics> {
+fn check_reimport(ctx: &ProviderCtx, id: &str, material: &str) -> Result<(), Diagnostics> {
     let bytes = sm2::elliptic_curve::zeroize::Zeroizing::new(
         decode_material(material).map_err(|d| vec![d])?,
     );
-    let id = str_or(prior, "id", "");
-    ctx.kms.check_key_material_import(&id, &bytes).map_err(|e| {
+    ctx.kms.check_key_material_import(id, &bytes).map_err(|e| {
         vec![Diagnostic::attr_error(
             "key_material_wo",
             "Key material cannot be imported",
@@ -476,16 +413,12 @@ fn partial(key: &Key, summary: &str, e: &StoreError) -> Diagnostics {
     vec![d]
 }
 
-fn check_move(ctx: &ProviderCtx, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
-    let target = match planned.get("instance_id") {
-        Value::Unknown => return Ok(()),
-        v => Container::from_instance_id(v.as_str()),
-    };
+fn check_move(ctx: &ProviderCtx, id: &str, target: &Container) -> Result<(), Diagnostics> {
     let key = ctx
         .kms
-        .get_key(&str_or(prior, "id", ""))
+        .get_key(id)
         .map_err(store_err("Cannot plan key migration"))?;
-    ctx.kms.check_key_migratable(&key, &target).map_err(|e| {
+    ctx.kms.check_key_migratable(&key, target).map_err(|e| {
         vec![Diagnostic::attr_error(
             "instance_id",
             "Key cannot be migrated",
@@ -497,36 +430,31 @@ fn check_move(ctx: &ProviderCtx, prior: &Value, planned: &Value) -> Result<(), D
     })
 }
 
-fn create(ctx: &ProviderCtx, p: &Value) -> Result<Key, Diagnostics> {
-    let spec = parse_attr(p, "spec", KeySpec::Aes256)?;
+fn create(ctx: &ProviderCtx, a: &KeyArgs) -> Result<Key, Diagnostics> {
     let new = NewKey {
-        container: Container::from_instance_id(p.get("instance_id").as_str()),
-        spec,
-        usage: parse_attr(p, "usage", default_usage(spec))?,
-        protection_level: parse_attr(p, "protection_level", ProtectionLevel::Software)?,
-        origin: parse_attr(p, "origin", KeyOrigin::Kms)?,
-        multi_version: bool_or(p, "multi_version", false),
-        description: str_or(p, "description", ""),
-        tags: tags_of(p, "tags"),
-        enabled: bool_or(p, "enabled", true),
-        deletion_protection: bool_or(p, "deletion_protection", false),
-        deletion_window_in_days: int_or(
-            p,
-            "deletion_window_in_days",
-            NewKey::DEFAULT_DELETION_WINDOW_DAYS,
-        ),
-        rotation_interval: opt_str(p, "rotation_interval"),
+        container: Container::from_instance_id(a.instance_id.as_deref()),
+        spec: a.spec,
+        usage: a.usage,
+        protection_level: a.protection_level,
+        origin: a.origin,
+        multi_version: a.multi_version,
+        description: a.description.clone().unwrap_or_default(),
+        tags: a.tags.clone().unwrap_or_default(),
+        enabled: a.enabled,
+        deletion_protection: a.deletion_protection,
+        deletion_window_in_days: a.deletion_window_in_days,
+        rotation_interval: a.rotation_interval.clone(),
     };
     ctx.kms
         .create_key(new)
         .map_err(|e| vec![reference_diag("Cannot create key", "instance_id", &e)])
 }
 
-fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostics> {
-    let id = str_or(prior, "id", "");
-    if changed(prior, p, "instance_id") {
-        let target = Container::from_instance_id(p.get("instance_id").as_str());
-        ctx.kms.move_key(&id, &target).map_err(|e| {
+fn update(ctx: &ProviderCtx, prior: &KeyModel, p: &KeyArgs) -> Result<Key, Diagnostics> {
+    let (id, old) = (prior.id.as_str(), &prior.args);
+    if p.instance_id != old.instance_id {
+        let target = Container::from_instance_id(p.instance_id.as_deref());
+        ctx.kms.move_key(id, &target).map_err(|e| {
             vec![
                 store_diag("Cannot migrate key", &e)
                     .at(crate::framework::AttrPath::attr("instance_id")),
@@ -534,35 +462,29 @@ fn update(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<Key, Diagnostic
         })?;
     }
     let upd = KeyUpdate {
-        description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
-        tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
-        enabled: (changed(prior, p, "enabled")
-            && prior.get("state").as_str() != Some("PendingImport"))
-        .then(|| bool_or(p, "enabled", true)),
-        deletion_protection: changed(prior, p, "deletion_protection")
-            .then(|| bool_or(p, "deletion_protection", false)),
-        deletion_window_in_days: changed(prior, p, "deletion_window_in_days").then(|| {
-            int_or(
-                p,
-                "deletion_window_in_days",
-                NewKey::DEFAULT_DELETION_WINDOW_DAYS,
-            )
-        }),
-        rotation_interval: changed(prior, p, "rotation_interval")
-            .then(|| opt_str(p, "rotation_interval")),
+        description: (p.description != old.description)
+            .then(|| p.description.clone().unwrap_or_default()),
+        tags: (p.tags != old.tags).then(|| p.tags.clone().unwrap_or_default()),
+        enabled: (p.enabled != old.enabled && prior.state != KeyState::PendingImport)
+            .then_some(p.enabled),
+        deletion_protection: (p.deletion_protection != old.deletion_protection)
+            .then_some(p.deletion_protection),
+        deletion_window_in_days: (p.deletion_window_in_days != old.deletion_window_in_days)
+            .then_some(p.deletion_window_in_days),
+        rotation_interval: (p.rotation_interval != old.rotation_interval)
+            .then(|| p.rotation_interval.clone()),
     };
     if upd == KeyUpdate::default() {
-        return ctx.kms.get_key(&id).map_err(store_err("Cannot read key"));
+        return ctx.kms.get_key(id).map_err(store_err("Cannot read key"));
     }
     ctx.kms
-        .update_key(&id, upd)
+        .update_key(id, upd)
         .map_err(store_err("Cannot update key"))
 }
 
-fn destroy(ctx: &ProviderCtx, prior: &Value) -> Result<Value, Diagnostics> {
-    let id = str_or(prior, "id", "");
-    let window = prior.get("deletion_window_in_days").as_i64();
-    match ctx.kms.schedule_key_deletion(&id, window) {
+fn destroy(ctx: &ProviderCtx, prior: &KeyModel) -> Result<Value, Diagnostics> {
+    let window = Some(prior.args.deletion_window_in_days);
+    match ctx.kms.schedule_key_deletion(&prior.id, window) {
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
         Err(e) => Err(store_err("Cannot schedule key deletion")(e)),
     }

@@ -3,10 +3,36 @@
 use super::ProviderCtx;
 use super::common::store_err;
 use super::key::{key_attributes, key_value};
-use crate::framework::{AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value};
+use crate::framework::{
+    Attr, AttrType, Attribute, DataSource, Decoder, Diagnostic, Diagnostics, Model, Schema,
+    ToValue, Value,
+};
 
 /// The `keyshift_key` data source type.
 pub struct KeyData;
+
+/// What the data source is asked for: a key by `id` or by `alias`.
+struct KeyLookup {
+    id: Attr<String>,
+    alias: Attr<String>,
+}
+
+impl Model for KeyLookup {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        KeyLookup {
+            id: d.attr("id"),
+            alias: d.attr("alias"),
+        }
+    }
+}
+
+fn one_of_id_and_alias(detail: &str) -> Diagnostics {
+    vec![Diagnostic::attr_error(
+        "id",
+        "Set exactly one of id and alias",
+        detail,
+    )]
+}
 
 impl DataSource<ProviderCtx> for KeyData {
     fn type_name(&self) -> &'static str {
@@ -37,33 +63,31 @@ impl DataSource<ProviderCtx> for KeyData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let (id, alias) = (config.get("id"), config.get("alias"));
-        if id.is_unknown() || alias.is_unknown() || id.is_null() != alias.is_null() {
-            return Vec::new();
+        let (c, mut diags) = KeyLookup::from_value_partial(config);
+        let (id, alias) = (&c.id, &c.alias);
+        if !(id.is_unknown() || alias.is_unknown() || id.is_null() != alias.is_null()) {
+            diags.extend(one_of_id_and_alias(
+                "data.keyshift_key needs either `id` or `alias`, not both and not neither",
+            ));
         }
-        vec![Diagnostic::attr_error(
-            "id",
-            "Set exactly one of id and alias",
-            "data.keyshift_key needs either `id` or `alias`, not both and not neither",
-        )]
+        diags
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let wanted = config
-            .get("id")
-            .as_str()
-            .or(config.get("alias").as_str())
-            .unwrap_or_default();
+        let c = KeyLookup::from_value(config)?;
+        let Some(wanted) = c.id.known().or(c.alias.known()) else {
+            return Err(one_of_id_and_alias("neither was set"));
+        };
         let key = ctx
             .kms
             .resolve_key(wanted)
             .map_err(store_err("Key not found"))?;
-        let mut v = key_value(&key, &Value::Null);
+        let mut v = key_value(&key, None);
         if let Some(o) = v.as_object_mut() {
             o.remove("key_material_wo");
             o.remove("key_material_wo_version");
         }
-        v.set("alias", config.get("alias").clone());
+        v.set("alias", c.alias.to_value());
         Ok(v)
     }
 }
@@ -103,7 +127,7 @@ mod tests {
                 pending.deletion_date.clone(),
             ),
         ] {
-            let v = key_value(&k, &Value::Null);
+            let v = key_value(&k, None);
             assert_eq!(v.get("enabled"), &Value::Bool(enabled), "{name}");
             assert_eq!(v.get("deletion_date"), &Value::opt_string(date), "{name}");
         }

@@ -4,11 +4,29 @@
 use super::ProviderCtx;
 use super::common::{check_instance_id, object, store_err};
 use super::ekms_config::{check_arn, health_values};
-use crate::framework::{AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value};
+use crate::framework::{
+    Attr, AttrType, Attribute, DataSource, Decoder, Diagnostic, Diagnostics, Model, Schema,
+    ToValue, Value,
+};
 use crate::store::Container;
 
 /// The `keyshift_key_status` data source type.
 pub struct KeyStatusData;
+
+/// What the data source checks: a key by ARN, or a container's configured key.
+struct StatusQuery {
+    aws_kms_key_arn: Attr<String>,
+    instance_id: Attr<String>,
+}
+
+impl Model for StatusQuery {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        StatusQuery {
+            aws_kms_key_arn: d.attr("aws_kms_key_arn"),
+            instance_id: d.attr("instance_id"),
+        }
+    }
+}
 
 impl DataSource<ProviderCtx> for KeyStatusData {
     fn type_name(&self) -> &'static str {
@@ -53,12 +71,10 @@ impl DataSource<ProviderCtx> for KeyStatusData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_arn(config, "aws_kms_key_arn", &mut diags);
-        check_instance_id(config, "instance_id", &mut diags);
-        if config.get("aws_kms_key_arn").as_str().is_some()
-            && config.get("instance_id").as_str().is_some()
-        {
+        let (c, mut diags) = StatusQuery::from_value_partial(config);
+        check_arn("aws_kms_key_arn", &c.aws_kms_key_arn, &mut diags);
+        check_instance_id("instance_id", &c.instance_id, &mut diags);
+        if c.aws_kms_key_arn.known().is_some() && c.instance_id.known().is_some() {
             diags.push(Diagnostic::attr_error("instance_id", "Set aws_kms_key_arn or instance_id, not both",
                 "`instance_id` selects the container whose configured key is checked; with `aws_kms_key_arn` set it has no meaning"));
         }
@@ -66,10 +82,11 @@ impl DataSource<ProviderCtx> for KeyStatusData {
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let (arn, h) = match config.get("aws_kms_key_arn").as_str() {
+        let q = StatusQuery::from_value(config)?;
+        let (arn, h) = match q.aws_kms_key_arn.known() {
             Some(arn) => (arn.to_string(), ctx.aws.health(arn)),
             None => {
-                let c = Container::from_instance_id(config.get("instance_id").as_str());
+                let c = Container::from_instance_id(q.instance_id.known().map(String::as_str));
                 let (info, h) = ctx.kms.ekms_health(&c, &*ctx.aws).map_err(|e| {
                     let mut d = store_err("No EKMS key to check")(e);
                     for x in &mut d {
@@ -82,7 +99,7 @@ impl DataSource<ProviderCtx> for KeyStatusData {
         };
         let mut pairs = vec![
             ("aws_kms_key_arn", Value::string(arn)),
-            ("instance_id", config.get("instance_id").clone()),
+            ("instance_id", q.instance_id.to_value()),
             ("status", Value::string(h.status.as_str())),
         ];
         pairs.extend(

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::framework::AttrPath;
+use crate::resources::common::object;
+use crate::store::KeyUsage;
 
 fn cfg(pairs: Vec<(&str, Value)>) -> Value {
     object(pairs)
@@ -275,7 +277,7 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
     let mut nk = NewKey::new(Container::Shared, KeySpec::Aes256, KeyUsage::EncryptDecrypt);
     nk.multi_version = true;
     let key = ctx.kms.create_key(nk).unwrap();
-    let prior = key_value(&key, &Value::Null);
+    let prior = key_value(&key, None);
     let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
     assert_eq!(p.get("multi_version"), &Value::Bool(true));
     assert_eq!(p.get("next_rotation_date"), &Value::Unknown);
@@ -291,7 +293,7 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
             },
         )
         .unwrap();
-    let prior = key_value(&rotating, &Value::Null);
+    let prior = key_value(&rotating, None);
     assert!(prior.get("next_rotation_date").as_str().is_some());
     let p = plan(&ctx, &prior, &full(vec![interval()])).unwrap();
     assert_eq!(p.get("next_rotation_date"), prior.get("next_rotation_date"));
@@ -305,7 +307,69 @@ fn plan_refuses_intervals_that_can_never_rotate_and_plans_rotation_dates() {
             KeyUsage::EncryptDecrypt,
         ))
         .unwrap();
-    let prior = key_value(&single, &Value::Null);
+    let prior = key_value(&single, None);
     let refused = plan(&ctx, &prior, &full(vec![interval()])).unwrap_err();
     assert_eq!(refused[0].path, Some(AttrPath::attr("rotation_interval")));
+}
+
+/// A state the provider cannot read is an error on the attribute, never a
+/// default: a key whose state lost its id is not silently dropped from
+/// state (refresh) or reported destroyed (apply) as `get_key("")` would.
+#[test]
+fn a_bad_state_is_a_diagnostic_on_the_attribute() {
+    let (_d, ctx) = ctx();
+    let key = ctx
+        .kms
+        .create_key(NewKey::new(
+            Container::Shared,
+            KeySpec::Aes256,
+            KeyUsage::EncryptDecrypt,
+        ))
+        .unwrap();
+    let good = key_value(&key, None);
+    assert_eq!(KeyResource.read(&ctx, &good).unwrap(), good);
+    let with = |attr: &str, v: Value| {
+        let mut s = good.clone();
+        s.set(attr, v);
+        s
+    };
+    let cases = [
+        ("no id", with("id", Value::Null), "id", "Missing id"),
+        ("unknown id", with("id", Value::Unknown), "id", "Unknown id"),
+        (
+            "mistyped enabled",
+            with("enabled", "yes".into()),
+            "enabled",
+            "Invalid enabled",
+        ),
+        (
+            "spec not a spec",
+            with("spec", "AES_128".into()),
+            "spec",
+            "Invalid spec",
+        ),
+        (
+            "tags not strings",
+            with("tags", Value::Map([("a".into(), Value::Int(1))].into())),
+            "tags",
+            "Invalid tags",
+        ),
+    ];
+    for (name, state, attr, summary) in cases {
+        let destroy = ApplyRequest {
+            prior: state.clone(),
+            planned: Value::Null,
+            config: Value::Null,
+        };
+        for (op, r) in [
+            ("read", KeyResource.read(&ctx, &state)),
+            ("destroy", KeyResource.apply(&ctx, &destroy)),
+        ] {
+            let d = r.unwrap_err();
+            assert_eq!(d.len(), 1, "{name} {op}: {d:?}");
+            assert_eq!(d[0].path, Some(AttrPath::attr(attr)), "{name} {op}");
+            assert_eq!(d[0].summary, summary, "{name} {op}");
+        }
+    }
+    assert_eq!(ctx.kms.get_key(&key.id).unwrap().state, KeyState::Enabled);
 }

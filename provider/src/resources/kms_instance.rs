@@ -1,14 +1,11 @@
 //! `keyshift_kms_instance`: a dedicated KMS instance.
 
 use super::ProviderCtx;
-use super::common::{
-    bool_or, check_enum, create_diag, default_if_null, int_or, object, opt_str, parse_attr,
-    store_diag, store_err, str_or,
-};
+use super::common::{create_diag, default_if_null, object, store_diag, store_err};
 use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest, PlanResponse,
-    Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, Model, PlanRequest,
+    PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
 use crate::store::{
     Instance, InstanceStatus, InstanceType, InstanceUpdate, NewInstance, StoreError,
@@ -36,17 +33,80 @@ pub(crate) fn instance_attributes() -> Vec<Attribute> {
     ]
 }
 
-/// The state object of an instance (`force_destroy` taken from `shape`).
+crate::string_enum_value!(InstanceType => InstanceType::Software, InstanceStatus => InstanceStatus::Active);
+
+/// An instance's configuration (validate and plan).
+struct InstanceConfig {
+    name: Attr<String>,
+    instance_type: Attr<InstanceType>,
+    region: Attr<String>,
+    key_quota: Attr<i64>,
+    secret_quota: Attr<i64>,
+    force_destroy: Attr<bool>,
+}
+
+impl Model for InstanceConfig {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        InstanceConfig {
+            name: d.attr("name"),
+            instance_type: d.attr("type"),
+            region: d.attr("region"),
+            key_quota: d.attr("key_quota"),
+            secret_quota: d.attr("secret_quota"),
+            force_destroy: d.attr("force_destroy"),
+        }
+    }
+}
+
+/// An instance's planned value at apply (every default filled in).
+struct InstanceArgs {
+    name: String,
+    instance_type: InstanceType,
+    region: String,
+    key_quota: i64,
+    secret_quota: i64,
+    force_destroy: bool,
+}
+
+impl Model for InstanceArgs {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        InstanceArgs {
+            name: d.required("name"),
+            instance_type: d.required("type"),
+            region: d.required("region"),
+            key_quota: d.required("key_quota"),
+            secret_quota: d.required("secret_quota"),
+            force_destroy: d.required("force_destroy"),
+        }
+    }
+}
+
+/// An instance's prior state.
+struct InstanceModel {
+    id: String,
+    force_destroy: bool,
+}
+
+impl Model for InstanceModel {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        InstanceModel {
+            id: d.required("id"),
+            force_destroy: d.required("force_destroy"),
+        }
+    }
+}
+
+/// The state object of an instance (without the resource's `force_destroy`).
 pub(crate) fn instance_value(i: &Instance) -> Value {
     object(vec![
-        ("id", Value::string(&i.id)),
-        ("name", Value::string(&i.name)),
-        ("type", Value::string(i.instance_type.as_str())),
-        ("region", Value::string(&i.region)),
-        ("key_quota", Value::Int(i.key_quota)),
-        ("secret_quota", Value::Int(i.secret_quota)),
-        ("status", Value::string(i.status.as_str())),
-        ("created_at", Value::string(&i.created_at)),
+        ("id", i.id.to_value()),
+        ("name", i.name.to_value()),
+        ("type", i.instance_type.to_value()),
+        ("region", i.region.to_value()),
+        ("key_quota", i.key_quota.to_value()),
+        ("secret_quota", i.secret_quota.to_value()),
+        ("status", i.status.to_value()),
+        ("created_at", i.created_at.to_value()),
     ])
 }
 
@@ -56,19 +116,14 @@ fn state_of(i: &Instance, force_destroy: bool) -> Value {
     v
 }
 
-/// Quotas must be positive whole numbers.
-pub(crate) fn check_quota(config: &Value, attr: &'static str, diags: &mut Diagnostics) {
-    match config.get(attr) {
-        Value::Null | Value::Unknown => {}
-        v => {
-            if v.as_i64().is_none_or(|n| validate::quota(attr, n).is_err()) {
-                diags.push(Diagnostic::attr_error(
-                    attr,
-                    format!("Invalid {attr}"),
-                    "must be a whole number greater than 0",
-                ));
-            }
-        }
+/// Quotas must be positive (the engine's rule), on `attr`.
+fn check_quota(attr: &'static str, v: &Attr<i64>, diags: &mut Diagnostics) {
+    if let Some(Err(_)) = v.known().map(|&n| validate::quota(attr, n)) {
+        diags.push(Diagnostic::attr_error(
+            attr,
+            format!("Invalid {attr}"),
+            "must be a whole number greater than 0",
+        ));
     }
 }
 
@@ -92,15 +147,10 @@ impl Resource<ProviderCtx> for KmsInstance {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_enum::<InstanceType>(config, "type", &mut diags);
-        check_quota(config, "key_quota", &mut diags);
-        check_quota(config, "secret_quota", &mut diags);
-        if let Some(Err(e)) = config
-            .get("name")
-            .as_str()
-            .map(|n| validate::non_blank("name", n))
-        {
+        let (c, mut diags) = InstanceConfig::from_value_partial(config);
+        check_quota("key_quota", &c.key_quota, &mut diags);
+        check_quota("secret_quota", &c.secret_quota, &mut diags);
+        if let Some(Err(e)) = c.name.known().map(|n| validate::non_blank("name", n)) {
             diags.push(store_diag("Invalid name", &e));
         }
         diags
@@ -109,41 +159,44 @@ impl Resource<ProviderCtx> for KmsInstance {
     fn plan(&self, ctx: &ProviderCtx, req: &PlanRequest) -> Result<PlanResponse, Diagnostics> {
         let mut resp = default_plan(&self.schema(), req);
         if req.is_create() {
+            let c = InstanceConfig::from_value(&req.config)?;
             let p = &mut resp.planned;
-            default_if_null(p, &req.config, "type", Value::string("software"));
-            default_if_null(p, &req.config, "region", Value::string(&ctx.config.region));
-            default_if_null(p, &req.config, "key_quota", Value::Int(DEFAULT_KEY_QUOTA));
+            let software = InstanceType::Software.to_value();
+            default_if_null(p, c.instance_type.is_null(), "type", software);
+            let region = ctx.config.region.to_value();
+            default_if_null(p, c.region.is_null(), "region", region);
+            let keys = Value::Int(DEFAULT_KEY_QUOTA);
+            default_if_null(p, c.key_quota.is_null(), "key_quota", keys);
+            let secrets = Value::Int(DEFAULT_SECRET_QUOTA);
+            default_if_null(p, c.secret_quota.is_null(), "secret_quota", secrets);
             default_if_null(
                 p,
-                &req.config,
-                "secret_quota",
-                Value::Int(DEFAULT_SECRET_QUOTA),
+                c.force_destroy.is_null(),
+                "force_destroy",
+                Value::Bool(false),
             );
-            default_if_null(p, &req.config, "force_destroy", Value::Bool(false));
-            p.set("status", Value::string("active"));
+            p.set("status", InstanceStatus::Active.to_value());
         }
         Ok(resp)
     }
 
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
-        let force = bool_or(&req.planned, "force_destroy", false);
         if req.is_destroy() {
-            let id = str_or(&req.prior, "id", "");
-            let force = bool_or(&req.prior, "force_destroy", false);
-            return match ctx.kms.delete_instance(&id, force) {
+            let prior = InstanceModel::from_value(&req.prior)?;
+            return match ctx.kms.delete_instance(&prior.id, prior.force_destroy) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
                 Err(e) => Err(store_err("Cannot destroy KMS instance")(e)),
             };
         }
-        let p = &req.planned;
+        let p = InstanceArgs::from_value(&req.planned)?;
         let inst = if req.is_create() {
-            let name = str_or(p, "name", "");
+            let name = p.name.clone();
             let new = NewInstance {
-                name: name.clone(),
-                instance_type: parse_attr(p, "type", InstanceType::Software)?,
-                region: str_or(p, "region", &ctx.config.region),
-                key_quota: int_or(p, "key_quota", DEFAULT_KEY_QUOTA),
-                secret_quota: int_or(p, "secret_quota", DEFAULT_SECRET_QUOTA),
+                name: p.name,
+                instance_type: p.instance_type,
+                region: p.region,
+                key_quota: p.key_quota,
+                secret_quota: p.secret_quota,
             };
             ctx.kms.create_instance(new).map_err(|e| {
                 let what = format!("KMS instance {name:?}");
@@ -152,23 +205,23 @@ impl Resource<ProviderCtx> for KmsInstance {
                 vec![create_diag("Cannot create KMS instance", &e, kind, find)]
             })?
         } else {
-            let id = str_or(&req.prior, "id", "");
+            let prior = InstanceModel::from_value(&req.prior)?;
             let upd = InstanceUpdate {
-                key_quota: p.get("key_quota").as_i64(),
-                secret_quota: p.get("secret_quota").as_i64(),
+                key_quota: Some(p.key_quota),
+                secret_quota: Some(p.secret_quota),
             };
             ctx.kms
-                .update_instance(&id, upd)
+                .update_instance(&prior.id, upd)
                 .map_err(store_err("Cannot update KMS instance"))?
         };
-        Ok(state_of(&inst, force))
+        Ok(state_of(&inst, p.force_destroy))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        let id = opt_str(state, "id").unwrap_or_default();
-        match ctx.kms.get_instance(&id) {
+        let prior = InstanceModel::from_value(state)?;
+        match ctx.kms.get_instance(&prior.id) {
             Ok(i) if i.status == InstanceStatus::Deleting => Ok(Value::Null),
-            Ok(i) => Ok(state_of(&i, bool_or(state, "force_destroy", false))),
+            Ok(i) => Ok(state_of(&i, prior.force_destroy)),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(store_err("Cannot read KMS instance")(e)),
         }

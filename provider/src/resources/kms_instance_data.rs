@@ -3,10 +3,27 @@
 use super::ProviderCtx;
 use super::common::store_err;
 use super::kms_instance::{instance_attributes, instance_value};
-use crate::framework::{AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value};
+use crate::framework::{
+    Attr, AttrType, Attribute, DataSource, Decoder, Diagnostic, Diagnostics, Model, Schema, Value,
+};
 
 /// The `keyshift_kms_instance` data source type.
 pub struct KmsInstanceData;
+
+/// What the data source is asked for: an instance by `id` or by `name`.
+struct InstanceLookup {
+    id: Attr<String>,
+    name: Attr<String>,
+}
+
+impl Model for InstanceLookup {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        InstanceLookup {
+            id: d.attr("id"),
+            name: d.attr("name"),
+        }
+    }
+}
 
 impl DataSource<ProviderCtx> for KmsInstanceData {
     fn type_name(&self) -> &'static str {
@@ -38,19 +55,22 @@ impl DataSource<ProviderCtx> for KmsInstanceData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let (id, name) = (config.get("id"), config.get("name"));
+        let (c, mut diags) = InstanceLookup::from_value_partial(config);
+        let (id, name) = (&c.id, &c.name);
         if id.is_unknown() || name.is_unknown() || id.is_null() != name.is_null() {
-            return Vec::new();
+            return diags;
         }
-        vec![Diagnostic::attr_error(
+        diags.push(Diagnostic::attr_error(
             "id",
             "Set exactly one of id and name",
             "data.keyshift_kms_instance needs either `id` or `name`, not both and not neither",
-        )]
+        ));
+        diags
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let inst = match (config.get("id").as_str(), config.get("name").as_str()) {
+        let c = InstanceLookup::from_value(config)?;
+        let inst = match (c.id.known(), c.name.known()) {
             (Some(id), _) => ctx.kms.get_instance(id),
             (None, Some(name)) => ctx.kms.find_instance_by_name(name),
             (None, None) => {

@@ -8,12 +8,14 @@ mod ekms_config;
 mod ekms_key_policy_data;
 mod key;
 mod key_data;
+mod key_model;
 mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;
 mod planned_moves;
 mod preflight_data;
 mod secret;
+mod secret_model;
 mod secret_value_ephemeral;
 
 use std::path::PathBuf;

@@ -12,11 +12,12 @@
 use std::sync::Arc;
 
 use super::ProviderCtx;
-use super::common::{check_enum, check_instance_id, object, store_diag};
+use super::common::{check_instance_id, object, store_diag};
 use crate::engine::Kms;
 use crate::engine::preflight::{Operation, Side, preflight};
 use crate::framework::{
-    AttrPath, AttrType, Attribute, DataSource, Diagnostic, Diagnostics, Schema, Value,
+    Attr, AttrPath, AttrType, Attribute, DataSource, Decoder, Diagnostic, Diagnostics, Model,
+    Schema, ToValue, Value,
 };
 use crate::store::Container;
 use crate::store::{OpenOptions, StoreError, StoreLocation};
@@ -24,14 +25,46 @@ use crate::store::{OpenOptions, StoreError, StoreLocation};
 /// The `keyshift_preflight` data source type.
 pub struct PreflightData;
 
-fn side(ctx: &ProviderCtx, kms: &Kms, config: &Value, which: &str) -> Result<Side, Diagnostics> {
+crate::string_enum_value!(Operation => Operation::Move);
+
+/// The preflight question: an operation between two containers.
+struct PreflightQuery {
+    operation: Attr<Operation>,
+    source_instance_id: Attr<String>,
+    target_instance_id: Attr<String>,
+    legacy_support: Attr<bool>,
+    source_ekms_support: Attr<bool>,
+    target_ekms_support: Attr<bool>,
+}
+
+impl Model for PreflightQuery {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        PreflightQuery {
+            operation: d.attr("operation"),
+            source_instance_id: d.attr("source_instance_id"),
+            target_instance_id: d.attr("target_instance_id"),
+            legacy_support: d.attr("legacy_support"),
+            source_ekms_support: d.attr("source_ekms_support"),
+            target_ekms_support: d.attr("target_ekms_support"),
+        }
+    }
+}
+
+/// One side of the question: `(which, instance_id, ekms_support)`.
+type SideQuery<'a> = (&'a str, &'a Attr<String>, &'a Attr<bool>);
+
+fn side(
+    ctx: &ProviderCtx,
+    kms: &Kms,
+    (which, id, support): SideQuery,
+) -> Result<Side, Diagnostics> {
     let id_attr = format!("{which}_instance_id");
-    let c = Container::from_instance_id(config.get(&id_attr).as_str());
+    let c = Container::from_instance_id(id.known().map(String::as_str));
     let side = kms.preflight_side(&c, &*ctx.aws).map_err(|e| {
         vec![store_diag(&format!("Cannot classify the {which}"), &e).at(AttrPath::attr(&id_attr))]
     })?;
     let support_attr = format!("{which}_ekms_support");
-    if config.get(&support_attr).as_bool() != Some(false) {
+    if support.known() != Some(&false) {
         return Ok(side);
     }
     match side {
@@ -147,50 +180,41 @@ impl DataSource<ProviderCtx> for PreflightData {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_enum::<Operation>(config, "operation", &mut diags);
-        check_instance_id(config, "source_instance_id", &mut diags);
-        check_instance_id(config, "target_instance_id", &mut diags);
+        let (q, mut diags) = PreflightQuery::from_value_partial(config);
+        check_instance_id("source_instance_id", &q.source_instance_id, &mut diags);
+        check_instance_id("target_instance_id", &q.target_instance_id, &mut diags);
         diags
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let op: Operation = config
-            .get("operation")
-            .as_str()
-            .unwrap_or_default()
-            .parse()
-            .map_err(|e: String| {
-                vec![Diagnostic::attr_error("operation", "Invalid operation", e)]
-            })?;
-        let source = side(ctx, &ctx.kms, config, "source")?;
+        let q = PreflightQuery::from_value(config)?;
+        let Some(&op) = q.operation.known() else {
+            let detail = "operation must be set";
+            return Err(vec![Diagnostic::attr_error(
+                "operation",
+                "Missing operation",
+                detail,
+            )]);
+        };
+        let source_side = ("source", &q.source_instance_id, &q.source_ekms_support);
+        let source = side(ctx, &ctx.kms, source_side)?;
         let other = target_kms(ctx, config)?;
-        let target = side(ctx, other.as_ref().unwrap_or(&ctx.kms), config, "target")?;
-        let legacy = config
-            .get("legacy_support")
-            .as_bool()
+        let target_side = ("target", &q.target_instance_id, &q.target_ekms_support);
+        let target = side(ctx, other.as_ref().unwrap_or(&ctx.kms), target_side)?;
+        let legacy = q
+            .legacy_support
+            .known()
+            .copied()
             .unwrap_or(ctx.config.legacy_support);
         let v = preflight(op, &source, &target, legacy);
         Ok(object(vec![
-            ("operation", Value::string(op.as_str())),
-            (
-                "source_instance_id",
-                config.get("source_instance_id").clone(),
-            ),
-            (
-                "target_instance_id",
-                config.get("target_instance_id").clone(),
-            ),
+            ("operation", op.to_value()),
+            ("source_instance_id", q.source_instance_id.to_value()),
+            ("target_instance_id", q.target_instance_id.to_value()),
             ("target_store_path", config.get("target_store_path").clone()),
-            ("legacy_support", config.get("legacy_support").clone()),
-            (
-                "source_ekms_support",
-                config.get("source_ekms_support").clone(),
-            ),
-            (
-                "target_ekms_support",
-                config.get("target_ekms_support").clone(),
-            ),
+            ("legacy_support", q.legacy_support.to_value()),
+            ("source_ekms_support", q.source_ekms_support.to_value()),
+            ("target_ekms_support", q.target_ekms_support.to_value()),
             ("result", Value::string(v.result())),
             ("row", Value::Int(i64::from(v.row))),
             ("reason", Value::string(&v.reason)),

@@ -25,15 +25,16 @@
 
 use super::ProviderCtx;
 use super::common::{
-    changed, check_enum, check_instance_id, default_if_null, is_instance_id, object, parse_attr,
-    secret_exists_diag, store_diag, str_or, tags_of, tags_value, text_value,
+    check_instance_id, default_if_null, planned_container, secret_exists_diag, store_diag,
 };
+use super::secret_model::{SecretArgs, SecretConfig, SecretModel, secret_state};
 use crate::engine::kms_secrets::{secret_name, secret_value};
+use crate::engine::validate;
 use crate::framework::{
-    ApplyRequest, AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, PlanRequest,
-    PlanResponse, Resource, Schema, Value, default_plan,
+    ApplyRequest, Attr, AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, Model, PlanRequest,
+    PlanResponse, Resource, Schema, ToValue, Value, default_plan,
 };
-use crate::store::{Container, NewSecret, Secret, SecretType, SecretUpdate, StoreError};
+use crate::store::{Container, NewSecret, SecretType, SecretUpdate, StoreError};
 
 /// The `keyshift_secret` resource type.
 pub struct SecretResource;
@@ -56,51 +57,35 @@ fn attributes() -> Vec<Attribute> {
     ]
 }
 
-/// The state object of `s`. Values never come from the store: `shape` (the
-/// prior or planned value) carries `secret_data` and `secret_data_wo_version`.
-fn secret_state(s: &Secret, shape: &Value) -> Value {
-    object(vec![
-        ("id", Value::string(&s.id)),
-        ("name", Value::string(&s.name)),
-        ("instance_id", Value::opt_string(s.container.instance_id())),
-        ("type", Value::string(s.secret_type.as_str())),
-        ("encryption_key_id", Value::string(&s.encryption_key_id)),
-        (
-            "description",
-            text_value(&s.description, shape.get("description")),
-        ),
-        ("tags", tags_value(&s.tags, shape.get("tags"))),
-        ("secret_data_wo", Value::Null),
-        (
-            "secret_data_wo_version",
-            shape.get("secret_data_wo_version").clone(),
-        ),
-        ("secret_data", shape.get("secret_data").clone()),
-        ("version_id", Value::string(&s.current_version_id)),
-    ])
-}
-
 /// An imported state whose value attributes are both unset: the first
 /// configured value is adopted (compared, not blindly rewritten).
-fn adopted(prior: &Value) -> bool {
-    prior.get("secret_data").is_null() && prior.get("secret_data_wo_version").is_null()
+fn adopted(prior: &SecretArgs) -> bool {
+    prior.secret_data.is_none() && prior.secret_data_wo_version.is_none()
 }
 
-/// Whether this update writes a new version.
-fn writes_value(prior: &Value, planned: &Value, config: &Value) -> bool {
-    let wo_bump = changed(prior, planned, "secret_data_wo_version")
-        && !config.get("secret_data_wo").is_null();
-    let data = changed(prior, planned, "secret_data") && !planned.get("secret_data").is_null();
+/// Whether an update writes a new version: `secret_data` changes to a
+/// value, or `secret_data_wo_version` changes with `secret_data_wo` set in
+/// the configuration (`wo_set`), unless the state was just imported.
+fn writes_value(
+    prior: &SecretArgs,
+    (wo_version, data): (&Attr<i64>, &Attr<String>),
+    wo_set: bool,
+) -> bool {
+    let wo_bump = wo_version.changes(prior.secret_data_wo_version.as_ref()) && wo_set;
+    let data = data.changes(prior.secret_data.as_ref()) && !data.is_null();
     data || (wo_bump && !adopted(prior))
 }
 
 /// The value to write, from the write-only attribute (configuration) or
 /// `secret_data` (planned); and the attribute it came from.
-fn value_of(req: &ApplyRequest) -> Result<(&str, &'static str), Diagnostics> {
-    if let Some(v) = req.config.get("secret_data_wo").as_str() {
+fn value_of<'a>(
+    cfg: &'a SecretConfig,
+    planned: &'a SecretArgs,
+) -> Result<(&'a str, &'static str), Diagnostics> {
+    if let Some(v) = cfg.secret_data_wo.known() {
         return Ok((v, "secret_data_wo"));
     }
-    if let Some(v) = req.planned.get("secret_data").as_str() {
+    if let Some(v) = &planned.secret_data {
         return Ok((v, "secret_data"));
     }
     Err(vec![Diagnostic::attr_error(
@@ -124,12 +109,8 @@ fn diag(summary: &str, e: &StoreError, value_attr: &str) -> Diagnostic {
     }
 }
 
-fn check_values(config: &Value, diags: &mut Diagnostics) {
-    let (wo, data, ver) = (
-        config.get("secret_data_wo"),
-        config.get("secret_data"),
-        config.get("secret_data_wo_version"),
-    );
+fn check_values(c: &SecretConfig, diags: &mut Diagnostics) {
+    let (wo, data, ver) = (&c.secret_data_wo, &c.secret_data, &c.secret_data_wo_version);
     if !wo.is_null() && !wo.is_unknown() && !data.is_null() && !data.is_unknown() {
         diags.push(Diagnostic::attr_error(
             "secret_data",
@@ -158,11 +139,9 @@ fn check_values(config: &Value, diags: &mut Diagnostics) {
             diags.push(Diagnostic::attr_error(attr, summary, detail));
         }
     }
-    for attr in ["secret_data_wo", "secret_data"] {
-        if let Some(Err(StoreError::Invalid { message, .. })) = config
-            .get(attr)
-            .as_str()
-            .map(|v| secret_value(v.as_bytes()))
+    for (attr, v) in [("secret_data_wo", wo), ("secret_data", data)] {
+        if let Some(Err(StoreError::Invalid { message, .. })) =
+            v.known().map(|v| secret_value(v.as_bytes()))
         {
             diags.push(Diagnostic::attr_error(
                 attr,
@@ -188,13 +167,12 @@ impl Resource<ProviderCtx> for SecretResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        check_enum::<SecretType>(config, "type", &mut diags);
-        check_instance_id(config, "instance_id", &mut diags);
-        if let Some(Err(e)) = config.get("name").as_str().map(secret_name) {
+        let (c, mut diags) = SecretConfig::from_value_partial(config);
+        check_instance_id("instance_id", &c.instance_id, &mut diags);
+        if let Some(Err(e)) = c.name.known().map(|n| secret_name(n)) {
             diags.push(store_diag("Invalid name", &e));
         }
-        check_values(config, &mut diags);
+        check_values(&c, &mut diags);
         diags
     }
 
@@ -203,10 +181,10 @@ impl Resource<ProviderCtx> for SecretResource {
         if req.is_destroy() {
             return Ok(resp);
         }
-        let (cfg, p) = (&req.config, &mut resp.planned);
-        let prior = &req.prior;
-        if req.is_create() {
-            if cfg.get("secret_data_wo").is_null() && cfg.get("secret_data").is_null() {
+        let cfg = SecretConfig::from_value(&req.config)?;
+        let p = &mut resp.planned;
+        let prior = if req.is_create() {
+            if cfg.secret_data_wo.is_null() && cfg.secret_data.is_null() {
                 return Err(vec![Diagnostic::attr_error(
                     "secret_data_wo",
                     "Missing secret value",
@@ -214,79 +192,87 @@ impl Resource<ProviderCtx> for SecretResource {
                      with secret_data_wo_version) or secret_data",
                 )]);
             }
-            default_if_null(p, cfg, "instance_id", Value::Null);
-            default_if_null(p, cfg, "type", Value::string(SecretType::Generic.as_str()));
+            default_if_null(p, cfg.instance_id.is_null(), "instance_id", Value::Null);
+            let generic = SecretType::Generic.to_value();
+            default_if_null(p, cfg.secret_type.is_null(), "type", generic);
+            None
         } else {
-            if writes_value(prior, p, cfg) {
-                p.set("version_id", Value::Unknown);
-            }
-            check_move(ctx, prior, p)?;
-        }
+            Some(SecretModel::from_value(&req.prior)?)
+        };
+        let planned = SecretConfig::from_value(p)?;
         // A value write seals under the encryption key: the apply refuses a
         // key that is no longer usable, so the plan does too.
-        let key_due = req.is_create()
-            || changed(prior, p, "encryption_key_id")
-            || (!req.is_create() && writes_value(prior, p, cfg));
-        if let (true, Some(key), false) = (
-            key_due,
-            p.get("encryption_key_id").as_str(),
-            p.get("instance_id").is_unknown(),
-        ) {
-            let container = Container::from_instance_id(p.get("instance_id").as_str());
+        let key_due = match &prior {
+            None => true,
+            Some(prior) => {
+                let writes = writes_value(
+                    &prior.args,
+                    (&planned.secret_data_wo_version, &planned.secret_data),
+                    !cfg.secret_data_wo.is_null(),
+                );
+                if writes {
+                    p.set("version_id", Value::Unknown);
+                }
+                check_move(ctx, prior, &planned)?;
+                writes
+                    || planned
+                        .encryption_key_id
+                        .changes(Some(&prior.args.encryption_key_id))
+            }
+        };
+        let container = planned_container(&planned.instance_id);
+        if let (true, Some(key), Some(container)) =
+            (key_due, planned.encryption_key_id.known(), &container)
+        {
             let moves_to = ctx.planned_key_moves.target_of(key);
             ctx.kms
-                .check_secret_encryption_key(key, &container, moves_to.as_ref())
+                .check_secret_encryption_key(key, container, moves_to.as_ref())
                 .map_err(|e| vec![store_diag("Unusable encryption key", &e)])?;
         }
-        if let (true, Some(name), false) = (
-            req.is_create(),
-            p.get("name").as_str(),
-            p.get("instance_id").is_unknown(),
-        ) {
-            let container = Container::from_instance_id(p.get("instance_id").as_str());
-            if let Ok(s) = ctx.kms.find_secret(&container, name) {
-                return Err(vec![secret_exists_diag(&container, name, &s.id)]);
+        if let (None, Some(name), Some(container)) = (&prior, planned.name.known(), &container) {
+            if let Ok(s) = ctx.kms.find_secret(container, name) {
+                return Err(vec![secret_exists_diag(container, name, &s.id)]);
             }
         }
         Ok(resp)
     }
 
     fn apply(&self, ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
-        let p = &req.planned;
         if req.is_destroy() {
-            return match ctx.kms.delete_secret(&str_or(&req.prior, "id", "")) {
+            let prior = SecretModel::from_value(&req.prior)?;
+            return match ctx.kms.delete_secret(&prior.id) {
                 Ok(()) | Err(StoreError::NotFound { .. }) => Ok(Value::Null),
                 Err(e) => Err(vec![store_diag("Cannot delete secret", &e)]),
             };
         }
-        if req.is_create() {
-            let (value, attr) = value_of(req)?;
-            let new = NewSecret {
-                name: str_or(p, "name", ""),
-                container: Container::from_instance_id(p.get("instance_id").as_str()),
-                secret_type: parse_attr(p, "type", SecretType::Generic)?,
-                encryption_key_id: str_or(p, "encryption_key_id", ""),
-                description: str_or(p, "description", ""),
-                tags: tags_of(p, "tags"),
-            };
-            let s = ctx.kms.create_secret(new, value.as_bytes()).map_err(|e| {
-                let c = Container::from_instance_id(p.get("instance_id").as_str());
-                let name = str_or(p, "name", "");
-                vec![match (&e, ctx.kms.find_secret(&c, &name)) {
-                    (StoreError::AlreadyExists { .. }, Ok(s)) => {
-                        secret_exists_diag(&c, &name, &s.id)
-                    }
-                    _ => diag("Cannot create secret", &e, attr),
-                }]
-            })?;
-            return Ok(secret_state(&s, p));
+        let cfg = SecretConfig::from_value(&req.config)?;
+        let p = SecretArgs::from_value(&req.planned)?;
+        if !req.is_create() {
+            return update(ctx, &SecretModel::from_value(&req.prior)?, &p, &cfg);
         }
-        update(ctx, req)
+        let (value, attr) = value_of(&cfg, &p)?;
+        let c = Container::from_instance_id(p.instance_id.as_deref());
+        let new = NewSecret {
+            name: p.name.clone(),
+            container: c.clone(),
+            secret_type: p.secret_type,
+            encryption_key_id: p.encryption_key_id.clone(),
+            description: p.description.clone().unwrap_or_default(),
+            tags: p.tags.clone().unwrap_or_default(),
+        };
+        let s = ctx.kms.create_secret(new, value.as_bytes()).map_err(|e| {
+            vec![match (&e, ctx.kms.find_secret(&c, &p.name)) {
+                (StoreError::AlreadyExists { .. }, Ok(s)) => secret_exists_diag(&c, &p.name, &s.id),
+                _ => diag("Cannot create secret", &e, attr),
+            }]
+        })?;
+        Ok(secret_state(&s, Some(&p)))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
-        match ctx.kms.get_secret(&str_or(state, "id", "")) {
-            Ok(s) => Ok(secret_state(&s, state)),
+        let prior = SecretModel::from_value(state)?;
+        match ctx.kms.get_secret(&prior.id) {
+            Ok(s) => Ok(secret_state(&s, Some(&prior.args))),
             Err(StoreError::NotFound { .. }) => Ok(Value::Null),
             Err(e) => Err(vec![store_diag("Cannot read secret", &e)]),
         }
@@ -308,7 +294,7 @@ impl Resource<ProviderCtx> for SecretResource {
         } else {
             match id.split_once('/') {
                 Some(("shared", name)) => ctx.kms.find_secret(&Container::Shared, name),
-                Some((inst, name)) if is_instance_id(inst) => ctx
+                Some((inst, name)) if validate::is_instance_id(inst) => ctx
                     .kms
                     .find_secret(&Container::Instance(inst.to_string()), name),
                 _ => {
@@ -322,7 +308,7 @@ impl Resource<ProviderCtx> for SecretResource {
             }
         };
         let s = found.map_err(|e| vec![store_diag("Cannot import secret", &e)])?;
-        Ok(secret_state(&s, &Value::Null))
+        Ok(secret_state(&s, None))
     }
 }
 
@@ -333,20 +319,26 @@ impl Resource<ProviderCtx> for SecretResource {
 /// others at `instance_id`.
 ///
 /// [`Kms::move_secret`]: crate::engine::Kms::move_secret
-fn check_move(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<(), Diagnostics> {
-    let (Some(id), Some(key), true, false) = (
-        prior.get("id").as_str(),
-        p.get("encryption_key_id").as_str(),
-        changed(prior, p, "instance_id"),
-        p.get("instance_id").is_unknown(),
+fn check_move(
+    ctx: &ProviderCtx,
+    prior: &SecretModel,
+    planned: &SecretConfig,
+) -> Result<(), Diagnostics> {
+    let old = &prior.args;
+    let (Some(key), true, Some(target)) = (
+        planned.encryption_key_id.known(),
+        planned.instance_id.changes(old.instance_id.as_ref()),
+        planned_container(&planned.instance_id),
     ) else {
         return Ok(());
     };
-    let target = Container::from_instance_id(p.get("instance_id").as_str());
-    let new_key = changed(prior, p, "encryption_key_id").then_some(key);
+    let new_key = planned
+        .encryption_key_id
+        .changes(Some(&old.encryption_key_id))
+        .then_some(key.as_str());
     let moves_to = ctx.planned_key_moves.target_of(key);
     ctx.kms
-        .check_secret_movable(id, &target, new_key, moves_to.as_ref())
+        .check_secret_movable(&prior.id, &target, new_key, moves_to.as_ref())
         .map_err(|e| match e {
             StoreError::Invalid { .. } => vec![store_diag("Unusable encryption key", &e)],
             e => vec![
@@ -356,51 +348,53 @@ fn check_move(ctx: &ProviderCtx, prior: &Value, p: &Value) -> Result<(), Diagnos
         })
 }
 
-fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
-    let (prior, p) = (&req.prior, &req.planned);
-    let id = str_or(prior, "id", "");
-    let moved = changed(prior, p, "instance_id");
+fn update(
+    ctx: &ProviderCtx,
+    prior: &SecretModel,
+    p: &SecretArgs,
+    cfg: &SecretConfig,
+) -> Result<Value, Diagnostics> {
+    let (id, old) = (prior.id.as_str(), &prior.args);
+    let moved = p.instance_id != old.instance_id;
+    let key_changed = p.encryption_key_id != old.encryption_key_id;
     if moved {
-        let target = Container::from_instance_id(p.get("instance_id").as_str());
-        let new_key =
-            changed(prior, p, "encryption_key_id").then(|| str_or(p, "encryption_key_id", ""));
-        ctx.kms
-            .move_secret(&id, &target, new_key.as_deref())
-            .map_err(|e| {
-                vec![store_diag("Cannot migrate secret", &e).at(AttrPath::attr("instance_id"))]
-            })?;
+        let target = Container::from_instance_id(p.instance_id.as_deref());
+        let new_key = key_changed.then_some(p.encryption_key_id.as_str());
+        ctx.kms.move_secret(id, &target, new_key).map_err(|e| {
+            vec![store_diag("Cannot migrate secret", &e).at(AttrPath::attr("instance_id"))]
+        })?;
     }
     let upd = SecretUpdate {
-        description: changed(prior, p, "description").then(|| str_or(p, "description", "")),
-        tags: changed(prior, p, "tags").then(|| tags_of(p, "tags")),
-        encryption_key_id: (changed(prior, p, "encryption_key_id") && !moved)
-            .then(|| str_or(p, "encryption_key_id", "")),
-        secret_type: if changed(prior, p, "type") {
-            Some(parse_attr(p, "type", SecretType::Generic)?)
-        } else {
-            None
-        },
+        description: (p.description != old.description)
+            .then(|| p.description.clone().unwrap_or_default()),
+        tags: (p.tags != old.tags).then(|| p.tags.clone().unwrap_or_default()),
+        encryption_key_id: (key_changed && !moved).then(|| p.encryption_key_id.clone()),
+        secret_type: (p.secret_type != old.secret_type).then_some(p.secret_type),
     };
     let mut s = if upd == SecretUpdate::default() {
         ctx.kms
-            .get_secret(&id)
+            .get_secret(id)
             .map_err(|e| vec![store_diag("Cannot read secret", &e)])?
     } else {
         ctx.kms
-            .update_secret(&id, upd)
+            .update_secret(id, upd)
             .map_err(|e| vec![store_diag("Cannot update secret", &e)])?
     };
-    let adopt_data = adopted(prior) && changed(prior, p, "secret_data");
-    if writes_value(prior, p, &req.config) || adopt_data {
-        let (value, attr) = value_of(req)?;
+    let adopt_data = adopted(old) && p.secret_data != old.secret_data;
+    let planned_value = (
+        &Attr::from(p.secret_data_wo_version),
+        &Attr::from(p.secret_data.clone()),
+    );
+    if writes_value(old, planned_value, !cfg.secret_data_wo.is_null()) || adopt_data {
+        let (value, attr) = value_of(cfg, p)?;
         let same = adopt_data
-            && ctx.kms.get_secret_value(&id, None).is_ok_and(|cur| {
+            && ctx.kms.get_secret_value(id, None).is_ok_and(|cur| {
                 aws_lc_rs::constant_time::verify_slices_are_equal(&cur, value.as_bytes()).is_ok()
             });
         if !same {
             s = ctx
                 .kms
-                .put_secret_value(&id, value.as_bytes(), None)
+                .put_secret_value(id, value.as_bytes(), None)
                 .map_err(|e| {
                     let mut d = diag("Cannot write secret value", &e, attr);
                     d.detail = format!(
@@ -412,7 +406,7 @@ fn update(ctx: &ProviderCtx, req: &ApplyRequest) -> Result<Value, Diagnostics> {
                 })?;
         }
     }
-    Ok(secret_state(&s, p))
+    Ok(secret_state(&s, Some(p)))
 }
 
 #[cfg(test)]

@@ -4,9 +4,15 @@
 use super::*;
 use crate::framework::Provider;
 use crate::resources::KeyshiftProvider;
+use crate::resources::common::object;
 use crate::store::{InstanceType, KeySpec, KeyUsage, NewInstance, NewKey};
 
 const MARKER: &str = "SECRET-MARKER-d41d8cd98f00";
+
+/// The id of a secret's state, through the resource's own model.
+fn id_of(state: &Value) -> String {
+    SecretModel::from_value(state).unwrap().id
+}
 
 /// A full configuration object: every attribute null, then `pairs`.
 fn cfg(pairs: Vec<(&str, Value)>) -> Value {
@@ -208,7 +214,7 @@ fn write_only_lifecycle_import_and_adoption() {
     assert_eq!(planned.get("type"), &Value::string("Generic"));
     let s1 = plan_apply(&ctx, &Value::Null, &conf(1));
     assert!(!format!("{s1:?}").contains(MARKER));
-    let id = str_or(&s1, "id", "");
+    let id = id_of(&s1);
     assert_eq!(
         ctx.kms.get_secret_value(&id, None).unwrap().as_slice(),
         MARKER.as_bytes()
@@ -281,7 +287,7 @@ fn secret_data_updates_and_import_compares() {
         &Value::string("one"),
         "Terraform keeps the configured value"
     );
-    let id = str_or(&s1, "id", "");
+    let id = id_of(&s1);
     let s2 = plan_apply(&ctx, &s1, &conf("two"));
     assert_ne!(s2.get("version_id"), s1.get("version_id"));
     assert_eq!(
@@ -409,7 +415,7 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
     assert_eq!(s2.get("encryption_key_id"), &Value::string(&other));
     assert_eq!(
         ctx.kms
-            .get_secret_value(&str_or(&s, "id", ""), None)
+            .get_secret_value(&id_of(&s), None)
             .unwrap()
             .as_slice(),
         b"v"
@@ -421,7 +427,7 @@ fn plan_refuses_bad_keys_moves_and_name_clashes() {
     assert_eq!(moved.get("version_id"), s.get("version_id"));
     assert_eq!(
         ctx.kms
-            .get_secret_value(&str_or(&s, "id", ""), None)
+            .get_secret_value(&id_of(&s), None)
             .unwrap()
             .as_slice(),
         b"v"
@@ -470,7 +476,7 @@ fn type_changes_in_place_and_adoption_without_a_value() {
         &Value::Null,
         &conf(vec![("secret_data", MARKER.into())]),
     );
-    let id = str_or(&s1, "id", "");
+    let id = id_of(&s1);
     // Changing the type: an in-place update (no replacement), versions kept.
     let rds = conf(vec![("secret_data", MARKER.into()), ("type", "RDS".into())]);
     let r = plan(&ctx, &s1, &rds).unwrap();

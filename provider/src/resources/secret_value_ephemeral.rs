@@ -14,7 +14,8 @@ use super::ProviderCtx;
 use super::common::{check_instance_id, object, store_diag};
 use crate::engine::secret_read::VersionPick;
 use crate::framework::{
-    AttrPath, AttrType, Attribute, Diagnostic, Diagnostics, EphemeralResource, Schema, Value,
+    Attr, AttrPath, AttrType, Attribute, Decoder, Diagnostic, Diagnostics, EphemeralResource,
+    Model, Schema, ToValue, Value,
 };
 use crate::store::{Container, StoreError};
 
@@ -34,10 +35,51 @@ fn attributes() -> Vec<Attribute> {
     ]
 }
 
+/// What to read: a secret by `id` or by `name` (in `instance_id`), and
+/// a version by `version_id` or `version_stage`.
+struct ValueQuery {
+    id: Attr<String>,
+    name: Attr<String>,
+    instance_id: Attr<String>,
+    version_id: Attr<String>,
+    version_stage: Attr<String>,
+}
+
+impl Model for ValueQuery {
+    fn decode(d: &mut Decoder<'_>) -> Self {
+        ValueQuery {
+            id: d.attr("id"),
+            name: d.attr("name"),
+            instance_id: d.attr("instance_id"),
+            version_id: d.attr("version_id"),
+            version_stage: d.attr("version_stage"),
+        }
+    }
+}
+
+impl ValueQuery {
+    fn check(&self, mut diags: Diagnostics) -> Diagnostics {
+        exclusive(("id", &self.id), ("name", &self.name), true, &mut diags);
+        let (id, stage) = (&self.version_id, &self.version_stage);
+        exclusive(
+            ("version_id", id),
+            ("version_stage", stage),
+            false,
+            &mut diags,
+        );
+        check_instance_id("instance_id", &self.instance_id, &mut diags);
+        diags
+    }
+}
+
 /// Two attributes of which at most one (or, with `need_one`, exactly one)
 /// may be set; unknown values are not judged.
-fn exclusive(config: &Value, a: &str, b: &str, need_one: bool, diags: &mut Diagnostics) {
-    let (x, y) = (config.get(a), config.get(b));
+fn exclusive(
+    (a, x): (&str, &Attr<String>),
+    (b, y): (&str, &Attr<String>),
+    need_one: bool,
+    diags: &mut Diagnostics,
+) {
     if x.is_unknown() || y.is_unknown() {
         return;
     }
@@ -66,34 +108,36 @@ impl EphemeralResource<ProviderCtx> for SecretValueEphemeral {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Vec::new();
-        exclusive(config, "id", "name", true, &mut diags);
-        exclusive(config, "version_id", "version_stage", false, &mut diags);
-        check_instance_id(config, "instance_id", &mut diags);
-        diags
+        let (q, diags) = ValueQuery::from_value_partial(config);
+        q.check(diags)
     }
 
     fn open(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, Diagnostics> {
-        let diags = self.validate(config);
+        let q = ValueQuery::from_value(config)?;
+        let diags = q.check(Vec::new());
         if !diags.is_empty() {
             return Err(diags);
         }
-        let (by_id, attr) = match config.get("id").as_str() {
-            Some(id) => (id, "id"),
-            None => (config.get("name").as_str().unwrap_or_default(), "name"),
+        let (by_id, attr) = match (q.id.known(), q.name.known()) {
+            (Some(id), _) => (id, "id"),
+            (None, Some(name)) => (name, "name"),
+            (None, None) => {
+                return Err(vec![Diagnostic::attr_error(
+                    "id",
+                    "Set exactly one of id and name",
+                    "neither was set",
+                )]);
+            }
         };
-        let container = config
-            .get("instance_id")
-            .as_str()
+        let container = q
+            .instance_id
+            .known()
             .map(|i| Container::Instance(i.to_string()));
         let secret = ctx
             .kms
             .lookup_secret(by_id, container.as_ref())
             .map_err(|e| vec![store_diag("Secret not found", &e).at(AttrPath::attr(attr))])?;
-        let pick = match (
-            config.get("version_id").as_str(),
-            config.get("version_stage").as_str(),
-        ) {
+        let pick = match (q.version_id.known(), q.version_stage.known()) {
             (Some(v), _) => VersionPick::Id(v),
             (_, Some(st)) => VersionPick::Stage(st),
             _ => VersionPick::Current,
@@ -118,14 +162,18 @@ impl EphemeralResource<ProviderCtx> for SecretValueEphemeral {
             )]
         })?;
         Ok(object(vec![
-            ("id", Value::string(&secret.id)),
-            ("name", Value::string(&secret.name)),
+            ("id", secret.id.to_value()),
+            ("name", secret.name.to_value()),
             (
                 "instance_id",
-                Value::opt_string(secret.container.instance_id()),
+                secret
+                    .container
+                    .instance_id()
+                    .map(str::to_string)
+                    .to_value(),
             ),
-            ("version_id", Value::string(&read.version_id)),
-            ("version_stage", config.get("version_stage").clone()),
+            ("version_id", read.version_id.to_value()),
+            ("version_stage", q.version_stage.to_value()),
             ("value", Value::string(text)),
         ]))
     }

@@ -1,0 +1,312 @@
+//! Store → store moves (`keyshift migrate --from-store A --to-store B`):
+//! copy keys (every version, aliases, tags, state, deletion protection,
+//! rotation settings, BYOK material) and secrets (with their versions,
+//! travelling with their encryption keys) from one store to another, with
+//! their instances and EKMS configurations. Ids, versions and metadata are
+//! kept; material is unsealed with the source container's root key and
+//! resealed under the target container's, in memory only.
+//!
+//! [`plan`] is the one place that decides, per object, what a run does and
+//! why (an object already in the target is an error unless `--force`
+//! replaces it or `--merge` finds it identical); [`check_health`] refuses a
+//! run whose EKMS keys are not `ACTIVE`; [`run`] carries a plan out under
+//! the migration lock of both stores (see `store_migrate_lock`), in batches
+//! (one target transaction each), verifying each batch by reading it back,
+//! and with `--move` removing objects from the source only once their
+//! copy is committed and verified.
+//!
+//! Removing an object from the source erases no key material: the material
+//! lives on, identical, in the target (a key pending deletion keeps its
+//! deletion date there). A killed run leaves every object in the source and
+//! at most a verified copy in the target; the same command run again takes
+//! over the dead run's locks and treats the exact copies it made as done.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use super::ekms_wrapper::ExternalKeyService;
+use super::kms::Kms;
+use super::migrate::{ObjectKind, glob_matches};
+use super::store_migrate_decide::{Decide, secret_users};
+use crate::store::{Container, Key, Secret, StoreError};
+
+pub use super::store_migrate_run::{StoreOutcome, run};
+
+/// What to do with an object that already exists in the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// It is an error for that object (the default).
+    Error,
+    /// Replace it, inside the target's write transaction.
+    Force,
+    /// Skip it when its material is identical; report it when it differs.
+    Merge,
+}
+
+/// What to copy.
+#[derive(Debug, Clone)]
+pub struct StoreMoveRequest {
+    /// Globs on key id, alias or secret name; ignored with `all`.
+    pub patterns: Vec<String>,
+    /// Every key (and with `include_secrets` every secret) of the source.
+    pub all: bool,
+    /// Also copy secrets (their encryption keys come along).
+    pub include_secrets: bool,
+    /// Objects already in the target.
+    pub existing: Existing,
+    /// Remove each object from the source once its copy is verified.
+    pub remove_source: bool,
+}
+
+/// What a run does with one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Not in the target: copy it.
+    Copy,
+    /// In the target and `--force`: replace it.
+    Replace,
+    /// An exact copy an interrupted run of this move made: done.
+    Resume,
+    /// `--merge` and the target holds identical material: skip it.
+    SkipIdentical,
+    /// It may not be copied; the reason says why.
+    Refuse(String),
+}
+
+impl Action {
+    /// True when the object ends up (or is) in the target.
+    pub fn lands(&self) -> bool {
+        !matches!(self, Action::Refuse(_))
+    }
+}
+
+/// One selected object and the decision about it.
+#[derive(Debug, Clone)]
+pub struct StoreCandidate {
+    /// Key or secret id.
+    pub id: String,
+    /// Key or secret.
+    pub kind: ObjectKind,
+    /// A key's aliases or a secret's name.
+    pub names: Vec<String>,
+    /// Its container (the same in both stores).
+    pub container: Container,
+    /// What the run does with it.
+    pub action: Action,
+}
+
+/// The objects of a run, keys first, in id order.
+#[derive(Debug, Clone)]
+pub struct StorePlan {
+    /// Every selected object.
+    pub candidates: Vec<StoreCandidate>,
+    /// The containers involved (locked in both stores during the run).
+    pub containers: Vec<Container>,
+    /// An interrupted run of this move is being resumed.
+    pub resumed: bool,
+    /// `--move`: remove verified objects from the source.
+    pub remove_source: bool,
+}
+
+/// Input errors of a store move, found before anything moves.
+#[derive(Debug, Error)]
+pub enum StoreMoveError {
+    /// Neither patterns nor `all`.
+    #[error("nothing selected: give one or more patterns or --all")]
+    NothingSelected,
+    /// A pattern selected no object of the source.
+    #[error("pattern {pattern:?} matches no {what} in the source store {store}")]
+    NoMatch {
+        /// The pattern.
+        pattern: String,
+        /// `key` or `key or secret`.
+        what: &'static str,
+        /// The source store.
+        store: String,
+    },
+    /// An EKMS key of a container involved is not usable.
+    #[error(
+        "the EKMS key {arn} of {container} in the {side} store is {status}: {remediation}; nothing was migrated"
+    )]
+    UnhealthyEkms {
+        /// `source` or `target`.
+        side: &'static str,
+        /// The container.
+        container: Container,
+        /// Its AWS key.
+        arn: String,
+        /// The key's status.
+        status: &'static str,
+        /// What to do.
+        remediation: &'static str,
+    },
+    /// A store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which keys and secrets of the source a request takes: matched by a
+/// pattern (or all), plus the encryption key of every secret taken.
+fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>), StoreMoveError> {
+    if req.patterns.is_empty() && !req.all {
+        return Err(StoreMoveError::NothingSelected);
+    }
+    let mut hits = vec![0usize; req.patterns.len()];
+    let mut pick = |id: &str, names: &[String]| {
+        let mut any = req.all;
+        for (n, p) in hits.iter_mut().zip(&req.patterns) {
+            if glob_matches(p, id) || names.iter().any(|x| glob_matches(p, x)) {
+                *n += 1;
+                any = true;
+            }
+        }
+        any
+    };
+    // Picked keys, and the others (a selected secret may need one of them).
+    let mut keys: BTreeMap<String, Key> = BTreeMap::new();
+    let mut rest: BTreeMap<String, Key> = BTreeMap::new();
+    for k in source.list_keys(None)? {
+        if pick(&k.id, &k.aliases) {
+            keys.insert(k.id.clone(), k);
+        } else if req.include_secrets {
+            rest.insert(k.id.clone(), k);
+        }
+    }
+    let mut secrets = Vec::new();
+    if req.include_secrets {
+        secrets = source.list_secrets(None)?;
+        secrets.retain(|s| pick(&s.id, std::slice::from_ref(&s.name)));
+        secrets.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    if let Some((p, _)) = req.patterns.iter().zip(&hits).find(|(_, n)| **n == 0) {
+        if !req.all {
+            return Err(StoreMoveError::NoMatch {
+                pattern: p.clone(),
+                what: if req.include_secrets {
+                    "key or secret"
+                } else {
+                    "key"
+                },
+                store: source.store.location(),
+            });
+        }
+    }
+    for s in &secrets {
+        if let Some(k) = rest.remove(&s.encryption_key_id) {
+            keys.insert(k.id.clone(), k);
+        }
+    }
+    Ok((keys.into_values().collect(), secrets))
+}
+
+/// Decides, for every selected object, what a run does with it (see
+/// [`Action`]); `target` is `None` when the target store does not exist yet.
+/// Changes nothing in either store.
+pub fn plan(
+    source: &Kms,
+    target: Option<&Kms>,
+    req: &StoreMoveRequest,
+) -> Result<StorePlan, StoreMoveError> {
+    let (keys, secrets) = select(source, req)?;
+    let mut containers: Vec<Container> = Vec::new();
+    for c in keys
+        .iter()
+        .map(|k| &k.container)
+        .chain(secrets.iter().map(|s| &s.container))
+    {
+        if !containers.contains(c) {
+            containers.push(c.clone());
+        }
+    }
+    let resumed = match target {
+        Some(t) => super::store_migrate_lock::interrupted_store_move(t, &containers)?,
+        None => false,
+    };
+    let mut ctx = Decide {
+        req,
+        resumed,
+        source,
+        target,
+        containers: containers.clone(),
+        roots: None,
+        room: std::collections::HashMap::new(),
+        secret_users: secret_users(source)?,
+        selected_secrets: secrets.iter().map(|s| s.id.clone()).collect(),
+    };
+    let mut candidates = Vec::with_capacity(keys.len() + secrets.len());
+    let mut key_actions: BTreeMap<String, Action> = BTreeMap::new();
+    for k in keys {
+        let action = ctx.key_action(&k)?;
+        key_actions.insert(k.id.clone(), action.clone());
+        candidates.push(StoreCandidate {
+            id: k.id,
+            kind: ObjectKind::Key,
+            names: k.aliases,
+            container: k.container,
+            action,
+        });
+    }
+    for s in secrets {
+        let action = match key_actions.get(&s.encryption_key_id) {
+            Some(a) if a.lands() => ctx.secret_action(&s)?,
+            Some(Action::Refuse(why)) => Action::Refuse(format!(
+                "its encryption key {} is not copied: {why}",
+                s.encryption_key_id
+            )),
+            _ => Action::Refuse(format!(
+                "its encryption key {} is not in the source store",
+                s.encryption_key_id
+            )),
+        };
+        candidates.push(StoreCandidate {
+            id: s.id,
+            kind: ObjectKind::Secret,
+            names: vec![s.name],
+            container: s.container,
+            action,
+        });
+    }
+    Ok(StorePlan {
+        candidates,
+        containers,
+        resumed,
+        remove_source: req.remove_source,
+    })
+}
+
+/// Checks the EKMS key of every container involved, in both stores, with a
+/// live health check: any status but `ACTIVE` is
+/// [`StoreMoveError::UnhealthyEkms`], before anything moves. Records
+/// nothing in either store.
+pub fn check_health(
+    source: &Kms,
+    target: Option<&Kms>,
+    plan: &StorePlan,
+    keys: &dyn ExternalKeyService,
+) -> Result<(), StoreMoveError> {
+    let sides = [("source", Some(source)), ("target", target)];
+    for (side, kms) in sides {
+        let Some(kms) = kms else { continue };
+        for c in &plan.containers {
+            let Some(info) = kms.ekms_config(c)? else {
+                continue;
+            };
+            let h = keys.health(&info.config.key_arn);
+            if !h.status.is_active() {
+                return Err(StoreMoveError::UnhealthyEkms {
+                    side,
+                    container: c.clone(),
+                    arn: info.config.key_arn,
+                    status: h.status.as_str(),
+                    remediation: h.status.remediation(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "store_migrate_tests.rs"]
+mod tests;

@@ -1,0 +1,468 @@
+//! Carrying out a store → store move plan (see [`super::store_migrate`]):
+//! create the missing containers in the target, lock both stores, copy in
+//! batches (one target transaction each), verify each batch by reading it
+//! back, with `--move` remove verified objects from the source (secrets
+//! before keys), release the locks.
+
+use std::collections::BTreeSet;
+
+use super::ekms_wrapper::{ExternalKeyService, wrap_external};
+use super::kms::{Kms, container_record, now, rfc3339};
+use super::migrate::ObjectKind;
+use super::store_migrate::{Action, StoreCandidate, StorePlan};
+use super::store_migrate_image::{self as image, KeyImage, Roots, SecretImage};
+use super::store_migrate_lock as lock;
+use crate::store::crypto::SecretKey32;
+use crate::store::{
+    Container, ContainerRecord, StoreError, StoreResult, StoreTx, WrappingStrategy, read_with,
+    write_with,
+};
+
+/// How one object ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// It is in the target: copied now, or found there as the exact copy
+    /// an interrupted run made.
+    Copied {
+        /// `--force` replaced the target's own object.
+        replaced: bool,
+        /// The copy was made by an interrupted run.
+        resumed: bool,
+        /// `--move`: removed from the source (`false` without `--move`).
+        removed: bool,
+        /// Why it stayed in the source despite `--move`, if it did.
+        kept: Option<String>,
+    },
+    /// Not attempted (identical copy in the target with `--merge`).
+    Skipped(String),
+    /// Refused by a rule (see [`Action::Refuse`]).
+    Refused(String),
+    /// Attempted and failed; the source is unchanged and the target holds
+    /// no copy (or, for a replacement, its previous object).
+    Failed(String),
+}
+
+/// One object read from the source.
+enum Img {
+    Key(KeyImage),
+    Secret(SecretImage),
+}
+
+/// The two stores of a run and what a run needs of them.
+struct Sides<'a> {
+    source: &'a Kms,
+    target: &'a Kms,
+    src_roots: Roots,
+    dst_roots: Roots,
+    run_id: String,
+}
+
+/// Carries out `plan` from `source` to `target`: returns one outcome per
+/// candidate, in order. `keys` wraps the root key of a new target container
+/// whose source container is externally wrapped. `progress` is called once
+/// per object. A lock held by a live run on either store is an error and
+/// nothing moves.
+pub fn run(
+    source: &Kms,
+    target: &Kms,
+    plan: &StorePlan,
+    batch_size: usize,
+    keys: &dyn ExternalKeyService,
+    progress: &mut dyn FnMut(&StoreCandidate),
+) -> Result<Vec<StoreOutcome>, StoreError> {
+    create_containers(source, target, &plan.containers, keys)?;
+    let src_runs = lock::begin(source, &plan.containers, &target.store.location())?;
+    let dst_runs = match lock::begin(target, &plan.containers, &source.store.location()) {
+        Ok(r) => r,
+        Err(e) => {
+            lock::end(source, &src_runs, "failed")?;
+            return Err(e);
+        }
+    };
+    let result = (|| {
+        let sides = Sides {
+            source,
+            target,
+            src_roots: Roots::load(source, &plan.containers)?,
+            dst_roots: Roots::load(target, &plan.containers)?,
+            run_id: dst_runs
+                .first()
+                .map(|r| r.run_id.clone())
+                .unwrap_or_default(),
+        };
+        Ok(sides.carry_out(plan, batch_size.max(1), progress))
+    })();
+    let failed = match &result {
+        Ok(outcomes) => outcomes
+            .iter()
+            .any(|o| matches!(o, StoreOutcome::Failed(_))),
+        Err(_) => true,
+    };
+    let outcome = if failed { "failed" } else { "completed" };
+    // The target's lock goes last: a run killed before releasing it is
+    // recognised as interrupted by the next run, which resumes it.
+    lock::end(source, &src_runs, outcome)?;
+    lock::end(target, &dst_runs, outcome)?;
+    result
+}
+
+/// Creates, in the target, every container of `containers` it lacks: the
+/// instance record as in the source, a fresh root key (wrapped by the
+/// target's master key, or by the source container's AWS key when that one
+/// is externally wrapped) and the source's EKMS configuration.
+fn create_containers(
+    source: &Kms,
+    target: &Kms,
+    containers: &[Container],
+    keys: &dyn ExternalKeyService,
+) -> StoreResult<()> {
+    for c in containers {
+        if read_with(&*target.store, |r| r.container(c))?.is_some() {
+            continue;
+        }
+        let (inst, src_rec, ekms) = read_with(&*source.store, |r| {
+            let inst = match c.instance_id() {
+                Some(id) => r.instance(id)?,
+                None => None,
+            };
+            Ok((inst, container_record(r, c)?, r.ekms_config(c)?))
+        })?;
+        let rec = new_record(target, &src_rec, ekms.as_ref(), keys)?;
+        target.mutate("instance.import", &c.to_string(), |tx, detail| {
+            if tx.container(c)?.is_some() {
+                return Ok(());
+            }
+            if let Some(i) = &inst {
+                tx.insert_instance(&crate::store::Instance {
+                    status: crate::store::InstanceStatus::Active,
+                    ..i.clone()
+                })?;
+            }
+            tx.put_container(&rec)?;
+            if let Some(cfg) = &ekms {
+                tx.put_ekms_config(cfg)?;
+            }
+            *detail = format!("from store {}", source.store.location());
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// A target container record with a fresh root key, wrapped like the
+/// source's (see [`create_containers`]).
+fn new_record(
+    target: &Kms,
+    src: &ContainerRecord,
+    ekms: Option<&crate::store::EkmsConfig>,
+    keys: &dyn ExternalKeyService,
+) -> StoreResult<ContainerRecord> {
+    let c = &src.container;
+    let root = SecretKey32::generate()?;
+    let (wrapping, wrapped_root_key, external_key_arn) = match (src.wrapping, ekms) {
+        (WrappingStrategy::External, Some(cfg)) => (
+            WrappingStrategy::External,
+            wrap_external(keys, &cfg.key_arn, &c.to_string(), &root)?,
+            Some(cfg.key_arn.clone()),
+        ),
+        _ => (
+            WrappingStrategy::Internal,
+            target.internal.wrap(&c.to_string(), &root)?,
+            None,
+        ),
+    };
+    Ok(ContainerRecord {
+        container: c.clone(),
+        wrapping,
+        wrapped_root_key,
+        external_key_arn,
+        migrating: false,
+        created_at: rfc3339(now())?,
+    })
+}
+
+fn is_copy(a: &Action) -> bool {
+    matches!(a, Action::Copy | Action::Replace)
+}
+
+impl Sides<'_> {
+    fn carry_out(
+        &self,
+        plan: &StorePlan,
+        batch_size: usize,
+        progress: &mut dyn FnMut(&StoreCandidate),
+    ) -> Vec<StoreOutcome> {
+        let cands = &plan.candidates;
+        let mut outcomes: Vec<StoreOutcome> = cands
+            .iter()
+            .map(|c| match &c.action {
+                Action::Copy | Action::Replace => StoreOutcome::Failed("not attempted".into()),
+                Action::Resume => copied(false, true),
+                Action::SkipIdentical => {
+                    StoreOutcome::Skipped("an identical copy is already in the target store".into())
+                }
+                Action::Refuse(why) => StoreOutcome::Refused(why.clone()),
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(batch_size);
+        for (i, c) in cands.iter().enumerate() {
+            if is_copy(&c.action) {
+                batch.push(i);
+            } else {
+                progress(c);
+            }
+            if batch.len() >= batch_size {
+                self.copy_batch(cands, &batch, &mut outcomes, progress);
+                batch.clear();
+            }
+        }
+        self.copy_batch(cands, &batch, &mut outcomes, progress);
+        if plan.remove_source {
+            self.remove_verified(cands, &mut outcomes, batch_size);
+        }
+        outcomes
+    }
+
+    /// Copies the candidates at `batch` in one target transaction (one by
+    /// one when that fails, so each gets its own outcome), then verifies.
+    fn copy_batch(
+        &self,
+        cands: &[StoreCandidate],
+        batch: &[usize],
+        outcomes: &mut [StoreOutcome],
+        progress: &mut dyn FnMut(&StoreCandidate),
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let images = match self.read_images(cands, batch) {
+            Ok(images) => images,
+            Err(e) => {
+                for &i in batch {
+                    outcomes[i] =
+                        StoreOutcome::Failed(format!("cannot read it from the source: {e}"));
+                    progress(&cands[i]);
+                }
+                return;
+            }
+        };
+        let together: Vec<(usize, &Img)> = batch.iter().copied().zip(&images).collect();
+        let written: Vec<(usize, &Img)> = if self.write(cands, &together).is_ok() {
+            together
+        } else {
+            let mut ok = Vec::new();
+            for one in together {
+                match self.write(cands, std::slice::from_ref(&one)) {
+                    Ok(()) => ok.push(one),
+                    Err(e) => outcomes[one.0] = StoreOutcome::Failed(e.to_string()),
+                }
+            }
+            ok
+        };
+        self.verify(cands, &written, outcomes);
+        for &i in batch {
+            progress(&cands[i]);
+        }
+    }
+
+    fn read_images(&self, cands: &[StoreCandidate], batch: &[usize]) -> StoreResult<Vec<Img>> {
+        read_with(&*self.source.store, |r| {
+            let mut out = Vec::with_capacity(batch.len());
+            for &i in batch {
+                let c = &cands[i];
+                let gone = || StoreError::NotFound {
+                    kind: "object in the source store",
+                    id: c.id.clone(),
+                };
+                out.push(match c.kind {
+                    ObjectKind::Key => {
+                        Img::Key(image::load_key(r, &self.src_roots, &c.id)?.ok_or_else(gone)?)
+                    }
+                    ObjectKind::Secret => {
+                        Img::Secret(image::load_secret(self.source, r, &c.id)?.ok_or_else(gone)?)
+                    }
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes `items` into the target in one transaction, with one audit
+    /// entry each.
+    fn write(&self, cands: &[StoreCandidate], items: &[(usize, &Img)]) -> StoreResult<()> {
+        let at = rfc3339(now())?;
+        let from = self.source.store.location();
+        write_with(&*self.target.store, |tx: &mut dyn StoreTx| {
+            for (i, img) in items {
+                let c = &cands[*i];
+                let replace = c.action == Action::Replace;
+                match img {
+                    Img::Key(k) => {
+                        image::write_key(tx, self.dst_roots.get(&c.container)?, k, replace)?
+                    }
+                    Img::Secret(s) => image::write_secret(tx, s, replace)?,
+                }
+                let detail = format!(
+                    "from store {from} (run {}){}",
+                    self.run_id,
+                    if replace {
+                        ", replaced the existing object"
+                    } else {
+                        ""
+                    }
+                );
+                let action = match c.kind {
+                    ObjectKind::Key => "key.import",
+                    ObjectKind::Secret => "secret.import",
+                };
+                tx.append_audit(&self.target.audit_entry(&at, action, &c.id, "ok", detail))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the written objects back from the target and compares them
+    /// with what was read from the source; a fresh copy that does not match
+    /// is removed again (a replacement cannot be undone and is reported).
+    fn verify(
+        &self,
+        cands: &[StoreCandidate],
+        written: &[(usize, &Img)],
+        outcomes: &mut [StoreOutcome],
+    ) {
+        let checked = read_with(&*self.target.store, |r| {
+            let mut same = Vec::with_capacity(written.len());
+            for (i, img) in written {
+                let c = &cands[*i];
+                same.push(match img {
+                    Img::Key(ours) => image::load_key(r, &self.dst_roots, &c.id)?
+                        .is_some_and(|t| image::same_key_copy(ours, &t)),
+                    Img::Secret(ours) => image::load_secret(self.target, r, &c.id)?
+                        .is_some_and(|t| image::same_secret_copy(ours, &t)),
+                });
+            }
+            Ok(same)
+        });
+        for (n, (i, _)) in written.iter().enumerate() {
+            let c = &cands[*i];
+            let replaced = c.action == Action::Replace;
+            outcomes[*i] = match &checked {
+                Ok(same) if same.get(n) == Some(&true) => copied(replaced, false),
+                Ok(_) => {
+                    if !replaced {
+                        let _ = write_with(&*self.target.store, |tx| match c.kind {
+                            ObjectKind::Key => tx.delete_key(&c.id),
+                            ObjectKind::Secret => tx.delete_secret(&c.id),
+                        });
+                    }
+                    StoreOutcome::Failed(
+                        "its copy in the target store did not read back identical".into(),
+                    )
+                }
+                Err(e) => {
+                    StoreOutcome::Failed(format!("cannot verify its copy in the target store: {e}"))
+                }
+            };
+        }
+    }
+
+    /// `--move`: removes every verified object from the source, secrets
+    /// first, in batches (one source transaction each). A key still used by
+    /// a secret left in the source stays there.
+    fn remove_verified(
+        &self,
+        cands: &[StoreCandidate],
+        outcomes: &mut [StoreOutcome],
+        batch_size: usize,
+    ) {
+        let done = |o: &StoreOutcome| matches!(o, StoreOutcome::Copied { .. });
+        let order: Vec<usize> = (0..cands.len())
+            .filter(|&i| cands[i].kind == ObjectKind::Secret && done(&outcomes[i]))
+            .chain(
+                (0..cands.len())
+                    .filter(|&i| cands[i].kind == ObjectKind::Key && done(&outcomes[i])),
+            )
+            .collect();
+        for chunk in order.chunks(batch_size) {
+            let result = self.remove(cands, chunk);
+            match result {
+                Ok(kept) => {
+                    for (&i, kept) in chunk.iter().zip(kept) {
+                        if let StoreOutcome::Copied {
+                            removed, kept: k, ..
+                        } = &mut outcomes[i]
+                        {
+                            *removed = kept.is_none();
+                            *k = kept;
+                        }
+                    }
+                }
+                Err(e) => {
+                    for &i in chunk {
+                        if let StoreOutcome::Copied { kept, .. } = &mut outcomes[i] {
+                            *kept = Some(format!("not removed from the source: {e}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes `chunk` from the source in one transaction; returns, per
+    /// object, why it was kept (`None`: removed).
+    fn remove(
+        &self,
+        cands: &[StoreCandidate],
+        chunk: &[usize],
+    ) -> StoreResult<Vec<Option<String>>> {
+        let at = rfc3339(now())?;
+        let to = self.target.store.location();
+        write_with(&*self.source.store, |tx| {
+            let mut kept = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                let c = &cands[i];
+                if c.kind == ObjectKind::Secret {
+                    tx.delete_secret(&c.id)?;
+                }
+            }
+            let in_use: BTreeSet<String> =
+                if chunk.iter().any(|&i| cands[i].kind == ObjectKind::Key) {
+                    tx.secrets(None)?
+                        .into_iter()
+                        .map(|s| s.encryption_key_id)
+                        .collect()
+                } else {
+                    BTreeSet::new()
+                };
+            for &i in chunk {
+                let c = &cands[i];
+                if c.kind == ObjectKind::Key {
+                    if in_use.contains(&c.id) {
+                        kept.push(Some(
+                            "kept in the source: secrets there still use it".into(),
+                        ));
+                        continue;
+                    }
+                    tx.delete_key(&c.id)?;
+                }
+                let action = match c.kind {
+                    ObjectKind::Key => "key.export",
+                    ObjectKind::Secret => "secret.export",
+                };
+                let detail = format!("moved to store {to} (run {})", self.run_id);
+                tx.append_audit(&self.source.audit_entry(&at, action, &c.id, "ok", detail))?;
+                kept.push(None);
+            }
+            Ok(kept)
+        })
+    }
+}
+
+fn copied(replaced: bool, resumed: bool) -> StoreOutcome {
+    StoreOutcome::Copied {
+        replaced,
+        resumed,
+        removed: false,
+        kept: None,
+    }
+}

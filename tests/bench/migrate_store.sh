@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Benchmark: store move. `keyshift migrate --from-store A --to-store B --all`
+# of N keys from a seeded store into a new, empty store (every version
+# unsealed and resealed under B's root key, each batch read back and
+# verified). Prints keys/s and the peak RSS of the migrate process for each
+# N. Not part of `make test`. Floor: >= 2,000 keys/s with memory flat in N.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+REL=${KEYSHIFT_RELEASE_DIR:-$ROOT/target/release}
+BIN=$REL/keyshift
+SEED=$REL/examples/seed_migration_bench
+[ -x "$BIN" ] && [ -x "$SEED" ] || { echo "build first: make build and cargo build --release --example seed_migration_bench -p keyshift" >&2; exit 2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+echo "store move (--from-store A --to-store B --all):"
+printf '%-8s %-12s %-10s %s\n' N seconds keys/s peak_RSS_MB
+for N in ${NS:-1000 10000}; do
+  SRC=$WORK/src-$N
+  DST=$WORK/dst-$N
+  "$SEED" "$SRC" "$N" > /dev/null
+  START=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" migrate --from-store "$SRC" --to-store "$DST" --all > "$WORK/out"
+  END=$(date +%s.%N)
+  tail -n 1 "$WORK/out" | grep -q ": $N migrated" || { tail -n 1 "$WORK/out"; exit 1; }
+  awk -v n="$N" -v s="$START" -v e="$END" -v rss="$(cat "$WORK/rss")" \
+    'BEGIN { t = e - s; printf "%-8d %-12.3f %-10.0f %.1f\n", n, t, n / t, rss / 1024 }'
+done
