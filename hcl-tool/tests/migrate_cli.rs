@@ -212,12 +212,28 @@ fn back_to_shared_and_between_instances() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(where_key(&f.kms, &k), b);
+    let report = f.store.parent().unwrap().join("back.json");
     let o = keyshift(
         &f.store,
-        &["migrate", "--from", &b.to_string(), "--to", "shared", &k],
+        &[
+            "migrate",
+            "--from",
+            &b.to_string(),
+            "--to",
+            "shared",
+            &k,
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(where_key(&f.kms, &k), Container::Shared);
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        doc["objects"][0]["target_instance_id"], "shared",
+        "the report names the shared KMS: {doc}"
+    );
+    assert_eq!(doc["objects"][0]["source"], b.to_string().as_str());
     assert_eq!(decrypt(&f.store, &ct), "x");
     // Running it again finds it already there.
     let o = keyshift(
@@ -267,6 +283,11 @@ fn bad_input_is_refused_before_anything_moves() {
             "--from",
         ),
         ("no selection", &["--to", &kst], "PATTERN"),
+        (
+            "rewrite dir missing",
+            &["--to", &kst, "alias/app", "--rewrite", "/nonexistent/tf"],
+            "--rewrite /nonexistent/tf: not a directory (nothing was migrated)",
+        ),
         (
             "patterns with all",
             &["--to", &kst, "--all", "alias/app"],
@@ -337,7 +358,7 @@ fn status_names_the_holder_and_a_dead_holder_is_taken_over() {
     let run = f.kms.begin_migration(&Container::Shared, &kst).unwrap();
     let o = keyshift(&f.store, &["migrate", "--status"]);
     let want = format!(
-        "run {} shared -> {kst}: in progress (pid {} on {}, started {})\n",
+        "run {} shared -> {kst}: in progress (pid {} on {}, started {}); shared holds 1 key(s) and 0 secret(s)\n",
         run.run_id, run.pid, run.host, run.started_at
     );
     assert_eq!((code(&o), stdout(&o)), (0, want));
@@ -457,8 +478,32 @@ fn sigkill_mid_run_loses_nothing_and_the_rerun_completes() {
     assert_eq!(code(&o), 1, "management waits for the interrupted run");
     assert_eq!(decrypt(&f.store, &ct), "last key", "crypto keeps working");
 
-    let o = keyshift(&f.store, &["migrate", "--to", &kst.to_string(), "--all"]);
+    let report = f.store.parent().unwrap().join("resumed.json");
+    let o = keyshift(
+        &f.store,
+        &[
+            "migrate",
+            "--to",
+            &kst.to_string(),
+            "--all",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The report of the re-run covers every key: what the killed run moved
+    // as already in the target (so a rewrite pins those too), the rest migrated.
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let objects = doc["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), n);
+    let count = |outcome: &str, reason: Option<&str>| {
+        objects
+            .iter()
+            .filter(|o| o["outcome"] == outcome && reason.is_none_or(|r| o["reason"] == r))
+            .count()
+    };
+    assert_eq!(count("migrated", None), stayed);
+    assert_eq!(count("skipped", Some("already in the target")), moved);
     assert!(
         stdout(&o).ends_with(&format!(
             "migrate to {kst}: {stayed} migrated, {moved} skipped, 0 refused, 0 failed\n"

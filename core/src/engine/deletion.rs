@@ -142,7 +142,7 @@ impl Purged {
 /// `deleting` instances whose every key is among them (and hold no secret).
 fn due<R: StoreReader + ?Sized>(r: &R, now: OffsetDateTime) -> StoreResult<Purged> {
     let mut out = Purged::default();
-    for key in r.keys(None)? {
+    for key in r.keys_with_deletion_date()? {
         let locked = r.container(&key.container)?.is_some_and(|c| c.migrating);
         if key_erasable(&key, now) && !locked {
             out.keys.push(key.id);

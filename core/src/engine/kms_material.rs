@@ -12,6 +12,7 @@
 
 use super::kms::{Kms, container_instance, container_record, now, rfc3339, unlocked_container};
 use super::kms_keys::{ensure_enabled, load_key, new_version_id, resolve};
+use super::kms_move_ends::MoveEnds;
 use super::kms_rsa;
 use super::migration_rules::{self, MigrationPlan};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
@@ -240,9 +241,22 @@ impl Kms {
             // Counted once; each key of the batch adds one (a key already in
             // the target is counted too, which can only refuse early).
             let first = tx.count_keys(target)?;
+            // Both ends (records, instances, root keys) are read once per
+            // source container, not once per key.
+            let mut ends: Option<MoveEnds> = None;
             for (count, id) in (first..).zip(ids) {
                 let mut detail = String::new();
-                self.relocate_in(tx, id, target, true, Some(count), &mut detail)?;
+                let key = load_key(&*tx, id)?;
+                if key.container == *target {
+                    detail = format!("already in {target}");
+                } else {
+                    let mut e = match ends.take() {
+                        Some(e) if e.source == key.container => e,
+                        _ => MoveEnds::read(&*tx, &key.container, target, true)?,
+                    };
+                    self.relocate_with(tx, key, &mut e, Some(count), &mut detail)?;
+                    ends = Some(e);
+                }
                 tx.append_audit(&self.audit_entry(&at, "key.move", id, "ok", detail))?;
             }
             Ok(())
@@ -259,46 +273,45 @@ impl Kms {
         target_count: Option<i64>,
         detail: &mut String,
     ) -> StoreResult<Key> {
-        let mut key = load_key(&*tx, id)?;
+        let key = load_key(&*tx, id)?;
         if key.container == *target {
             *detail = format!("already in {target}");
             return Ok(key);
         }
-        let source = key.container.clone();
-        let (src_rec, dst_rec) = if lock_held {
-            let s = container_record(&*tx, &source)?;
-            let d = container_record(&*tx, target)?;
-            if !s.migrating && !d.migrating {
-                return Err(StoreError::Conflict(format!(
-                    "no migration lock is held on {source} or {target}"
-                )));
-            }
-            (s, d)
-        } else {
-            (
-                unlocked_container(&*tx, &source)?,
-                unlocked_container(&*tx, target)?,
-            )
-        };
-        let source_instance = container_instance(&*tx, &source)?;
-        let target_instance = container_instance(&*tx, target)?;
+        let mut ends = MoveEnds::read(&*tx, &key.container, target, lock_held)?;
+        self.relocate_with(tx, key, &mut ends, target_count, detail)
+    }
+
+    /// Moves `key` (not in the target) between `ends`: the migration rule,
+    /// then every version re-sealed under the target's root key, then the
+    /// key's new container. Returns the moved key.
+    fn relocate_with(
+        &self,
+        tx: &mut dyn StoreTx,
+        mut key: Key,
+        ends: &mut MoveEnds,
+        target_count: Option<i64>,
+        detail: &mut String,
+    ) -> StoreResult<Key> {
+        let target = &ends.target.clone();
         migration_rules::check(&MigrationPlan {
             key: &key,
-            source_instance: source_instance.as_ref(),
+            source_instance: ends.source_instance.as_ref(),
             target,
-            target_instance: target_instance.as_ref(),
+            target_instance: ends.target_instance.as_ref(),
             target_key_count: match target_count {
                 Some(n) => n,
                 None => tx.count_keys(target)?,
             },
-            lock_held,
+            lock_held: ends.lock_held,
         })?;
-        let (src_root, dst_root) = (self.root_key(&src_rec)?, self.root_key(&dst_rec)?);
-        let versions = tx.versions(id)?;
+        let (src_root, dst_root) = ends.roots(self)?;
+        let id = key.id.clone();
+        let versions = tx.versions(&id)?;
         for v in &versions {
-            let aad = version_aad(id, &v.version_id);
-            let plain = unseal(&src_root, &aad, &v.sealed)?;
-            let sealed = seal(&dst_root, &aad, &plain)?;
+            let aad = version_aad(&id, &v.version_id);
+            let plain = unseal(src_root, &aad, &v.sealed)?;
+            let sealed = seal(dst_root, &aad, &plain)?;
             tx.put_version(&SealedVersion {
                 sealed,
                 ..v.clone()
@@ -306,8 +319,8 @@ impl Kms {
         }
         key.container = target.clone();
         tx.update_key(&key)?;
-        *detail = format!("{source} -> {target}, {} version(s)", versions.len());
-        load_key(&*tx, id)
+        *detail = format!("{} -> {target}, {} version(s)", ends.source, versions.len());
+        Ok(key)
     }
 
     /// Encrypts with the current version of an enabled `ENCRYPT/DECRYPT`

@@ -2,20 +2,21 @@
 //! objects, decide per object whether it moves and why not, lock the
 //! containers, move, unlock, report.
 //!
-//! [`select`] is the one place that decides which objects a run takes and
-//! why it leaves the others; the per-key rule itself is
-//! [`migration_rules::check`] and the per-secret rule is
-//! [`Kms::check_secret_movable`]. [`run`] carries a selection out under the
-//! migration lock ([`Kms::set_migrating`]): management operations on the
-//! locked containers fail fast and scheduled rotation waits meanwhile, while
-//! encrypt, decrypt, sign and verify keep working.
+//! [`select`] decides which objects a run takes (a whole container, or the
+//! ids the patterns match) and checks the input before anything moves;
+//! [`run`] (in `migrate_run.rs`) walks them page by page under the
+//! migration lock ([`Kms::begin_migration`]), deciding per object with the
+//! one per-key rule [`super::migration_rules::check`] and the per-secret
+//! rule [`Kms::check_secret_movable`]. While the lock is held, management
+//! operations on the locked containers fail fast and scheduled rotation
+//! waits, while encrypt, decrypt, sign and verify keep working.
 
 use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;
-use super::migration_rules::{self, MigrationPlan, is_service_key};
-use crate::store::{Container, Instance, Key, Secret, StoreError};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::store::{Container, Instance, StoreError, read_with};
 use thiserror::Error;
+
+pub use super::migrate_run::{BATCH, run};
 
 /// Most objects (keys plus secrets) a run selected by pattern may take;
 /// `--all` has no limit.
@@ -75,15 +76,71 @@ pub struct Candidate {
     pub decision: Decision,
 }
 
-/// The objects of a run, keys first, in id order.
+/// Which objects a run takes.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every key (and, with `include_secrets`, every secret) of the source,
+    /// and those already in the target; walked page by page, never loaded
+    /// whole.
+    All {
+        /// Secrets too.
+        include_secrets: bool,
+    },
+    /// The keys and secrets (ids, sorted) the patterns matched in the source
+    /// or the target: at most [`MANUAL_LIMIT`] in all.
+    Ids {
+        /// Key ids.
+        keys: Vec<String>,
+        /// Secret ids.
+        secrets: Vec<String>,
+    },
+}
+
+/// What a run takes, from where, to where. Per-object decisions are made
+/// while the run walks it ([`run`]), in pages, so memory does not grow
+/// with the number of objects.
 #[derive(Debug, Clone)]
 pub struct Selection {
     /// Where they go.
     pub target: Container,
     /// The source container (locked during the run with the target).
     pub source: Container,
-    /// Every selected object.
-    pub candidates: Vec<Candidate>,
+    /// The objects.
+    pub scope: Scope,
+    /// The source's instance (`None` for the shared KMS).
+    pub source_instance: Option<Instance>,
+    /// The target's instance (`None` for the shared KMS).
+    pub target_instance: Option<Instance>,
+    /// A lock left by a dead run is on the source or the target: this run
+    /// takes it over, so its decisions are made as the lock's holder.
+    pub stale_lock: bool,
+}
+
+impl Selection {
+    /// Whether secrets are part of the run.
+    pub fn has_secrets(&self) -> bool {
+        match &self.scope {
+            Scope::All { include_secrets } => *include_secrets,
+            Scope::Ids { secrets, .. } => !secrets.is_empty(),
+        }
+    }
+
+    /// How many objects the run will report (for a progress bar): counted,
+    /// not loaded.
+    pub fn total(&self, kms: &Kms) -> Result<u64, StoreError> {
+        let n = match &self.scope {
+            Scope::Ids { keys, secrets } => keys.len() + secrets.len(),
+            Scope::All { include_secrets } => read_with(&*kms.store, |r| {
+                let (s, t) = (&self.source, &self.target);
+                let mut n = r.count_keys(s)? + r.count_keys(t)?;
+                if *include_secrets {
+                    n += r.count_secrets(s)? + r.count_secrets(t)?;
+                }
+                Ok(usize::try_from(n).unwrap_or(0))
+            })?,
+        };
+        Ok(n as u64)
+    }
 }
 
 /// How one object ended.
@@ -91,6 +148,8 @@ pub struct Selection {
 pub enum Outcome {
     /// Moved to the target.
     Migrated,
+    /// Dry run: it would move.
+    WouldMigrate,
     /// Not attempted (already there, service key, or refused by a rule).
     Skipped(String),
     /// Attempted and failed; still in its source.
@@ -164,10 +223,11 @@ pub fn glob_matches(glob: &str, text: &str) -> bool {
     row[t.len()]
 }
 
-/// Decides which objects a run takes and, per object, whether it moves or
-/// why not. Bad input (no selection, unknown instance, a pattern that
-/// matches nothing, more than [`MANUAL_LIMIT`] objects by pattern) is an
-/// error; nothing is changed either way.
+/// Decides which objects a run takes: a whole source container (`all`),
+/// or the keys and secrets whose id, alias or name a pattern matches in the
+/// source or the target. Bad input (no selection, unknown instance, a
+/// pattern that matches nothing, more than [`MANUAL_LIMIT`] objects by
+/// pattern) is an error; nothing is changed either way.
 pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
     if req.patterns.is_empty() && !req.all {
         return Err(MigrateError::NothingSelected);
@@ -180,24 +240,38 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
     if source == req.target {
         return Err(MigrateError::SameContainer(source));
     }
-    let instances: BTreeMap<String, Instance> = kms
-        .list_instances()?
-        .into_iter()
-        .map(|i| (i.id.clone(), i))
-        .collect();
-    let find = |c: &Container| -> Result<Option<&Instance>, StoreError> {
+    let find = |c: &Container| -> Result<Option<Instance>, StoreError> {
         match c.instance_id() {
             None => Ok(None),
-            Some(id) => instances.get(id).map(Some).ok_or(StoreError::NotFound {
-                kind: "instance",
-                id: id.to_string(),
-            }),
+            Some(id) => kms.get_instance(id).map(Some),
         }
     };
     let (source_instance, target_instance) = (find(&source)?, find(&req.target)?);
+    let scope = if req.all {
+        Scope::All {
+            include_secrets: req.include_secrets,
+        }
+    } else {
+        match_patterns(kms, req, &source)?
+    };
+    // A lock left by a dead run is taken over by this run: judge as its holder.
+    let stale_lock = kms.lock_is_stale(&source)? || kms.lock_is_stale(&req.target)?;
+    Ok(Selection {
+        target: req.target.clone(),
+        source,
+        scope,
+        source_instance,
+        target_instance,
+        stale_lock,
+    })
+}
+
+/// The ids the patterns of a manual selection match in the source or the
+/// target; every pattern must match, and at most [`MANUAL_LIMIT`] in all.
+fn match_patterns(kms: &Kms, req: &Request, source: &Container) -> Result<Scope, MigrateError> {
     let mut hits = vec![0usize; req.patterns.len()];
     let mut pick = |id: &str, names: &[String]| {
-        let mut any = req.all;
+        let mut any = false;
         for (n, p) in hits.iter_mut().zip(&req.patterns) {
             if glob_matches(p, id) || names.iter().any(|x| glob_matches(p, x)) {
                 *n += 1;
@@ -206,95 +280,42 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
         }
         any
     };
-    let mut keys: Vec<Key> = kms.list_keys(Some(&source))?;
-    keys.extend(kms.list_keys(Some(&req.target))?);
-    keys.retain(|k| pick(&k.id, &k.aliases));
-    keys.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut secrets: Vec<Secret> = Vec::new();
-    if req.include_secrets {
-        secrets = kms.list_secrets(Some(&source))?;
-        secrets.extend(kms.list_secrets(Some(&req.target))?);
-        secrets.retain(|s| pick(&s.id, std::slice::from_ref(&s.name)));
-        secrets.sort_by(|a, b| a.id.cmp(&b.id));
-    }
-    let where_ = format!("{source} or {}", req.target);
-    if let Some((p, _)) = req.patterns.iter().zip(&hits).find(|(_, n)| **n == 0) {
-        if !req.all {
-            return Err(MigrateError::NoMatch {
-                pattern: p.clone(),
-                what: if req.include_secrets {
-                    "key or secret"
-                } else {
-                    "key"
-                },
-                containers: where_,
-            });
+    let mut keys: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = Vec::new();
+    for c in [source, &req.target] {
+        let found = kms.list_keys(Some(c))?;
+        keys.extend(
+            found
+                .into_iter()
+                .filter(|k| pick(&k.id, &k.aliases))
+                .map(|k| k.id),
+        );
+        if req.include_secrets {
+            let found = kms.list_secrets(Some(c))?;
+            let matched = found
+                .into_iter()
+                .filter(|s| pick(&s.id, std::slice::from_ref(&s.name)));
+            secrets.extend(matched.map(|s| s.id));
         }
     }
+    if let Some((p, _)) = req.patterns.iter().zip(&hits).find(|(_, n)| **n == 0) {
+        return Err(MigrateError::NoMatch {
+            pattern: p.clone(),
+            what: if req.include_secrets {
+                "key or secret"
+            } else {
+                "key"
+            },
+            containers: format!("{source} or {}", req.target),
+        });
+    }
     let count = keys.len() + secrets.len();
-    if !req.all && count > MANUAL_LIMIT {
+    if count > MANUAL_LIMIT {
         return Err(MigrateError::TooMany { count });
     }
-    // A lock left by a dead run is taken over by this run: judge as its holder.
-    let lock_held = kms.lock_is_stale(&source)? || kms.lock_is_stale(&req.target)?;
-    let mut target_count = kms.list_keys(Some(&req.target))?.len() as i64;
-    let mut candidates = Vec::with_capacity(count);
-    let mut moving: BTreeSet<String> = BTreeSet::new();
-    for key in keys {
-        let decision = if key.container == req.target {
-            Decision::AlreadyThere
-        } else {
-            let plan = MigrationPlan {
-                key: &key,
-                source_instance,
-                target: &req.target,
-                target_instance,
-                target_key_count: target_count,
-                lock_held,
-            };
-            match migration_rules::check(&plan) {
-                Ok(()) => {
-                    target_count += 1;
-                    moving.insert(key.id.clone());
-                    Decision::Move
-                }
-                Err(e) if is_service_key(&key) => {
-                    Decision::Skip(format!("{e} (not required to move)"))
-                }
-                Err(e) => Decision::Refuse(e.to_string()),
-            }
-        };
-        candidates.push(Candidate {
-            id: key.id,
-            kind: ObjectKind::Key,
-            names: key.aliases,
-            source: key.container,
-            decision,
-        });
-    }
-    for s in secrets {
-        let decision = if s.container == req.target {
-            Decision::AlreadyThere
-        } else {
-            let with_key = moving.contains(&s.encryption_key_id).then_some(&req.target);
-            match kms.check_secret_movable(&s.id, &req.target, None, with_key) {
-                Ok(()) => Decision::Move,
-                Err(e) => Decision::Refuse(e.to_string()),
-            }
-        };
-        candidates.push(Candidate {
-            id: s.id,
-            kind: ObjectKind::Secret,
-            names: vec![s.name],
-            source: s.container,
-            decision,
-        });
-    }
-    Ok(Selection {
-        target: req.target.clone(),
-        source,
-        candidates,
-    })
+    keys.sort();
+    secrets.sort();
+    Ok(Scope::Ids { keys, secrets })
 }
 
 /// Checks the EKMS key of the source and of the target (where one is
@@ -320,96 +341,6 @@ pub fn check_health(
         }
     }
     Ok(())
-}
-
-/// Carries out a selection: locks the source and the target recording this
-/// process as the holder ([`Kms::begin_migration`], which takes over a lock
-/// left by a dead process), moves every `Move` candidate (keys first, then
-/// secrets, each in its own transaction), releases the locks (also when a
-/// move failed) and returns one outcome per candidate, in order. `progress`
-/// is called after each object. A lock held by a live run is an error and
-/// nothing moves.
-pub fn run(
-    kms: &Kms,
-    sel: &Selection,
-    batch_size: usize,
-    progress: &mut dyn FnMut(&Candidate),
-) -> Result<Vec<Outcome>, StoreError> {
-    let batch_size = batch_size.max(1);
-    let lock = kms.begin_migration(&sel.source, &sel.target)?;
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; sel.candidates.len()];
-    let mut batch: Vec<usize> = Vec::with_capacity(batch_size);
-    for (i, c) in sel.candidates.iter().enumerate() {
-        if c.kind == ObjectKind::Key && c.decision == Decision::Move {
-            batch.push(i);
-            if batch.len() >= batch_size {
-                move_batch(kms, sel, &mut batch, &mut outcomes, progress);
-            }
-            continue;
-        }
-        // Keys move before the secrets that may depend on them.
-        move_batch(kms, sel, &mut batch, &mut outcomes, progress);
-        outcomes[i] = Some(move_one(kms, c, &sel.target));
-        progress(c);
-    }
-    move_batch(kms, sel, &mut batch, &mut outcomes, progress);
-    let outcomes: Vec<Outcome> = outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::Failed("not attempted".into())))
-        .collect();
-    let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed(_)));
-    kms.end_migration(&lock, if failed { "failed" } else { "completed" })?;
-    Ok(outcomes)
-}
-
-/// Default number of keys moved per transaction (one commit, one fsync,
-/// per batch).
-pub const BATCH: usize = 256;
-
-/// Moves the keys at `batch` (indices into the candidates) in one
-/// transaction; when that fails, one by one so each gets its own outcome.
-fn move_batch(
-    kms: &Kms,
-    sel: &Selection,
-    batch: &mut Vec<usize>,
-    outcomes: &mut [Option<Outcome>],
-    progress: &mut dyn FnMut(&Candidate),
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let ids: Vec<String> = batch
-        .iter()
-        .map(|&i| sel.candidates[i].id.clone())
-        .collect();
-    let together = kms.migrate_keys_locked(&ids, &sel.target).is_ok();
-    for &i in batch.iter() {
-        let c = &sel.candidates[i];
-        outcomes[i] = Some(if together {
-            Outcome::Migrated
-        } else {
-            move_one(kms, c, &sel.target)
-        });
-        progress(c);
-    }
-    batch.clear();
-}
-
-fn move_one(kms: &Kms, c: &Candidate, target: &Container) -> Outcome {
-    match &c.decision {
-        Decision::AlreadyThere => Outcome::Skipped(format!("already in {target}")),
-        Decision::Skip(why) | Decision::Refuse(why) => Outcome::Skipped(why.clone()),
-        Decision::Move => {
-            let moved = match c.kind {
-                ObjectKind::Key => kms.migrate_key_locked(&c.id, target).map(drop),
-                ObjectKind::Secret => kms.migrate_secret_locked(&c.id, target).map(drop),
-            };
-            match moved {
-                Ok(()) => Outcome::Migrated,
-                Err(e) => Outcome::Failed(e.to_string()),
-            }
-        }
-    }
 }
 
 #[cfg(test)]

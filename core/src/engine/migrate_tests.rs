@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::engine::migration_lock;
 use crate::engine::test_support::{inst, kms, new_key};
-use crate::store::{InstanceType, KeySpec, NewSecret, ProtectionLevel, SecretType};
+use crate::store::{
+    InstanceType, Key, KeySpec, NewSecret, ProtectionLevel, Secret, SecretType, StoreError,
+};
 
 fn req(target: &Container, patterns: &[&str]) -> Request {
     Request {
@@ -30,10 +32,31 @@ fn secret(kms: &Kms, c: &Container, name: &str, key_id: &str) -> Secret {
     kms.create_secret(new, b"value").unwrap()
 }
 
-/// The decision about the single candidate `id`, after select.
-fn decision(kms: &Kms, r: &Request, id: &str) -> Decision {
+/// Every object of a run with its outcome, in order.
+fn walk(kms: &Kms, sel: &Selection, dry_run: bool) -> Vec<(Candidate, Outcome)> {
+    let mut seen = Vec::new();
+    run(kms, sel, BATCH, dry_run, &mut |c, o| {
+        seen.push((c.clone(), o.clone()))
+    })
+    .unwrap();
+    seen
+}
+
+/// The outcomes of a real run.
+fn outcomes(kms: &Kms, sel: &Selection) -> Vec<Outcome> {
+    walk(kms, sel, false).into_iter().map(|(_, o)| o).collect()
+}
+
+/// The decisions of a dry run of `r`.
+fn candidates(kms: &Kms, r: &Request) -> Vec<Candidate> {
     let sel = select(kms, r).unwrap();
-    let c = sel.candidates.iter().find(|c| c.id == id).unwrap();
+    walk(kms, &sel, true).into_iter().map(|(c, _)| c).collect()
+}
+
+/// The decision about the single candidate `id`, in a dry run.
+fn decision(kms: &Kms, r: &Request, id: &str) -> Decision {
+    let all = candidates(kms, r);
+    let c = all.iter().find(|c| c.id == id).unwrap();
     c.decision.clone()
 }
 
@@ -146,15 +169,10 @@ fn quota_counts_the_keys_moving_in_the_same_run() {
     }
     let mut r = req(&t, &[]);
     r.all = true;
-    let sel = select(&kms, &r).unwrap();
-    let moves = sel
-        .candidates
-        .iter()
-        .filter(|c| c.decision == Decision::Move)
-        .count();
+    let all = candidates(&kms, &r);
+    let moves = all.iter().filter(|c| c.decision == Decision::Move).count();
     assert_eq!(moves, 5);
-    let refused: Vec<_> = sel
-        .candidates
+    let refused: Vec<_> = all
         .iter()
         .filter(|c| matches!(&c.decision, Decision::Refuse(m) if m.contains("key quota 5 is full")))
         .collect();
@@ -197,7 +215,7 @@ fn bad_selections_are_errors() {
     let mut all = req(&t, &[]);
     all.all = true;
     assert_eq!(
-        select(&kms, &all).unwrap().candidates.len(),
+        candidates(&kms, &all).len(),
         MANUAL_LIMIT + 1,
         "--all has no cap"
     );
@@ -215,10 +233,10 @@ fn run_moves_keys_and_secrets_and_back() {
     let ct = kms.encrypt("alias/app", b"hello").unwrap();
     let before = kms.get_key(&k.id).unwrap();
     let sel = select(&kms, &req(&t, &["alias/app", "db"])).unwrap();
-    let mut seen = 0;
-    let outcomes = run(&kms, &sel, BATCH, &mut |_| seen += 1).unwrap();
-    assert_eq!(outcomes, vec![Outcome::Migrated, Outcome::Migrated]);
-    assert_eq!(seen, 2);
+    assert_eq!(
+        outcomes(&kms, &sel),
+        vec![Outcome::Migrated, Outcome::Migrated]
+    );
     let after = kms.get_key(&k.id).unwrap();
     assert_eq!(
         Key {
@@ -240,8 +258,11 @@ fn run_moves_keys_and_secrets_and_back() {
 
     let mut back = req(&Container::Shared, &["*"]);
     back.from = Some(t.clone());
-    let outcomes = run(&kms, &select(&kms, &back).unwrap(), BATCH, &mut |_| {}).unwrap();
-    assert_eq!(outcomes, vec![Outcome::Migrated, Outcome::Migrated]);
+    let back = select(&kms, &back).unwrap();
+    assert_eq!(
+        outcomes(&kms, &back),
+        vec![Outcome::Migrated, Outcome::Migrated]
+    );
     assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
     assert_eq!(kms.decrypt(&ct).unwrap(), b"hello");
 }
@@ -256,7 +277,7 @@ fn run_refuses_while_another_migration_holds_the_target() {
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
     kms.set_migrating(&t, true).unwrap();
     assert!(matches!(
-        run(&kms, &sel, BATCH, &mut |_| {}),
+        run(&kms, &sel, BATCH, false, &mut |_, _| {}),
         Err(StoreError::MigrationInProgress { .. })
     ));
     assert_eq!(kms.get_key(&k.id).unwrap().container, Container::Shared);
@@ -289,7 +310,7 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     let mut dead = kms.begin_migration(&Container::Shared, &t).unwrap();
     // A live holder: refused, naming the run.
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
-    match run(&kms, &sel, BATCH, &mut |_| {}) {
+    match run(&kms, &sel, BATCH, false, &mut |_, _| {}) {
         Err(e @ StoreError::MigrationInProgress { .. }) => {
             let m = e.to_string();
             assert!(
@@ -308,8 +329,7 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     assert!(migration_lock::run_state(&dead).starts_with("interrupted"));
     // The re-run selects and runs as the lock's new holder.
     let sel = select(&kms, &req(&t, &[&k.id])).unwrap();
-    let outcomes = run(&kms, &sel, BATCH, &mut |_| {}).unwrap();
-    assert_eq!(outcomes, vec![Outcome::Migrated]);
+    assert_eq!(outcomes(&kms, &sel), vec![Outcome::Migrated]);
     let runs = kms.migration_runs().unwrap();
     assert_eq!(runs.len(), 2);
     assert!(
@@ -352,9 +372,58 @@ fn scheduled_rotation_waits_while_a_run_holds_the_key() {
 
 #[test]
 fn a_batch_that_fails_is_retried_key_by_key() {
+    use crate::store::write_with;
     let (_d, kms) = kms();
-    let t = soft(&kms); // key quota 5
-    let ids: Vec<String> = (0..3)
+    let t = soft(&kms);
+    let mut ids: Vec<String> = (0..3)
+        .map(|_| {
+            kms.create_key(new_key(Container::Shared, KeySpec::Aes256))
+                .unwrap()
+                .id
+        })
+        .collect();
+    ids.sort();
+    // The middle key's material is damaged: it cannot be re-sealed.
+    write_with(&*kms.store, |tx| {
+        let mut v = tx.versions(&ids[1])?.remove(0);
+        v.sealed = vec![0; v.sealed.len()];
+        tx.put_version(&v)
+    })
+    .unwrap();
+    let mut r = req(&t, &[]);
+    r.all = true;
+    let seen = walk(&kms, &select(&kms, &r).unwrap(), false);
+    let in_order: Vec<&String> = seen.iter().map(|(c, _)| &c.id).collect();
+    assert_eq!(in_order, ids.iter().collect::<Vec<_>>(), "id order");
+    assert_eq!(
+        (&seen[0].1, &seen[2].1),
+        (&Outcome::Migrated, &Outcome::Migrated)
+    );
+    assert!(matches!(&seen[1].1, Outcome::Failed(_)), "{seen:?}");
+    let placed: Vec<Container> = ids
+        .iter()
+        .map(|id| kms.get_key(id).unwrap().container)
+        .collect();
+    assert_eq!(placed, [t.clone(), Container::Shared, t.clone()]);
+    assert_eq!(
+        kms.migration_runs().unwrap()[0].outcome.as_deref(),
+        Some("failed")
+    );
+}
+
+#[test]
+fn a_run_walks_pages_and_reports_what_is_already_there() {
+    let (_d, kms) = kms();
+    let t = inst(&kms, "big", InstanceType::Software, "eu-1");
+    kms.update_instance(
+        t.instance_id().unwrap(),
+        crate::store::InstanceUpdate {
+            key_quota: Some(100),
+            secret_quota: None,
+        },
+    )
+    .unwrap();
+    let ids: Vec<String> = (0..9)
         .map(|_| {
             kms.create_key(new_key(Container::Shared, KeySpec::Aes256))
                 .unwrap()
@@ -363,26 +432,34 @@ fn a_batch_that_fails_is_retried_key_by_key() {
         .collect();
     let mut r = req(&t, &[]);
     r.all = true;
+    // Pages of 2: the first run moves 4 keys and is stopped (the callback
+    // cannot stop it, so run on a selection of the first 4 by id).
+    let mut first = ids.clone();
+    first.sort();
+    let sel = Selection {
+        scope: Scope::Ids {
+            keys: first[..4].to_vec(),
+            secrets: Vec::new(),
+        },
+        ..select(&kms, &r).unwrap()
+    };
+    let mut n = 0;
+    run(&kms, &sel, 2, false, &mut |_, _| n += 1).unwrap();
+    assert_eq!(n, 4);
     let sel = select(&kms, &r).unwrap();
-    // Meanwhile the target fills up: room for two more keys only.
-    for _ in 0..3 {
-        kms.create_key(new_key(t.clone(), KeySpec::Aes256)).unwrap();
-    }
-    let outcomes = run(&kms, &sel, BATCH, &mut |_| {}).unwrap();
-    assert_eq!(outcomes[..2], [Outcome::Migrated, Outcome::Migrated]);
-    assert!(
-        matches!(&outcomes[2], Outcome::Failed(m) if m.contains("quota")),
-        "{outcomes:?}"
-    );
-    let in_order: Vec<&String> = sel.candidates.iter().map(|c| &c.id).collect();
-    assert_eq!(in_order.len(), ids.len());
-    let placed: Vec<Container> = in_order
+    assert_eq!(sel.total(&kms).unwrap(), 9);
+    let mut seen = Vec::new();
+    run(&kms, &sel, 2, false, &mut |c, o| {
+        seen.push((c.id.clone(), o.clone()))
+    })
+    .unwrap();
+    let already: Vec<&String> = seen
         .iter()
-        .map(|id| kms.get_key(id).unwrap().container)
+        .filter(|(_, o)| matches!(o, Outcome::Skipped(m) if m.contains("already in")))
+        .map(|(id, _)| id)
         .collect();
-    assert_eq!(placed, [t.clone(), t.clone(), Container::Shared]);
-    assert_eq!(
-        kms.migration_runs().unwrap()[0].outcome.as_deref(),
-        Some("failed")
-    );
+    assert_eq!(already, first[..4].iter().collect::<Vec<_>>());
+    let moved = seen.iter().filter(|(_, o)| *o == Outcome::Migrated).count();
+    assert_eq!(moved, 5);
+    assert_eq!(kms.list_keys(Some(&t)).unwrap().len(), 9);
 }

@@ -85,6 +85,15 @@ impl Kms {
         })
     }
 
+    /// `(keys, secrets)` held by `c` (the shared KMS too): what an
+    /// interrupted run still has to look at in its source.
+    pub fn container_counts(&self, c: &Container) -> StoreResult<(i64, i64)> {
+        read_with(&*self.store, |r| {
+            container_record(r, c)?;
+            Ok((r.count_keys(c)?, r.count_secrets(c)?))
+        })
+    }
+
     /// Every recorded migration run, oldest first.
     pub fn migration_runs(&self) -> StoreResult<Vec<MigrationRun>> {
         read_with(&*self.store, |r| r.migration_runs())

@@ -40,6 +40,7 @@ pub mod sqlite;
 mod sqlite_break_glass;
 mod sqlite_ekms;
 mod sqlite_migration_runs;
+mod sqlite_paging;
 mod sqlite_secrets;
 mod sqlite_trust;
 mod sqlite_tx;

@@ -368,6 +368,37 @@ impl StoreReader for SqliteTx<'_> {
         self.migration_runs_list()
     }
 
+    // -- paging (SQL in sqlite_paging.rs)
+    fn key_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        n: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("keys", c, after, n)
+    }
+
+    fn secret_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        n: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("secrets", c, after, n)
+    }
+
+    fn keys_with_deletion_date(&self) -> StoreResult<Vec<Key>> {
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM keys k WHERE k.deletion_date IS NOT NULL ORDER BY k.creation_date, k.rowid"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map([], raw_key).map_err(|e| self.err(e))?;
+        let raws = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        raws.into_iter().map(|r| self.key_from_raw(r)).collect()
+    }
+
     // -- ekms (SQL in sqlite_ekms.rs)
     fn ekms_config(&self, c: &Container) -> StoreResult<Option<crate::store::EkmsConfig>> {
         self.ekms_get(c)

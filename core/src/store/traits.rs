@@ -161,6 +161,47 @@ pub trait StoreReader {
     // -- migration runs
     /// Every recorded migration run, oldest first.
     fn migration_runs(&self) -> StoreResult<Vec<crate::store::MigrationRun>>;
+    // -- paging (a migration run walks a container without loading it whole)
+    /// Up to `limit` ids of `container`'s keys greater than `after`, in id
+    /// order. The default filters [`StoreReader::keys`]; a backend should
+    /// answer it with one bounded query.
+    fn key_ids_page(
+        &self,
+        container: &Container,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let ids = self.keys(Some(container))?.into_iter().map(|k| k.id);
+        Ok(page(ids, after, limit))
+    }
+    /// Every key with a deletion date (scheduled for deletion): what the
+    /// purge on open looks at, without loading every key. The default
+    /// filters [`StoreReader::keys`].
+    fn keys_with_deletion_date(&self) -> StoreResult<Vec<Key>> {
+        let mut keys = self.keys(None)?;
+        keys.retain(|k| k.deletion_date.is_some());
+        Ok(keys)
+    }
+    /// Like [`StoreReader::key_ids_page`] for secrets.
+    fn secret_ids_page(
+        &self,
+        container: &Container,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let ids = self.secrets(Some(container))?.into_iter().map(|s| s.id);
+        Ok(page(ids, after, limit))
+    }
+}
+
+/// The default paging: the `limit` smallest ids greater than `after`.
+fn page(ids: impl Iterator<Item = String>, after: Option<&str>, limit: usize) -> Vec<String> {
+    let mut ids: Vec<String> = ids
+        .filter(|id| after.is_none_or(|a| id.as_str() > a))
+        .collect();
+    ids.sort();
+    ids.truncate(limit);
+    ids
 }
 
 /// Write access inside a write transaction (see the module docs).

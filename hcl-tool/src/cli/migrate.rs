@@ -11,7 +11,7 @@
 //! skipped as not required), 1 when any was refused or failed, 2 for usage
 //! or input errors (reported before anything moves).
 
-use crate::cli::migrate_output::{self, Line};
+use crate::cli::migrate_output::{self, Counts, Line, Row};
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
@@ -60,7 +60,8 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Apply the report to the Terraform configuration in DIR (needs an
-    /// initialised DIR with state: runs `terraform show -json` there).
+    /// initialised DIR with state: runs `terraform show -json` there);
+    /// with `--to shared` the moved resources get `instance_id = null`.
     #[arg(long, value_name = "DIR")]
     pub rewrite: Option<PathBuf>,
     /// With --rewrite: run `terraform plan -detailed-exitcode` after writing
@@ -103,10 +104,11 @@ pub fn run(
         .as_deref()
         .map(|f| parse_container("from", f))
         .transpose()?;
-    if args.rewrite.is_some() && target == Container::Shared {
-        return Err(CliError::Usage(
-            "--rewrite with --to shared is not supported: remove instance_id from the moved resources instead".into(),
-        ));
+    if let Some(dir) = args.rewrite.as_deref().filter(|d| !d.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "--rewrite {}: not a directory (nothing was migrated)",
+            dir.display()
+        )));
     }
     let keys = args.aws.service();
     let kms = open_existing(&store::store_location(store)?, &keys)?;
@@ -128,39 +130,81 @@ pub fn run(
         MigrateError::Store(e) => failed("cannot check the EKMS keys")(e),
         other => CliError::Usage(other.to_string()),
     })?;
-    let lines: Vec<Line> = if args.dry_run {
-        sel.candidates.iter().map(Line::planned).collect()
-    } else {
-        let bar = progress::bar(sel.candidates.len() as u64, "migrating");
-        let outcomes = migrate::run(&kms, &sel, usize::from(args.batch_size), &mut |_| {
-            bar.inc(1)
-        })
-        .map_err(failed(format!("cannot migrate to {}", sel.target)))?;
-        bar.finish_and_clear();
-        sel.candidates
-            .iter()
-            .zip(outcomes)
-            .map(|(c, o)| Line::done(c, o))
-            .collect()
+    let total = sel
+        .total(&kms)
+        .map_err(failed("cannot count the objects to migrate"))?;
+    // The report goes to --report, or for --rewrite alone to a temporary file.
+    let tmp = match (&args.report, &args.rewrite) {
+        (None, Some(_)) => Some(tempfile::tempdir()?),
+        _ => None,
     };
-    migrate_output::write_summary(out, &sel, &lines, args.dry_run)?;
-    let report = migrate_output::report(&sel, &lines);
-    if let Some(path) = &args.report {
-        migrate_output::write_report(path, &report)?;
+    let report_path = args
+        .report
+        .clone()
+        .or_else(|| tmp.as_ref().map(|d| d.path().join("report.json")));
+    let mut report = report_path
+        .as_deref()
+        .map(migrate_output::ReportWriter::create)
+        .transpose()?;
+    let bar = progress::bar(
+        total,
+        if args.dry_run {
+            "checking"
+        } else {
+            "migrating"
+        },
+    );
+    let mut lines = std::io::BufWriter::new(&mut *out);
+    let mut counts = Counts::default();
+    let mut write_error: Option<CliError> = None;
+    let walked = migrate::run(
+        &kms,
+        &sel,
+        usize::from(args.batch_size),
+        args.dry_run,
+        &mut |c, o| {
+            bar.inc(1);
+            let line = Line::new(c, o);
+            counts.add(&line);
+            if write_error.is_some() {
+                return; // keep moving: stopping halfway helps nobody
+            }
+            let written = bar
+                .suspend(|| migrate_output::write_line(&mut lines, &Row::of(c, &sel.target), &line))
+                .map_err(CliError::from)
+                .and_then(|()| match report.as_mut() {
+                    Some(r) => r.add(&migrate_output::report_object(
+                        &Row::of(c, &sel.target),
+                        &line,
+                    )),
+                    None => Ok(()),
+                });
+            write_error = written.err();
+        },
+    );
+    bar.finish_and_clear();
+    walked.map_err(failed(format!("cannot migrate to {}", sel.target)))?;
+    if let Some(e) = write_error {
+        return Err(e);
     }
-    let mut outcome = if lines.iter().any(Line::is_finding) {
+    counts.write(
+        &mut lines,
+        &format!("migrate to {}", sel.target),
+        args.dry_run,
+    )?;
+    lines.flush()?;
+    drop(lines);
+    if let Some(r) = report {
+        r.finish()?;
+    }
+    let mut outcome = if counts.has_findings() {
         Outcome::Findings
     } else {
         Outcome::Clean
     };
-    if let Some(dir) = &args.rewrite {
-        let rewritten = crate::cli::migrate_rewrite::apply(
-            dir,
-            &args.terraform_bin,
-            &report,
-            args.verify,
-            out,
-        )?;
+    if let (Some(dir), Some(path)) = (&args.rewrite, &report_path) {
+        let rewritten =
+            crate::cli::migrate_rewrite::apply(dir, &args.terraform_bin, path, args.verify, out)?;
         if rewritten == Outcome::Findings {
             outcome = Outcome::Findings;
         }
@@ -184,16 +228,20 @@ fn status(kms: &Kms, out: &mut dyn Write) -> Result<Outcome, CliError> {
         if migration_lock::holder_is_dead(r) {
             outcome = Outcome::Findings;
         }
+        let (keys, secrets) = kms
+            .container_counts(&r.source)
+            .map_err(failed("cannot count the objects left in the source"))?;
         writeln!(
             out,
-            "run {} {} -> {}: {} (pid {} on {}, started {})",
+            "run {} {} -> {}: {} (pid {} on {}, started {}); {} holds {keys} key(s) and {secrets} secret(s)",
             r.run_id,
             r.source,
             r.target,
             migration_lock::run_state(r),
             r.pid,
             r.host,
-            r.started_at
+            r.started_at,
+            r.source
         )?;
     }
     Ok(outcome)

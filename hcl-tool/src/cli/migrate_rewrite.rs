@@ -5,29 +5,27 @@
 
 use crate::cli::rewrite::{RewriteArgs, RewriteFormat};
 use crate::cli::{CliError, Outcome};
-use crate::report::Report;
 use crate::rewrite::RewriteError;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-/// Applies `report` to the configuration in `dir`.
+/// Applies the report at `report_path` to the configuration in `dir` (the
+/// rewrite reads the whole report: one entry per object of the run).
 pub fn apply(
     dir: &Path,
     terraform: &Path,
-    report: &Report,
+    report_path: &Path,
     verify: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let tmp = tempfile::tempdir()?;
-    let report_path = tmp.path().join("report.json");
-    crate::cli::migrate_output::write_report(&report_path, report)?;
     let state_path = tmp.path().join("state.json");
     std::fs::write(&state_path, state_json(dir, terraform)?)?;
     let args = RewriteArgs {
         dir: dir.to_owned(),
         plan: None,
-        report: Some(report_path),
+        report: Some(report_path.to_owned()),
         state: Some(state_path),
         select: Vec::new(),
         set: None,

@@ -195,7 +195,11 @@ pub fn from_report(report: &Report, state: &State, attrs: &MigrationAttrs) -> De
                 let value = match object {
                     Some(o) => {
                         matched.insert(o.id.as_str());
-                        let v = Value::String(o.target_instance_id.clone());
+                        // The shared KMS is no instance: `instance_id = null`.
+                        let v = match o.target_instance_id.as_str() {
+                            "shared" => Value::Null,
+                            id => Value::String(id.to_owned()),
+                        };
                         target.needs_edit |= v != current;
                         v
                     }
