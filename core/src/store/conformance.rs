@@ -140,7 +140,9 @@ fn sample_version(key_id: &str, seq: i64) -> SealedVersion {
 }
 
 /// A fresh instance with its container, committed.
-fn setup_instance(store: &dyn KeyStore) -> Result<(Instance, Container), ConformanceFailure> {
+pub(super) fn setup_instance(
+    store: &dyn KeyStore,
+) -> Result<(Instance, Container), ConformanceFailure> {
     let inst = sample_instance();
     let c = Container::Instance(inst.id.clone());
     ok(

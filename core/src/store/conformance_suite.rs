@@ -95,6 +95,8 @@ macro_rules! keystore_conformance_checks {
             secrets_errors_and_guard =>
                 Single($crate::store::conformance_secrets::secrets_errors_and_guard);
             grants_round_trip => Single($crate::store::conformance_break_glass::grants_round_trip);
+            paging_walks_one_container =>
+                Single($crate::store::conformance_paging::paging_walks_one_container);
             race_on_quota => Concurrent($crate::store::conformance_concurrency::race_on_quota);
             race_on_instance_name =>
                 Concurrent($crate::store::conformance_concurrency::race_on_instance_name);

@@ -430,4 +430,26 @@ impl StoreReader for PgTx<'_> {
     fn grants(&self) -> StoreResult<Vec<crate::store::GrantRecord>> {
         self.grant_list()
     }
+
+    fn key_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("keys", c, after, limit)
+    }
+
+    fn secret_ids_page(
+        &self,
+        c: &Container,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        self.ids_page("secrets", c, after, limit)
+    }
+
+    fn keys_with_deletion_date(&self) -> StoreResult<Vec<Key>> {
+        self.keys_due_somewhen()
+    }
 }
