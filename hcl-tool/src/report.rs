@@ -38,6 +38,14 @@ pub struct Report {
     pub schema_version: u32,
     /// One entry per migrated (or attempted) object.
     pub objects: Vec<ReportObject>,
+    /// A store → store move's source store (passwords redacted); absent
+    /// for a container move. Its objects keep their containers, so their
+    /// `source` and `target_instance_id` are that container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_store: Option<String>,
+    /// A store → store move's target store (passwords redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_store: Option<String>,
 }
 
 /// One object of a migration report.

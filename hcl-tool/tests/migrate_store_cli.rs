@@ -64,8 +64,12 @@ fn default_mode_refuses_an_object_already_in_the_target() {
     assert_eq!(refused["outcome"], "skipped");
     assert_eq!(refused["kind"], "key");
     assert_eq!(refused["names"], serde_json::json!(["alias/app"]));
-    assert_eq!(refused["source"], a.to_string().as_str());
-    assert_eq!(refused["target_instance_id"], b.to_string().as_str());
+    // Objects keep their container (a rewrite from this report is a no-op);
+    // the stores are named at the top.
+    assert_eq!(refused["source"], "shared");
+    assert_eq!(refused["target_instance_id"], "shared");
+    assert_eq!(json["source_store"], a.to_string().as_str());
+    assert_eq!(json["target_store"], b.to_string().as_str());
     assert!(
         refused["reason"]
             .as_str()

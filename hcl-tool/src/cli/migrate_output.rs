@@ -224,6 +224,8 @@ pub fn report_rows(rows: &[Row<'_>], lines: &[Line]) -> Report {
             .zip(lines)
             .map(|(c, l)| report_object(c, l))
             .collect(),
+        source_store: None,
+        target_store: None,
     }
 }
 

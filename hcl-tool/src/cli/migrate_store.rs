@@ -17,6 +17,7 @@ use crate::cli::migrate_output::{self, Line, Row, Status};
 use crate::cli::store::{ACTOR, failed, parse_location};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
+use crate::report::Report;
 use clap::Args;
 use keyshift_core::engine::Kms;
 use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
@@ -134,7 +135,26 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     let heading = format!("migrate store {from} -> {to}");
     migrate_output::write_rows(out, &rows, &lines, args.dry_run, &heading)?;
     if let Some(path) = &args.report {
-        migrate_output::write_report(path, &migrate_output::report_rows(&rows, &lines))?;
+        // The objects keep their containers: `keyshift rewrite` on this
+        // report pins the instance_id each already has (the plan stays
+        // clean); the stores are named at the top.
+        let in_place: Vec<Row<'_>> = plan
+            .candidates
+            .iter()
+            .map(|c| Row {
+                id: &c.id,
+                kind: c.kind,
+                names: &c.names,
+                source: c.container.to_string(),
+                target: c.container.to_string(),
+            })
+            .collect();
+        let report = Report {
+            source_store: Some(from.to_string()),
+            target_store: Some(to.to_string()),
+            ..migrate_output::report_rows(&in_place, &lines)
+        };
+        migrate_output::write_report(path, &report)?;
     }
     Ok(if lines.iter().any(Line::is_finding) {
         Outcome::Findings
