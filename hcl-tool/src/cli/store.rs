@@ -13,11 +13,11 @@ use keyshift_core::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_core::store::StoreError;
 use keyshift_core::store::{OpenOptions, StoreLocation};
 use std::io::Read;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 
-/// Environment variable naming the store directory (same as the provider).
+/// Environment variable naming the store (same as the provider).
 pub const STORE_ENV: &str = "KEYSHIFT_STORE";
 /// Default store directory, relative to the working directory.
 pub const DEFAULT_STORE: &str = ".keyshift";
@@ -81,6 +81,33 @@ impl AwsArgs {
     }
 }
 
+/// The master key file named by `--master-key-file` or
+/// `KEYSHIFT_MASTER_KEY_FILE` (set once, by `main`).
+static MASTER_KEY_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Records the global `--master-key-file` (an empty path counts as unset):
+/// every store the command opens through [`open_existing`] or
+/// [`open_if_exists`] then uses it instead of the embedded store's own
+/// `master.key`. Only the first call counts.
+pub fn use_master_key_file(file: Option<PathBuf>) {
+    if let Some(file) = file.filter(|f| !f.as_os_str().is_empty()) {
+        let _ = MASTER_KEY_FILE.set(file);
+    }
+}
+
+/// How the CLI opens a store: never created, with the global master key
+/// file when one is named. Commands that name each store's key themselves
+/// (a store → store migration) build their own and call
+/// [`open_existing_with`].
+#[allow(clippy::needless_update)] // options added later keep their defaults
+pub fn open_options() -> OpenOptions {
+    OpenOptions {
+        create: false,
+        master_key_file: MASTER_KEY_FILE.get().cloned(),
+        ..OpenOptions::default()
+    }
+}
+
 /// Opens the existing store at `location`, able to unwrap externally wrapped
 /// containers through `aws`. A directory without a key store (or one that
 /// cannot be read) is an input error naming the path; nothing is created
@@ -90,7 +117,16 @@ pub fn open_existing(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Kms, CliError> {
-    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+    open_existing_with(location, &open_options(), aws)
+}
+
+/// [`open_existing`] with explicit options (`opts.create` should be false).
+pub fn open_existing_with(
+    location: &StoreLocation,
+    opts: &OpenOptions,
+    aws: &Arc<dyn ExternalKeyService>,
+) -> Result<Kms, CliError> {
+    match Kms::open_location(location, opts, ACTOR) {
         Err(e @ StoreError::NoStore { .. }) => Err(CliError::Usage(format!(
             "{e} (choose one with --store or {STORE_ENV})"
         ))),
@@ -104,7 +140,7 @@ pub fn open_if_exists(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Option<Kms>, CliError> {
-    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+    match Kms::open_location(location, &open_options(), ACTOR) {
         Err(StoreError::NoStore { .. }) => Ok(None),
         opened => opened_kms(location, opened, aws).map(Some),
     }
