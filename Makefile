@@ -45,11 +45,11 @@ lint: ## rustfmt and clippy, warnings are errors
 moto: ## install the moto AWS KMS emulator into .venv-moto (idempotent)
 	./scripts/setup-moto.sh
 
-unit: moto ## unit and integration tests of every crate (moto for the AWS side; no terraform)
-	$(CARGO) test --locked --workspace --exclude keyshift-e2e
+unit: moto ## unit and integration tests of every crate (moto for the AWS side, a throwaway PostgreSQL; no terraform)
+	./scripts/with-postgres.sh $(CARGO) test --locked --workspace --exclude keyshift-e2e
 
 e2e: build ## end-to-end tests: the real terraform against the release provider
-	KEYSHIFT_RELEASE_DIR=$(RELEASE) $(CARGO) test --locked -p keyshift-e2e -- --test-threads 2
+	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./scripts/with-postgres.sh $(CARGO) test --locked -p keyshift-e2e -- --test-threads 2
 
 test: lint unit e2e ## everything CI runs
 

@@ -224,7 +224,7 @@ pub fn scope(key_ids: &[String], instance_id: Option<&str>) -> StoreResult<()> {
 
 pub(super) fn parse_time(s: &str) -> StoreResult<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| StoreError::Database(format!("corrupt grant time {s:?}: {e}")))
+        .map_err(|e| StoreError::database(format!("corrupt grant time {s:?}: {e}")))
 }
 
 /// A grant's status at `at`.
@@ -515,7 +515,7 @@ impl Kms {
             .ok_or_else(|| refused("its credential was destroyed".into()))?;
         let value = self.get_secret_value(&secret_id, None)?;
         let text = String::from_utf8(value.to_vec()).map_err(|_| {
-            StoreError::Database(format!("credential secret {secret_id} is not text"))
+            StoreError::database(format!("credential secret {secret_id} is not text"))
         })?;
         self.mutate("break_glass.credential", id, |_tx, detail| {
             *detail = audit_detail(&g.record);

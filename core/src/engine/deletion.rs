@@ -51,7 +51,7 @@ pub(super) fn mark_pending_deletion(
     validate::deletion_window(days)?;
     let when = at
         .checked_add(Duration::days(days))
-        .ok_or_else(|| StoreError::Database("deletion date out of range".into()))?;
+        .ok_or_else(|| StoreError::database("deletion date out of range"))?;
     key.state = KeyState::PendingDeletion;
     key.deletion_date = Some(rfc3339(when)?);
     Ok(())

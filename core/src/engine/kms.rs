@@ -44,7 +44,7 @@ pub(super) fn now() -> OffsetDateTime {
 /// RFC 3339 rendering of a time.
 pub(super) fn rfc3339(t: OffsetDateTime) -> StoreResult<String> {
     t.format(&Rfc3339)
-        .map_err(|e| StoreError::Database(format!("cannot format time: {e}")))
+        .map_err(|e| StoreError::database(format!("cannot format time: {e}")))
 }
 
 /// A container's record, or `NotFound` (kind `instance` for an instance).
@@ -57,7 +57,7 @@ pub(super) fn container_record<R: StoreReader + ?Sized>(
             kind: "instance",
             id: id.clone(),
         },
-        Container::Shared => StoreError::Database("the shared container record is missing".into()),
+        Container::Shared => StoreError::database("the shared container record is missing"),
     })
 }
 
@@ -255,7 +255,7 @@ impl Kms {
     fn audit_failure(&self, at: &str, action: &str, object: &str, e: &StoreError) {
         if matches!(
             e,
-            StoreError::Busy(_) | StoreError::Database(_) | StoreError::Io { .. }
+            StoreError::Busy(_) | StoreError::Database { .. } | StoreError::Io { .. }
         ) {
             return; // the store itself is the problem: don't pile on
         }

@@ -154,7 +154,7 @@ fn schedule_base(key: &Key) -> StoreResult<OffsetDateTime> {
         .as_deref()
         .unwrap_or(&key.creation_date);
     OffsetDateTime::parse(at, &Rfc3339).map_err(|e| {
-        StoreError::Database(format!("key {} has an unreadable date {at:?}: {e}", key.id))
+        StoreError::database(format!("key {} has an unreadable date {at:?}: {e}", key.id))
     })
 }
 
@@ -167,7 +167,7 @@ fn scheduled_at(key: &Key) -> StoreResult<Option<OffsetDateTime>> {
     schedule_base(key)?
         .checked_add(d)
         .map(Some)
-        .ok_or_else(|| StoreError::Database(format!("key {}: rotation date out of range", key.id)))
+        .ok_or_else(|| StoreError::database(format!("key {}: rotation date out of range", key.id)))
 }
 
 /// When the key is next due for rotation: `None` without an interval or

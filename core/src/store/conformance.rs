@@ -1,16 +1,19 @@
 //! The [`KeyStore`] conformance suite: every backend must pass all of it.
 //!
 //! Each check is a `pub fn(&dyn KeyStore) -> ConformanceResult` working on
-//! fresh random ids, so the checks can share one store. A backend gets the
-//! whole suite as `#[test]`s with one line in its test module:
+//! fresh random ids, so the checks can share one store; the concurrency
+//! checks (`conformance_concurrency.rs`) open several handles on one store.
+//! The one list of checks is in `conformance_suite.rs`: a backend gets all
+//! of them as `#[test]`s with one line in its test module:
 //!
 //! ```ignore
-//! crate::keystore_conformance_tests!(|| (guard, MyStore::new(...)));
+//! crate::keystore_conformance_tests!(|| Some((guard, StoreLocation::...)));
 //! ```
 //!
-//! where the factory returns `(guard, store)`; the guard (e.g. a temporary
-//! directory) lives as long as the test. [`CHECKS`] / [`run_all`] run them
-//! outside of `cargo test`.
+//! where the factory returns the store's location with a guard (e.g. a
+//! temporary directory) that lives as long as the test, or `None` to skip
+//! (a missing test server outside CI). [`CHECKS`] / [`run_all`] run the
+//! same list outside of `cargo test`.
 
 use std::collections::BTreeMap;
 
@@ -545,73 +548,4 @@ pub fn audit_append_and_order(store: &dyn KeyStore) -> ConformanceResult {
     Ok(())
 }
 
-/// One conformance check.
-pub type Check = fn(&dyn KeyStore) -> ConformanceResult;
-
-/// Every check, by name.
-pub const CHECKS: &[(&str, Check)] = &[
-    ("instances_round_trip", instances_round_trip),
-    ("instance_duplicates", instance_duplicates),
-    ("containers_round_trip", containers_round_trip),
-    ("keys_and_versions", keys_and_versions),
-    ("aliases_round_trip", aliases_round_trip),
-    ("deletes_cascade_and_guard", deletes_cascade_and_guard),
-    ("failed_write_leaves_nothing", failed_write_leaves_nothing),
-    ("audit_append_and_order", audit_append_and_order),
-    (
-        "ekms_configs_round_trip",
-        crate::store::conformance_ekms::ekms_configs_round_trip,
-    ),
-    // -- secrets (checks in conformance_secrets.rs)
-    (
-        "secrets_round_trip",
-        crate::store::conformance_secrets::secrets_round_trip,
-    ),
-    (
-        "secrets_errors_and_guard",
-        crate::store::conformance_secrets::secrets_errors_and_guard,
-    ),
-    (
-        "grants_round_trip",
-        crate::store::conformance_break_glass::grants_round_trip,
-    ),
-];
-
-/// Runs every check against `store`, returning the failures by name.
-pub fn run_all(store: &dyn KeyStore) -> Vec<(&'static str, ConformanceFailure)> {
-    CHECKS
-        .iter()
-        .filter_map(|(name, check)| check(store).err().map(|e| (*name, e)))
-        .collect()
-}
-
-/// Generates one `#[test]` per conformance check for a backend; the argument
-/// is a factory returning `(guard, store)`.
-#[macro_export]
-macro_rules! keystore_conformance_tests {
-    ($factory:expr) => {
-        $crate::keystore_conformance_tests!(@each $factory;
-            instances_round_trip, instance_duplicates, containers_round_trip, keys_and_versions,
-            aliases_round_trip, deletes_cascade_and_guard, failed_write_leaves_nothing,
-            audit_append_and_order);
-    };
-    (@each $factory:expr; $($check:ident),+ $(,)?) => {
-        mod keystore_conformance {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[test]
-                fn $check() {
-                    let (_guard, store) = ($factory)();
-                    $crate::store::conformance::$check(&store).unwrap();
-                }
-            )+
-            #[test]
-            fn run_all_passes() {
-                let (_guard, store) = ($factory)();
-                let failures = $crate::store::conformance::run_all(&store);
-                assert!(failures.is_empty(), "{failures:?}");
-            }
-        }
-    };
-}
+pub use crate::store::conformance_suite::{CHECKS, Check, Target, open_raw, run_all};

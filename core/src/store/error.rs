@@ -61,9 +61,18 @@ pub enum StoreError {
     /// that is not available).
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// The database failed.
-    #[error("key store database error: {0}")]
-    Database(String),
+    /// The database failed (or holds a value this build cannot read).
+    /// `source` is the backend's own error (`rusqlite::Error`,
+    /// `postgres::Error`, …) when there is one; `message` already says
+    /// what it said, so the text is useful on its own.
+    #[error("key store database error: {message}")]
+    Database {
+        /// What failed, in words (no key material, no password).
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// Sealing, unsealing or key generation failed (no material in the message).
     #[error("cryptographic error: {0}")]
     Crypto(String),
@@ -137,6 +146,27 @@ pub enum StoreError {
         /// Which rule refused it.
         why: String,
     },
+}
+
+impl StoreError {
+    /// A [`StoreError::Database`] without an underlying error.
+    pub fn database(message: impl Into<String>) -> StoreError {
+        StoreError::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Database`] caused by `source`.
+    pub fn database_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 /// Result alias for store operations.

@@ -15,9 +15,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::store::crypto::SecretKey32;
+use crate::store::crypto::{RootKeyWrapper, SecretKey32};
 use crate::store::sqlite::missing_store;
-use crate::store::{KeyStore, SqliteStore, StoreError, StoreResult};
+use crate::store::trust::MasterSource;
+use crate::store::{KeyStore, PostgresStore, SqliteStore, StoreError, StoreResult};
 
 /// A parsed store location.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,16 +108,36 @@ pub fn redact_password(url: &str) -> String {
 }
 
 /// How to open a store.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct OpenOptions {
     /// Create the store when it does not exist yet (the provider does; the
     /// CLI and a migration's source do not: a missing store is an error
     /// naming the location, and nothing is created).
     pub create: bool,
     /// The master key file to use instead of the embedded store's own
-    /// `master.key` (required for a shared store unless its master key is
-    /// wrapped by AWS KMS).
+    /// `master.key`; required for a shared (PostgreSQL) store unless
+    /// `master_key_wrapper` is set. Created (0600) only together with a new,
+    /// empty store; its directory must exist.
     pub master_key_file: Option<PathBuf>,
+    /// Instead of a key file: the master key is kept in the store, wrapped
+    /// by this wrapper (e.g. an AWS KMS key), row `master_key_wrapped` of
+    /// `store_meta`. A new store gets a fresh master key wrapped by it; an
+    /// established one opens only when the wrapper unwraps its blob to the
+    /// key the store was created with.
+    pub master_key_wrapper: Option<Arc<dyn RootKeyWrapper>>,
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("create", &self.create)
+            .field("master_key_file", &self.master_key_file)
+            .field(
+                "master_key_wrapper",
+                &self.master_key_wrapper.as_ref().map(|w| w.strategy()),
+            )
+            .finish()
+    }
 }
 
 /// An opened store with its verified master key.
@@ -129,21 +150,26 @@ pub struct OpenedStore {
     pub warnings: Vec<String>,
 }
 
-/// Opens the store at `location`.
+/// Opens the store at `location`, applying the master-key rule (see
+/// [`crate::store::trust`]) with the key named by `opts`.
 ///
-/// Errors: `NoStore` when it does not exist and
-/// `opts.create` is false; the master-key errors of the backend
-/// (`MasterKeyMissing`, `MasterKeyMismatch`); `Unsupported` for a backend
-/// this build cannot open. Any error means nothing was created or changed.
+/// Errors: `NoStore` when it does not exist and `opts.create` is false;
+/// `Invalid { field: "master_key_file" }` when both a key file and a
+/// wrapper are given, or when a shared store is opened with neither; the
+/// master-key errors (`MasterKeyMissing`, `MasterKeyMismatch`,
+/// `MasterKeyInvalid`); `Busy` when another process holds the store's
+/// lock too long. Any error means nothing was created or changed (except a
+/// store directory created for a new embedded store).
 pub fn open(location: &StoreLocation, opts: &OpenOptions) -> StoreResult<OpenedStore> {
+    if opts.master_key_file.is_some() && opts.master_key_wrapper.is_some() {
+        return Err(StoreError::Invalid {
+            field: "master_key_file",
+            message: "name either a master key file or a wrapped master key, not both".into(),
+        });
+    }
+    let wrapper = opts.master_key_wrapper.as_deref();
     match location {
         StoreLocation::Sqlite(dir) => {
-            if opts.master_key_file.is_some() {
-                return Err(StoreError::Unsupported(
-                    "a master key file other than the store's own master.key (embedded store)"
-                        .into(),
-                ));
-            }
             if !opts.create {
                 if let Some(why) = missing_store(dir) {
                     return Err(StoreError::NoStore {
@@ -152,16 +178,51 @@ pub fn open(location: &StoreLocation, opts: &OpenOptions) -> StoreResult<OpenedS
                     });
                 }
             }
-            let opened = SqliteStore::open_trusted(dir)?;
+            let own = dir.join(crate::store::crypto::MASTER_KEY_FILE);
+            let source = match (wrapper, &opts.master_key_file) {
+                (Some(w), _) => MasterSource::Wrapped(w),
+                (None, Some(file)) => MasterSource::File(file),
+                (None, None) => MasterSource::File(&own),
+            };
+            let opened = SqliteStore::open_trusted_with(
+                dir,
+                source,
+                crate::store::sqlite::DEFAULT_BUSY_TIMEOUT,
+            )?;
             Ok(OpenedStore {
                 store: Arc::new(opened.store),
                 master: opened.master,
                 warnings: opened.warnings,
             })
         }
-        StoreLocation::Postgres(_) => Err(StoreError::Unsupported(format!(
-            "the shared PostgreSQL store ({location})"
-        ))),
+        StoreLocation::Postgres(url) => {
+            let (source, warnings) = match (wrapper, &opts.master_key_file) {
+                (Some(w), _) => (MasterSource::Wrapped(w), Vec::new()),
+                (None, Some(file)) => (
+                    MasterSource::File(file),
+                    crate::store::master_key::key_file_warnings(file),
+                ),
+                (None, None) => {
+                    return Err(StoreError::Invalid {
+                        field: "master_key_file",
+                        message: format!(
+                            "the shared store {location} keeps no master key file of its own:                              name one with the provider's `master_key_file`,                              KEYSHIFT_MASTER_KEY_FILE or the CLI's --master-key-file (it is                              created, mode 0600, with a new store), or wrap the master key                              with an AWS KMS key"
+                        ),
+                    });
+                }
+            };
+            let opened = PostgresStore::open_trusted(
+                url,
+                source,
+                opts.create,
+                crate::store::postgres::DEFAULT_LOCK_TIMEOUT,
+            )?;
+            Ok(OpenedStore {
+                store: Arc::new(opened.store),
+                master: opened.master,
+                warnings,
+            })
+        }
     }
 }
 
@@ -237,3 +298,7 @@ mod tests {
         assert!(!dir.path().join("none").exists());
     }
 }
+
+#[cfg(test)]
+#[path = "open_tests.rs"]
+mod open_tests;

@@ -102,11 +102,25 @@ fn unreadable(path: &Path, error: std::io::Error) -> StoreError {
 /// the key the file holds afterwards: ours, or the one of a process that
 /// created it first.
 pub fn create(dir: &Path) -> StoreResult<SecretKey32> {
-    let path = dir.join(MASTER_KEY_FILE);
+    create_file(&dir.join(MASTER_KEY_FILE))
+}
+
+/// Creates a fresh master key file at `path` (mode 0600; its directory
+/// must exist) and returns the key the file holds afterwards: ours, or the
+/// one of a process that created it first.
+pub fn create_file(path: &Path) -> StoreResult<SecretKey32> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| MASTER_KEY_FILE.to_string());
     let key = SecretKey32::generate()?;
     let mut suffix = [0u8; 8];
     random_fill(&mut suffix)?;
-    let tmp: PathBuf = dir.join(format!(".{MASTER_KEY_FILE}.{}.tmp", hex::encode(suffix)));
+    let tmp: PathBuf = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
     let write = || -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -120,7 +134,7 @@ pub fn create(dir: &Path) -> StoreResult<SecretKey32> {
         let _ = fs::remove_file(&tmp);
         return Err(io_err(&tmp, &e));
     }
-    let linked = fs::hard_link(&tmp, &path);
+    let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => {
@@ -130,9 +144,9 @@ pub fn create(dir: &Path) -> StoreResult<SecretKey32> {
             Ok(key)
         }
         // Another process won the race: its file is complete; use it.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path)?
-            .ok_or_else(|| io_err(&path, &std::io::Error::from(std::io::ErrorKind::NotFound))),
-        Err(e) => Err(io_err(&path, &e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path)?
+            .ok_or_else(|| io_err(path, &std::io::Error::from(std::io::ErrorKind::NotFound))),
+        Err(e) => Err(io_err(path, &e)),
     }
 }
 
@@ -157,11 +171,21 @@ pub fn verifies(master: &SecretKey32, blob: &[u8]) -> bool {
 /// or others have any access to them.
 pub fn permission_warnings(dir: &Path) -> Vec<String> {
     let key = dir.join(MASTER_KEY_FILE);
-    let mut out = Vec::new();
-    for (path, what, wanted) in [
+    mode_warnings(&[
         (dir, "key store directory", "700"),
         (key.as_path(), "master key file", "600"),
-    ] {
+    ])
+}
+
+/// Warnings about a master key file named explicitly (not in a store
+/// directory) when group or others have any access to it.
+pub fn key_file_warnings(path: &Path) -> Vec<String> {
+    mode_warnings(&[(path, "master key file", "600")])
+}
+
+fn mode_warnings(items: &[(&Path, &str, &str)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(path, what, wanted) in items {
         let Ok(meta) = fs::metadata(path) else {
             continue;
         };

@@ -8,6 +8,8 @@
 //! - [`location`]: [`StoreLocation`] and [`open`], the one way to open a
 //!   store (it picks the backend).
 //! - [`sqlite`]: [`SqliteStore`], the embedded implementation.
+//! - [`postgres`]: [`PostgresStore`], the shared implementation.
+//! - [`trust`]: the master-key rule both backends apply on open.
 //! - [`crypto`]: root key wrapping, sealing of material.
 //! - [`master_key`]: the master key file and its check value.
 //! - [`keygen`]: real key generation per spec and the spec/usage rule.
@@ -16,8 +18,10 @@
 pub mod break_glass;
 pub mod conformance;
 pub mod conformance_break_glass;
+pub mod conformance_concurrency;
 pub mod conformance_ekms;
 pub mod conformance_secrets;
+pub mod conformance_suite;
 pub mod crypto;
 pub mod error;
 pub mod keygen;
@@ -25,6 +29,11 @@ pub mod location;
 pub mod master_key;
 pub mod migration_run;
 pub mod model;
+pub mod postgres;
+mod postgres_records;
+mod postgres_schema;
+pub mod postgres_test_support;
+mod postgres_tx;
 pub mod sqlite;
 mod sqlite_break_glass;
 mod sqlite_ekms;
@@ -33,12 +42,14 @@ mod sqlite_secrets;
 mod sqlite_trust;
 mod sqlite_tx;
 pub mod traits;
+pub mod trust;
 
 pub use break_glass::GrantRecord;
 pub use error::{StoreError, StoreResult};
 pub use location::{OpenOptions, OpenedStore, StoreLocation, open};
 pub use migration_run::MigrationRun;
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     ContainerRecord, KeyStore, NewAuditEntry, SealedVersion, StoreReader, StoreTx, read_with,

@@ -8,7 +8,7 @@
 //! - The schema is created / migrated on open under a write lock and
 //!   versioned with `PRAGMA user_version`.
 //! - [`SqliteStore::open_trusted`] also applies the master-key rule (see
-//!   `sqlite_trust.rs`) in that same transaction, before any migration: a
+//!   `trust.rs`) in that same transaction, before any migration: a
 //!   store that is not new opens only with its own master key, and a
 //!   refused open writes nothing.
 
@@ -21,9 +21,10 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use crate::store::crypto::SecretKey32;
-use crate::store::sqlite_trust;
+use crate::store::sqlite_trust::{self, SqliteTrustView};
 use crate::store::sqlite_tx::SqliteTx;
 use crate::store::traits::{KeyStore, StoreReader, StoreTx};
+use crate::store::trust::{self, MasterSource};
 use crate::store::{StoreError, StoreResult};
 
 /// File name of the database inside the store directory.
@@ -90,12 +91,28 @@ impl SqliteStore {
         dir: &Path,
         busy_timeout: Duration,
     ) -> StoreResult<TrustedStore> {
+        let key = dir.join(crate::store::crypto::MASTER_KEY_FILE);
+        Self::open_trusted_with(dir, MasterSource::File(&key), busy_timeout)
+    }
+
+    /// Like [`SqliteStore::open_trusted`] with the master key from `source`
+    /// (a named key file, or a wrapped key kept in the store).
+    pub(crate) fn open_trusted_with(
+        dir: &Path,
+        source: MasterSource<'_>,
+        busy_timeout: Duration,
+    ) -> StoreResult<TrustedStore> {
         prepare_dir(dir)?;
-        let warnings = crate::store::master_key::permission_warnings(dir);
+        let mut warnings = crate::store::master_key::permission_warnings(dir);
+        if let MasterSource::File(path) = source {
+            if path != dir.join(crate::store::crypto::MASTER_KEY_FILE) {
+                warnings.extend(crate::store::master_key::key_file_warnings(path));
+            }
+        }
         let store = Self::connect(dir, busy_timeout)?;
         let master = store
-            .configure_with_retry(Some(dir))?
-            .ok_or_else(|| StoreError::Database("the master key was not resolved".into()))?;
+            .configure_with_retry(Some((dir, source)))?
+            .ok_or_else(|| StoreError::database("the master key was not resolved"))?;
         Ok(TrustedStore {
             store,
             master,
@@ -128,7 +145,10 @@ impl SqliteStore {
     /// lock conflicts (switching the journal to WAL while another connection
     /// holds a lock it would deadlock on) with an immediate `SQLITE_BUSY`
     /// that its busy handler never retries. Every step is idempotent.
-    fn configure_with_retry(&self, trust: Option<&Path>) -> StoreResult<Option<SecretKey32>> {
+    fn configure_with_retry(
+        &self,
+        trust: Option<(&Path, MasterSource<'_>)>,
+    ) -> StoreResult<Option<SecretKey32>> {
         let deadline = std::time::Instant::now() + self.busy_timeout;
         loop {
             match self.configure(trust) {
@@ -146,8 +166,12 @@ impl SqliteStore {
     }
 
     /// Pragmas, then in one write transaction: the master-key rule (when
-    /// `trust` names the store directory), the schema, the check value.
-    fn configure(&self, trust: Option<&Path>) -> StoreResult<Option<SecretKey32>> {
+    /// `trust` names the store directory and key source), the schema, the
+    /// check value.
+    fn configure(
+        &self,
+        trust: Option<(&Path, MasterSource<'_>)>,
+    ) -> StoreResult<Option<SecretKey32>> {
         let t = self.busy_timeout;
         let mut conn = self.lock();
         conn.busy_timeout(t).map_err(|e| db_err(e, t))?;
@@ -155,7 +179,7 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| db_err(e, t))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::database(format!(
                 "cannot enable WAL journal (got {mode})"
             )));
         }
@@ -170,18 +194,23 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| db_err(e, t))?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::database(format!(
                 "store schema version {version} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
             )));
         }
         let trust = trust
-            .map(|dir| sqlite_trust::examine(&tx, version, dir, t))
+            .map(|(dir, source)| {
+                let mut view = SqliteTrustView {
+                    tx: &tx,
+                    version,
+                    timeout: t,
+                };
+                trust::examine(&mut view, source, &dir.display().to_string())
+            })
             .transpose()?;
         migrate(&tx, version, t)?;
         if let Some(trust) = &trust {
-            if trust.record_check {
-                sqlite_trust::record_check(&tx, &trust.master, t)?;
-            }
+            sqlite_trust::record(&tx, trust, t)?;
         }
         tx.commit().map_err(|e| db_err(e, t))?;
         Ok(trust.map(|t| t.master))
@@ -308,7 +337,7 @@ pub(super) fn db_err(e: rusqlite::Error, timeout: Duration) -> StoreError {
             "gave up after waiting {}s for the write lock ({e})",
             timeout.as_secs_f32()
         )),
-        _ => StoreError::Database(e.to_string()),
+        _ => StoreError::database_source(e.to_string(), e),
     }
 }
 
@@ -325,8 +354,8 @@ mod tests {
 
     crate::keystore_conformance_tests!(|| {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path()).unwrap();
-        (dir, s)
+        let location = crate::store::StoreLocation::dir(dir.path());
+        Some((dir, location))
     });
 
     #[test]

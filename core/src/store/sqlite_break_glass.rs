@@ -31,7 +31,7 @@ const COLS: &str = "id, change_request, principal, key_ids, instance_id, permiss
                     pending_repair";
 
 fn corrupt(column: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(format!("corrupt {column} column: {e}"))
+    StoreError::database(format!("corrupt {column} column: {e}"))
 }
 
 fn list(column: &str, json: &str) -> StoreResult<Vec<String>> {
@@ -39,7 +39,7 @@ fn list(column: &str, json: &str) -> StoreResult<Vec<String>> {
 }
 
 fn to_json(v: &[String]) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("grant lists: {e}")))
+    serde_json::to_string(v).map_err(|e| StoreError::database(format!("grant lists: {e}")))
 }
 
 /// A row with its two JSON columns still raw.

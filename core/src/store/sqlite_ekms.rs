@@ -40,7 +40,7 @@ fn from_raw(raw: RawConfig) -> StoreResult<EkmsConfig> {
         key_arn,
         architecture: arch
             .parse()
-            .map_err(|e| StoreError::Database(format!("corrupt architecture column: {e}")))?,
+            .map_err(|e| StoreError::database(format!("corrupt architecture column: {e}")))?,
         allow_revert_to_internal: allow,
         last_status,
         last_aws_state,

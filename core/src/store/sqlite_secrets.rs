@@ -21,7 +21,7 @@ fn container_id(c: &Container) -> &str {
 }
 
 fn corrupt(column: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(format!("corrupt {column} column: {e}"))
+    StoreError::database(format!("corrupt {column} column: {e}"))
 }
 
 /// A `secrets` row before parsing: (id, container, name, type, key,
@@ -65,7 +65,7 @@ fn stages_from(json: &str) -> StoreResult<Vec<String>> {
 }
 
 fn json<T: serde::Serialize>(what: &str, v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("{what}: {e}")))
+    serde_json::to_string(v).map_err(|e| StoreError::database(format!("{what}: {e}")))
 }
 
 impl SqliteTx<'_> {

@@ -25,7 +25,7 @@ fn container_from_id(id: String) -> Container {
 }
 
 fn parse<T: FromStr<Err = String>>(column: &str, s: &str) -> StoreResult<T> {
-    T::from_str(s).map_err(|e| StoreError::Database(format!("corrupt {column} column: {e}")))
+    T::from_str(s).map_err(|e| StoreError::database(format!("corrupt {column} column: {e}")))
 }
 
 /// One transaction (read or write) on the SQLite connection.
@@ -115,7 +115,7 @@ impl SqliteTx<'_> {
     fn key_from_raw(&self, raw: RawKey) -> StoreResult<Key> {
         let [spec, usage, protection, origin, tags, state] = raw.text;
         let tags = serde_json::from_str(&tags)
-            .map_err(|e| StoreError::Database(format!("corrupt tags column: {e}")))?;
+            .map_err(|e| StoreError::database(format!("corrupt tags column: {e}")))?;
         let aliases = {
             let mut st = self
                 .conn
@@ -163,7 +163,7 @@ impl SqliteTx<'_> {
     }
 
     fn key_row(&self, key: &Key) -> StoreResult<String> {
-        serde_json::to_string(&key.tags).map_err(|e| StoreError::Database(format!("tags: {e}")))
+        serde_json::to_string(&key.tags).map_err(|e| StoreError::database(format!("tags: {e}")))
     }
 }
 

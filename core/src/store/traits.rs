@@ -244,7 +244,7 @@ pub fn read_with<T>(
         out = Some(f(r)?);
         Ok(())
     })?;
-    out.ok_or_else(|| StoreError::Database("read transaction did not run".into()))
+    out.ok_or_else(|| StoreError::database("read transaction did not run"))
 }
 
 /// Runs `f` in one write transaction of `store` and returns its value.
@@ -257,5 +257,5 @@ pub fn write_with<T>(
         out = Some(f(tx)?);
         Ok(())
     })?;
-    out.ok_or_else(|| StoreError::Database("write transaction did not run".into()))
+    out.ok_or_else(|| StoreError::database("write transaction did not run"))
 }
