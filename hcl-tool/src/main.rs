@@ -25,6 +25,16 @@ struct Cli {
         value_name = "FILE"
     )]
     master_key_file: Option<std::path::PathBuf>,
+    /// ARN of the AWS KMS key wrapping the store's master key (kept in the
+    /// store; instead of --master-key-file). Uses the command's AWS settings.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYSHIFT_MASTER_KEY_ARN",
+        value_name = "ARN",
+        conflicts_with = "master_key_file"
+    )]
+    master_key_arn: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,7 +87,7 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let mut stdin = std::io::stdin().lock();
     let store = cli.store.as_deref();
-    cli::store::use_master_key_file(cli.master_key_file.clone());
+    cli::store::use_master_key(cli.master_key_file.clone(), cli.master_key_arn.clone());
     let result = match &cli.command {
         Command::Rewrite(args) => cli::rewrite::run(args, &mut stdout),
         Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdin, &mut stdout),

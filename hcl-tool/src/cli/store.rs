@@ -9,8 +9,10 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use keyshift_core::aws::AwsSettings;
 use keyshift_core::engine::Kms;
+use keyshift_core::engine::ekms_master::AwsMasterKeyWrapper;
 use keyshift_core::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_core::store::StoreError;
+use keyshift_core::store::crypto::RootKeyWrapper;
 use keyshift_core::store::{OpenOptions, StoreLocation};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -81,29 +83,48 @@ impl AwsArgs {
     }
 }
 
-/// The master key file named by `--master-key-file` or
-/// `KEYSHIFT_MASTER_KEY_FILE` (set once, by `main`).
-static MASTER_KEY_FILE: OnceLock<PathBuf> = OnceLock::new();
+/// The master key named by `--master-key-file` / `KEYSHIFT_MASTER_KEY_FILE`
+/// or `--master-key-arn` / `KEYSHIFT_MASTER_KEY_ARN` (set once, by `main`).
+#[derive(Debug, Clone)]
+enum MasterKey {
+    /// A key file.
+    File(PathBuf),
+    /// An AWS KMS key wrapping the master key kept in the store.
+    Arn(String),
+}
 
-/// Records the global `--master-key-file` (an empty path counts as unset):
-/// every store the command opens through [`open_existing`] or
-/// [`open_if_exists`] then uses it instead of the embedded store's own
-/// `master.key`. Only the first call counts.
-pub fn use_master_key_file(file: Option<PathBuf>) {
-    if let Some(file) = file.filter(|f| !f.as_os_str().is_empty()) {
-        let _ = MASTER_KEY_FILE.set(file);
-    }
+static MASTER_KEY: OnceLock<MasterKey> = OnceLock::new();
+
+/// Records the global master key options (empty values count as unset;
+/// clap refuses both at once): every store the command opens through
+/// [`open_existing`] or [`open_if_exists`] then uses that key instead of
+/// the embedded store's own `master.key`. Only the first call counts.
+pub fn use_master_key(file: Option<PathBuf>, arn: Option<String>) {
+    let key = match (file, arn) {
+        (Some(f), _) if !f.as_os_str().is_empty() => MasterKey::File(f),
+        (_, Some(a)) if !a.is_empty() => MasterKey::Arn(a),
+        _ => return,
+    };
+    let _ = MASTER_KEY.set(key);
 }
 
 /// How the CLI opens a store: never created, with the global master key
-/// file when one is named. Commands that name each store's key themselves
-/// (a store → store migration) build their own and call
-/// [`open_existing_with`].
+/// (a file, or an AWS KMS key reached through `aws`) when one is named.
+/// Commands that name each store's key themselves (a store → store
+/// migration) build their own and call [`open_existing_with`].
 #[allow(clippy::needless_update)] // options added later keep their defaults
-pub fn open_options() -> OpenOptions {
+pub fn open_options(aws: &Arc<dyn ExternalKeyService>) -> OpenOptions {
+    let (file, arn) = match MASTER_KEY.get() {
+        Some(MasterKey::File(f)) => (Some(f.clone()), None),
+        Some(MasterKey::Arn(a)) => (None, Some(a.as_str())),
+        None => (None, None),
+    };
     OpenOptions {
         create: false,
-        master_key_file: MASTER_KEY_FILE.get().cloned(),
+        master_key_file: file,
+        master_key_wrapper: arn.map(|arn| {
+            Arc::new(AwsMasterKeyWrapper::new(Arc::clone(aws), arn)) as Arc<dyn RootKeyWrapper>
+        }),
         ..OpenOptions::default()
     }
 }
@@ -117,7 +138,7 @@ pub fn open_existing(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Kms, CliError> {
-    open_existing_with(location, &open_options(), aws)
+    open_existing_with(location, &open_options(aws), aws)
 }
 
 /// [`open_existing`] with explicit options (`opts.create` should be false).
@@ -140,7 +161,7 @@ pub fn open_if_exists(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Option<Kms>, CliError> {
-    match Kms::open_location(location, &open_options(), ACTOR) {
+    match Kms::open_location(location, &open_options(aws), ACTOR) {
         Err(StoreError::NoStore { .. }) => Ok(None),
         opened => opened_kms(location, opened, aws).map(Some),
     }

@@ -81,15 +81,7 @@ impl Provider for KeyshiftProvider {
         let aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService> = Arc::new(
             crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
         );
-        if config.master_key_arn.is_some() {
-            // Wired up once the store can open with a wrapped master key.
-            return Err(vec![Diagnostic::attr_error(
-                "master_key_arn",
-                "Not supported yet",
-                "This build cannot open a store whose master key is wrapped by AWS KMS; use `master_key_file`.",
-            )]);
-        }
-        let opts = config.open_options();
+        let opts = config.open_options(&aws);
         let (kms, warnings) = Kms::open_location(&config.store, &opts, "terraform")
             .map_err(|e| vec![open_diag(&config, raw, e)])?;
         let kms = kms.with_external_keys(Arc::clone(&aws));

@@ -5,9 +5,13 @@
 //! password in a store URL never appears in one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::DEFAULT_REGION;
+use crate::engine::ekms_master::AwsMasterKeyWrapper;
+use crate::engine::ekms_wrapper::ExternalKeyService;
 use crate::framework::{AttrType, Diagnostic, Diagnostics, Value};
+use crate::store::crypto::RootKeyWrapper;
 use crate::store::{OpenOptions, StoreError, StoreLocation};
 
 /// The provider block, resolved: configuration, then environment, then default.
@@ -197,6 +201,10 @@ fn open_error_attr(config: &ProviderConfig, e: &StoreError, raw: &Value) -> &'st
         StoreError::MasterKeyMissing { .. }
             | StoreError::MasterKeyMismatch { .. }
             | StoreError::MasterKeyInvalid { .. }
+            | StoreError::Invalid {
+                field: "master_key_file",
+                ..
+            }
     );
     if key_error && config.master_key_arn.is_some() {
         "master_key_arn"
@@ -216,6 +224,14 @@ fn open_error_attr(config: &ProviderConfig, e: &StoreError, raw: &Value) -> &'st
 pub(super) fn open_diag(config: &ProviderConfig, raw: &Value, e: StoreError) -> Diagnostic {
     let at = config.store.to_string();
     let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
     if let StoreLocation::Postgres(url) = &config.store {
         message = message.replace(url.as_str(), &at);
     }
@@ -308,12 +324,17 @@ impl ProviderConfig {
     }
 
     /// How `configure` opens the store: created when missing, with the
-    /// master key file when one is named.
+    /// master key file when one is named, or wrapped by the AWS KMS key
+    /// `master_key_arn` through `aws`.
     #[allow(clippy::needless_update)] // options added later keep their defaults
-    pub fn open_options(&self) -> OpenOptions {
+    pub fn open_options(&self, aws: &Arc<dyn ExternalKeyService>) -> OpenOptions {
+        let wrapper = self.master_key_arn.as_deref().map(|arn| {
+            Arc::new(AwsMasterKeyWrapper::new(Arc::clone(aws), arn)) as Arc<dyn RootKeyWrapper>
+        });
         OpenOptions {
             create: true,
             master_key_file: self.master_key_file.clone(),
+            master_key_wrapper: wrapper,
             ..OpenOptions::default()
         }
     }
@@ -322,6 +343,7 @@ impl ProviderConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ekms_wrapper::LazyAwsKms;
     use crate::framework::AttrPath;
     use std::collections::HashMap;
     use std::path::Path;
@@ -443,12 +465,17 @@ mod tests {
                 key_file.map(Path::new),
                 "{name}"
             );
-            let opts = got.open_options();
+            let aws: Arc<dyn ExternalKeyService> = Arc::new(LazyAwsKms::new(Default::default()));
+            let opts = got.open_options(&aws);
             assert!(opts.create, "{name}");
             assert_eq!(opts.master_key_file, got.master_key_file, "{name}");
+            assert!(opts.master_key_wrapper.is_none(), "{name}");
         }
         let arn = resolve(&[("master_key_arn", ARN)], &[]).unwrap_or_else(|d| panic!("{d:?}"));
         assert_eq!(arn.master_key_arn.as_deref(), Some(ARN));
+        let aws: Arc<dyn ExternalKeyService> = Arc::new(LazyAwsKms::new(Default::default()));
+        let opts = arn.open_options(&aws);
+        assert!(opts.master_key_wrapper.is_some() && opts.master_key_file.is_none());
     }
 
     #[test]
@@ -570,7 +597,10 @@ mod tests {
             d.detail
         );
 
-        let leaky = StoreError::Database(format!("cannot connect to {url}: refused"));
+        let leaky = StoreError::database_source(
+            format!("cannot connect to {url}"),
+            std::io::Error::other(format!("refused by {url}")),
+        );
         let d = open_diag(&pg, &raw, leaky);
         assert_eq!(d.path, Some(AttrPath::attr("store_url")));
         assert!(!d.detail.contains("hunter2"), "{}", d.detail);
