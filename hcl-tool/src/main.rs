@@ -22,9 +22,10 @@ struct Cli {
         long,
         global = true,
         env = "KEYSHIFT_MASTER_KEY_FILE",
-        value_name = "FILE"
+        value_name = "FILE",
+        value_parser = clap::value_parser!(std::ffi::OsString)
     )]
-    master_key_file: Option<std::path::PathBuf>,
+    master_key_file: Option<std::ffi::OsString>,
     /// ARN of the AWS KMS key wrapping the store's master key (kept in the
     /// store; instead of --master-key-file). Uses the command's AWS settings.
     #[arg(
@@ -87,7 +88,10 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let mut stdin = std::io::stdin().lock();
     let store = cli.store.as_deref();
-    cli::store::use_master_key(cli.master_key_file.clone(), cli.master_key_arn.clone());
+    cli::store::use_master_key(
+        cli.master_key_file.clone().map(Into::into),
+        cli.master_key_arn.clone(),
+    );
     let result = match &cli.command {
         Command::Rewrite(args) => cli::rewrite::run(args, &mut stdout),
         Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdin, &mut stdout),

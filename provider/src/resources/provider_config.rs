@@ -206,7 +206,9 @@ fn open_error_attr(config: &ProviderConfig, e: &StoreError, raw: &Value) -> &'st
                 ..
             }
     );
-    if key_error && config.master_key_arn.is_some() {
+    // At open, a conflict comes from the AWS key wrapping the master key.
+    let arn_error = matches!(e, StoreError::Conflict(_));
+    if (key_error || arn_error) && config.master_key_arn.is_some() {
         "master_key_arn"
     } else if key_error && (config.master_key_file.is_some() || config.store.is_shared()) {
         "master_key_file"
@@ -240,10 +242,20 @@ pub(super) fn open_diag(config: &ProviderConfig, raw: &Value, e: StoreError) -> 
     } else {
         format!("{message} (store at {at})")
     };
+    let attr = open_error_attr(config, &e, raw);
+    // Terraform shows no attribute path for a setting that came from the
+    // environment: say which setting to check.
+    let var = PROVIDER_ATTRS
+        .iter()
+        .find(|(name, ..)| *name == attr)
+        .map_or("", |(_, var, ..)| *var);
     Diagnostic::attr_error(
-        open_error_attr(config, &e, raw),
+        attr,
         "Cannot open the key store",
-        detail,
+        format!(
+            "{}. Check `{attr}` (or {var}).",
+            detail.trim_end_matches('.')
+        ),
     )
 }
 
@@ -613,7 +625,12 @@ mod tests {
         let local = resolve(&[], &[]).unwrap_or_else(|d| panic!("{d:?}"));
         let d = open_diag(&local, &cfg(&[]), StoreError::Busy("locked".into()));
         assert_eq!(d.path, Some(AttrPath::attr("store_path")));
-        assert!(d.detail.ends_with("(store at .keyshift)"), "{}", d.detail);
+        assert!(
+            d.detail
+                .ends_with("(store at .keyshift). Check `store_path` (or KEYSHIFT_STORE)."),
+            "{}",
+            d.detail
+        );
         assert!(format!("{pg:?}").contains("ks:***@"), "Debug redacts too");
         assert!(!format!("{pg:?}").contains("hunter2"));
     }
