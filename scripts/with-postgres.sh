@@ -5,7 +5,9 @@
 # `postgres` system user: the server refuses to run as root), creates the
 # database `keyshift`, exports
 #   KEYSHIFT_TEST_PG_URL=postgres://ks@127.0.0.1:PORT/keyshift
-# runs CMD, and always stops the cluster and removes the directory.
+# (and KEYSHIFT_TEST_PG_CA, the CA of the server's TLS certificate, when
+# openssl is available), runs CMD, and always stops the cluster and
+# removes the directory.
 # The cluster trusts loopback connections: for tests only.
 set -euo pipefail
 
@@ -66,6 +68,28 @@ stop_cluster() {
 trap stop_cluster EXIT
 trap 'exit 130' INT TERM
 
+# A throwaway CA and server certificate (127.0.0.1 / localhost), so tests
+# can also connect with TLS: KEYSHIFT_TEST_PG_CA names the CA.
+TLS_OPTS=""
+if command -v openssl >/dev/null 2>&1; then
+    (
+        cd "$DIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj "/CN=keyshift-test-ca" -keyout ca.key -out ca.crt
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=localhost" -keyout server.key -out server.csr
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.crt
+        chmod 600 server.key
+        [ "$(id -u)" = 0 ] && chown postgres server.key server.crt
+        rm -f ca.key server.csr server.ext ca.srl
+    ) >"$DIR/tls.log" 2>&1 && {
+        TLS_OPTS="-c ssl=on -c ssl_cert_file=$DIR/server.crt -c ssl_key_file=$DIR/server.key"
+        export KEYSHIFT_TEST_PG_CA="$DIR/ca.crt"
+    }
+fi
+
 "${RUN_AS[@]}" "$BIN/initdb -D $DIR/data -A trust -U ks --no-sync >$DIR/initdb.log 2>&1" || {
     cat "$DIR/initdb.log" >&2
     exit 1
@@ -73,7 +97,7 @@ trap 'exit 130' INT TERM
 started=
 for _ in 1 2 3 4 5; do
     PORT=$(free_port)
-    if "${RUN_AS[@]}" "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -t 30 -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off\" start" >/dev/null 2>&1; then
+    if "${RUN_AS[@]}" "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -t 30 -o \"-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off $TLS_OPTS\" start" >/dev/null 2>&1; then
         started=1
         break
     fi

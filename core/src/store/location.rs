@@ -7,9 +7,13 @@
 //!
 //! - `postgres://…` or `postgresql://…`: the shared PostgreSQL store (a
 //!   libpq-style URL; TLS options as query parameters, e.g.
-//!   `?sslmode=require`).
+//!   `?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt`). Its master
+//!   key is never beside it: [`OpenOptions`] names a key file or a wrapper.
 //! - `sqlite:PATH` or a plain `PATH`: the embedded store in directory
-//!   `PATH` (`keyshift.db` and its `master.key`).
+//!   `PATH` (`keyshift.db` and, unless a key file is named, its
+//!   `master.key`).
+//!
+//! Both backends apply one master-key rule on open ([`crate::store::trust`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -96,15 +100,38 @@ pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    // The userinfo ends at the last `@` before the query; a password may
+    // hold `/` or `@` (or even `?`: then any `@` counts, erring on the side
+    // of hiding too much).
+    let before_query = rest.find('?').unwrap_or(rest.len());
+    let at = rest
+        .get(..before_query)
+        .and_then(|s| s.rfind('@'))
+        .or_else(|| rest.rfind('@'));
+    let (userinfo, tail) = match at {
+        Some(i) => rest.split_at(i),
+        None => ("", rest),
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => userinfo.to_string(),
+    };
+    format!("{scheme}://{user}{}", redact_query_password(tail))
+}
+
+/// `…?password=x&…` → `…?password=***&…`.
+fn redact_query_password(tail: &str) -> String {
+    let Some((head, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", params.join("&"))
 }
 
 /// How to open a store.
@@ -279,6 +306,12 @@ mod tests {
             ("postgres://u@h/db", "postgres://u@h/db"),
             ("postgres://h/db", "postgres://h/db"),
             ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:pa/ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:pa?ss@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u@h/db?password=pw&x=1",
+                "postgres://u@h/db?password=***&x=1",
+            ),
         ];
         for (url, want) in cases {
             assert_eq!(

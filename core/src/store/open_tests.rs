@@ -218,3 +218,69 @@ fn postgres_concurrent_first_opens_agree_on_one_master_key() {
     });
     assert!(got.windows(2).all(|w| w[0] == w[1]));
 }
+
+/// The key service on the shared store: a key created through one opening
+/// still decrypts through another (a second runner with the same key file).
+#[test]
+fn postgres_kms_round_trip_across_openings() {
+    use crate::engine::Kms;
+    use crate::store::{Container, KeySpec, KeyUsage, NewKey};
+    let Some(db) = fresh_database() else { return };
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("team.key");
+    let loc = pg_location(&db);
+    let o = opts(true, Some(&key), None);
+    let (kms, _) = Kms::open_location(&loc, &o, "test").unwrap();
+    let k = kms
+        .create_key(NewKey::new(
+            Container::Shared,
+            KeySpec::Aes256,
+            KeyUsage::EncryptDecrypt,
+        ))
+        .unwrap();
+    let ct = kms.encrypt(&k.id, b"shared secret").unwrap();
+    drop(kms);
+    let (other, _) = Kms::open_location(&loc, &opts(false, Some(&key), None), "test").unwrap();
+    assert_eq!(other.decrypt(&ct).unwrap().as_slice(), b"shared secret");
+    assert_eq!(other.get_key(&k.id).unwrap().id, k.id);
+}
+
+/// Measures creating keys through the key service on both backends
+/// (`cargo test --release -p keyshift-core --lib -- --ignored --nocapture
+/// measure_key_creation`, under scripts/with-postgres.sh).
+#[test]
+#[ignore]
+fn measure_key_creation() {
+    use crate::engine::Kms;
+    use crate::store::{Container, KeySpec, KeyUsage, NewKey};
+    let n = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = fresh_database() else { return };
+    let key = dir.path().join("pg.key");
+    let cases = [
+        (
+            "sqlite",
+            StoreLocation::dir(&dir.path().join("s")),
+            opts(true, None, None),
+        ),
+        ("postgres", pg_location(&db), opts(true, Some(&key), None)),
+    ];
+    for (name, loc, o) in cases {
+        let (kms, _) = Kms::open_location(&loc, &o, "bench").unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            kms.create_key(NewKey::new(
+                Container::Shared,
+                KeySpec::Aes256,
+                KeyUsage::EncryptDecrypt,
+            ))
+            .unwrap();
+        }
+        let e = start.elapsed();
+        eprintln!(
+            "{name}: {n} keys in {:.2}s ({:.0} keys/s)",
+            e.as_secs_f64(),
+            f64::from(n) / e.as_secs_f64()
+        );
+    }
+}

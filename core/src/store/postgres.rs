@@ -36,17 +36,20 @@
 //! - The schema is created / migrated on open, idempotently, under the same
 //!   lock (see `postgres_schema.rs`), together with the master-key rule.
 //!
-//! Error messages name the store by its [`StoreLocation`] text, which never
-//! shows the password.
+//! TLS follows libpq's `sslmode` / `sslrootcert` URL parameters (see
+//! `postgres_tls.rs`). Error messages name the store by its
+//! [`StoreLocation`] text, which never shows the password.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::crypto::SecretKey32;
+use crate::store::postgres_tls;
 use crate::store::postgres_tx::PgTx;
 use crate::store::traits::{KeyStore, StoreReader, StoreTx};
 use crate::store::trust::MasterSource;
@@ -73,6 +76,7 @@ pub(crate) struct Conn {
 /// The shared PostgreSQL key store.
 pub struct PostgresStore {
     config: postgres::Config,
+    connector: MakeRustlsConnect,
     location: StoreLocation,
     lock_timeout: Duration,
     idle: Mutex<Vec<Conn>>,
@@ -130,7 +134,10 @@ impl PostgresStore {
     /// Parses `url` and checks that the server answers (no schema work).
     fn connect(url: &str, lock_timeout: Duration) -> StoreResult<Self> {
         let location = StoreLocation::Postgres(url.to_string());
-        let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Invalid {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let (client_url, tls) = postgres_tls::split(url, home.as_deref())?;
+        let connector = postgres_tls::connector(&tls)?;
+        let mut config: postgres::Config = client_url.parse().map_err(|e| StoreError::Invalid {
             field: "store",
             message: format!("{location} is not a usable PostgreSQL URL: {e}"),
         })?;
@@ -140,15 +147,9 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("keyshift");
         }
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StoreError::Unsupported(format!(
-                "TLS to PostgreSQL (sslmode=require in {location}): this build connects without \
-                 TLS; use sslmode=disable or sslmode=prefer, or reach the server through a \
-                 TLS tunnel"
-            )));
-        }
         let store = PostgresStore {
             config,
+            connector,
             location,
             lock_timeout,
             idle: Mutex::new(Vec::new()),
@@ -202,7 +203,7 @@ impl PostgresStore {
             }
             discard(vec![conn]);
         }
-        let client = self.config.connect(NoTls).map_err(|e| {
+        let client = self.config.connect(self.connector.clone()).map_err(|e| {
             StoreError::database_source(
                 format!("cannot connect to the key store {}: {e}", self.location),
                 e,
@@ -237,11 +238,12 @@ impl PostgresStore {
         let mut conn = self.checkout().map_err(|e| (false, e))?;
         let outcome = {
             let mut tx = PgTx::new(&mut conn, self.lock_timeout);
-            let r = tx
-                .batch(begin)
-                .and_then(|()| run(&mut tx))
-                .and_then(|()| tx.finish());
-            let retry = tx.retryable();
+            let began = tx.batch(begin);
+            // A pooled connection the server has since closed (restart,
+            // idle timeout) fails before the closure ran: try a fresh one.
+            let stale = began.is_err() && tx.is_closed();
+            let r = began.and_then(|()| run(&mut tx)).and_then(|()| tx.finish());
+            let retry = tx.retryable() || stale;
             if r.is_err() {
                 tx.rollback();
             }

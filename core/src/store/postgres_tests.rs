@@ -216,3 +216,26 @@ fn database_errors_keep_their_source() {
     assert_eq!(pg.code(), Some(&SqlState::UNDEFINED_TABLE));
     assert!(err.to_string().contains("no_such_table"), "{err}");
 }
+
+/// A pooled connection the server closed (restart, idle timeout) is
+/// replaced transparently.
+#[test]
+fn a_connection_closed_by_the_server_is_replaced() {
+    let Some(db) = fresh_database() else { return };
+    let s = store_on(&db);
+    read_with(&s, |r| r.instances()).unwrap();
+    let mut admin = postgres::Client::connect(db.url(), NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the pooled connection was terminated");
+    std::thread::sleep(Duration::from_millis(100));
+    let inst = crate::store::conformance::sample_instance();
+    write_with(&s, |tx| tx.insert_instance(&inst)).unwrap();
+    assert!(read_with(&s, |r| r.instance(&inst.id)).unwrap().is_some());
+}
