@@ -95,8 +95,11 @@ apply() {
   local env=()
   if [ "$1" = pgkeys ]; then
     local db=ks_bench_$2_$$
-    psql -X -q -d "$KEYSHIFT_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >&2
-    env=(KEYSHIFT_STORE="${KEYSHIFT_TEST_PG_URL%/*}/$db" KEYSHIFT_MASTER_KEY_FILE="$dir/master.key")
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$KEYSHIFT_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >&2
+    # The server's URL with the database replaced (query parameters kept).
+    local url
+    url=$(sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$db#" <<<"$KEYSHIFT_TEST_PG_URL")
+    env=(KEYSHIFT_STORE="$url" KEYSHIFT_MASTER_KEY_FILE="$dir/master.key")
   fi
   t0=$(now)
   (cd "$dir" && env -u KEYSHIFT_STORE -u KEYSHIFT_MASTER_KEY_FILE "${env[@]}" "$TF" apply -input=false -no-color -auto-approve >"$dir/apply.log" 2>&1) ||
