@@ -285,11 +285,19 @@ fn wrong_master_key_fails_clearly_and_changes_nothing() {
         .replacen("postgres://ks@", "postgres://ks:hunter2secret@", 1);
     let refused = url.replacen("127.0.0.1:", "127.0.0.1:1", 1);
     for (name, store) in [("accepted", url.as_str()), ("refused", refused.as_str())] {
+        let log = db.scratch().join(format!("{name}.log"));
         let pw = Tf::new()
             .with_env("KEYSHIFT_STORE", store)
-            .with_env("KEYSHIFT_MASTER_KEY_FILE", wrong);
+            .with_env("KEYSHIFT_MASTER_KEY_FILE", wrong)
+            .with_env("TF_LOG", "trace")
+            .with_env("TF_LOG_PATH", log.to_str().unwrap());
         pw.write_main("resource \"keyshift_key\" \"k\" {}\n");
         let r = pw.run(&["apply", "-auto-approve"]);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains("Cannot open the key store"),
+            "{name}: the log has the diagnostic"
+        );
         assert_eq!(r.code, 1, "{name}: {}", r.all());
         assert!(
             r.flat().contains("ks:***@127.0.0.1"),
@@ -298,7 +306,7 @@ fn wrong_master_key_fails_clearly_and_changes_nothing() {
         );
         let cli = pw.keyshift(&["key", "list"]);
         assert_ne!(cli.code, 0, "{name}: {}", cli.all());
-        for text in [r.all(), cli.all(), pw.raw_state()] {
+        for text in [r.all(), cli.all(), pw.raw_state(), log] {
             assert!(
                 !text.contains("hunter2secret"),
                 "{name}: password leaked:\n{text}"
