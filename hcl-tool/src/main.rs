@@ -15,6 +15,27 @@ struct Cli {
     /// plan-check; default: `KEYSHIFT_STORE`, else `./.keyshift`).
     #[arg(long, global = true, value_name = "PATH")]
     store: Option<std::path::PathBuf>,
+    /// Master key file of the store (required for a shared PostgreSQL
+    /// store unless its master key is wrapped by AWS KMS; default: the
+    /// embedded store's own `master.key`).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYSHIFT_MASTER_KEY_FILE",
+        value_name = "FILE",
+        value_parser = clap::value_parser!(std::ffi::OsString)
+    )]
+    master_key_file: Option<std::ffi::OsString>,
+    /// ARN of the AWS KMS key wrapping the store's master key (kept in the
+    /// store; instead of --master-key-file). Uses the command's AWS settings.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYSHIFT_MASTER_KEY_ARN",
+        value_name = "ARN",
+        conflicts_with = "master_key_file"
+    )]
+    master_key_arn: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +88,10 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let mut stdin = std::io::stdin().lock();
     let store = cli.store.as_deref();
+    cli::store::use_master_key(
+        cli.master_key_file.clone().map(Into::into),
+        cli.master_key_arn.clone(),
+    );
     let result = match &cli.command {
         Command::Rewrite(args) => cli::rewrite::run(args, &mut stdout),
         Command::PlanCheck(args) => cli::plan_check::run(args, &mut stdin, &mut stdout),

@@ -14,6 +14,11 @@
 # - provider peak RSS <= 40 MB.
 # For context it also prints plain terraform_data and N keyshift_alias
 # resources (3 attributes, the same gRPC/TLS/msgpack path).
+# STORE=postgres (`make bench-provider STORE=postgres`, which starts a
+# throwaway server with scripts/with-postgres.sh): the keys are also applied
+# on the shared PostgreSQL store (a fresh database in KEYSHIFT_TEST_PG_URL
+# each round, master key in a file) and the headline PostgreSQL / SQLite
+# ratio of the keys apply is printed (target <= 1.10).
 # Shared machines are noisy: each case runs ROUNDS times (default 3),
 # interleaved, and the medians are compared.
 set -euo pipefail
@@ -23,6 +28,17 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${KEYSHIFT_RELEASE_DIR:-$ROOT/target/release}/terraform-provider-keyshift
 TF=${TERRAFORM:-terraform}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 2; }
+STORE=${STORE:-sqlite}
+case "$STORE" in
+sqlite) ;;
+postgres)
+  [ -n "${KEYSHIFT_TEST_PG_URL:-}" ] || {
+    echo "STORE=postgres needs KEYSHIFT_TEST_PG_URL: run under scripts/with-postgres.sh (make bench-provider STORE=postgres does)" >&2
+    exit 2
+  }
+  ;;
+*) echo "STORE must be sqlite or postgres, not $STORE" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -70,13 +86,24 @@ HCL
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
-# apply CASE ROUND: applies $CFG/CASE.tf in a fresh directory (fresh state
-# and store); prints the wall time of `terraform apply`.
+# apply CASE ROUND [FILE]: applies $CFG/FILE.tf (default CASE.tf) in a
+# fresh directory (fresh state and store); prints the wall time of
+# `terraform apply`. Case pgkeys uses a fresh PostgreSQL database.
 apply() {
   local dir=$WORK/$1-$2 t0 t1
-  mkdir -p "$dir" && cp "$CFG/$1.tf" "$dir/main.tf"
+  mkdir -p "$dir" && cp "$CFG/${3:-$1}.tf" "$dir/main.tf"
+  local env=()
+  if [ "$1" = pgkeys ]; then
+    local db=ks_bench_$2_$$
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$KEYSHIFT_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >&2
+    # The server's URL with the database replaced (query parameters kept).
+    local url
+    url=$(sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$db#" <<<"$KEYSHIFT_TEST_PG_URL")
+    env=(KEYSHIFT_STORE="$url" KEYSHIFT_MASTER_KEY_FILE="$dir/master.key")
+  fi
   t0=$(now)
-  (cd "$dir" && "$TF" apply -input=false -no-color -auto-approve >"$dir/apply.log" 2>&1)
+  (cd "$dir" && env -u KEYSHIFT_STORE -u KEYSHIFT_MASTER_KEY_FILE "${env[@]}" "$TF" apply -input=false -no-color -auto-approve >"$dir/apply.log" 2>&1) ||
+    { echo "apply $1 failed:" >&2; tail -20 "$dir/apply.log" >&2; exit 1; }
   t1=$(now)
   calc "$t1 - $t0"
 }
@@ -99,6 +126,14 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   T[padded]+="$(apply padded "$r") "
   T[aliases]+="$(apply aliases "$r") "
+  if [ "$STORE" = postgres ]; then
+    cp "$RSS_LOG" "$WORK/rss.keep" && : >"$RSS_LOG"
+    T[pgkeys]+="$(apply pgkeys "$r" keys) "
+    PGCPU+="$(awk '{ s += $2 + $3 } END { print s }' "$RSS_LOG") "
+    PGRSS+="$(sort -n "$RSS_LOG" | tail -1 | cut -d' ' -f1) "
+    cp "$WORK/rss.keep" "$RSS_LOG"
+    psql -X -q -d "$KEYSHIFT_TEST_PG_URL" -c "DROP DATABASE IF EXISTS ks_bench_${r}_$$" >&2
+  fi
   rm -rf "$WORK"/*-"$r"/.keyshift
 done
 med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
@@ -121,4 +156,14 @@ printf 'terraform_data apply: %6.2f s  (%d state bytes per instance; keys/data %
   "$data_s" "$(per_instance data)" "$(calc "$keys_s / $data_s")"
 printf 'keyshift_alias apply: %6.2f s  (ratio to data %.2f)\n' "$alias_s" "$(calc "$alias_s / $data_s")"
 printf 'provider CPU during a keys apply: %s s (user + sys, per round)\n' "$CPU"
-for c in data keys padded aliases; do printf '  %-8s %s\n' "$c" "${T[$c]}"; done
+if [ "$STORE" = postgres ]; then
+  pg_s=$(med pgkeys)
+  pg_ratio=$(calc "$pg_s / $keys_s")
+  pg_cpu_ms=$(calc "$(tr ' ' '\n' <<<"$PGCPU" | grep . | median) * 1000 / $N")
+  printf 'HEADLINE keys on PostgreSQL/SQLite:  %5.2f  (target <= 1.10) %s\n' "$pg_ratio" "$(verdict "$pg_ratio <= 1.10")"
+  pg_rss_mb=$(calc "$(tr ' ' '\n' <<<"$PGRSS" | grep . | sort -n | tail -1) / 1024")
+  printf 'keyshift_key apply on PostgreSQL: %6.2f s  (provider CPU %.2f ms per key, peak RSS %.1f MB)\n' "$pg_s" "$pg_cpu_ms" "$pg_rss_mb"
+fi
+cases="data keys padded aliases"
+[ "$STORE" = postgres ] && cases+=" pgkeys"
+for c in $cases; do printf '  %-8s %s\n' "$c" "${T[$c]}"; done

@@ -1,13 +1,33 @@
 //! End-to-end harness: drives the real `terraform` CLI against the release
-//! build of `terraform-provider-keyshift`.
+//! build of `terraform-provider-keyshift`, and the release `keyshift` CLI.
+//! It is the only one: every test that runs terraform lives in this crate.
 //!
 //! - The provider is built once, by `make e2e` (`cargo build --release`);
 //!   tests find it in `KEYSHIFT_RELEASE_DIR` or `<workspace>/target/release`
 //!   and never build it themselves (one build shared by every test).
 //! - Every [`Tf`] is a fresh temp dir with its own CLI config file
 //!   (`dev_overrides`), set through `TF_CLI_CONFIG_FILE`, so the user's
-//!   configuration is never read; the key store lives in that dir.
+//!   configuration is never read; the key store lives in that dir unless
+//!   the test points it elsewhere ([`Tf::with_env`]).
+//! - Every terraform and keyshift run starts from a clean environment
+//!   ([`clean_env`]): no `KEYSHIFT_*` or `AWS_*` variable of the caller
+//!   reaches it, only what the test sets with [`Tf::with_env`].
 //! - Terraform runs with `-input=false -no-color`.
+//! - A test whose prerequisite is missing (terraform, moto, a PostgreSQL
+//!   server in `KEYSHIFT_TEST_PG_URL`) fails under `CI=true`; elsewhere it
+//!   may skip with a loud notice ([`prerequisite`]), never silently.
+//!
+//! # Test file names
+//!
+//! - `tests/tests/<feature>.rs`: end-to-end tests of one feature through
+//!   terraform (and the CLI where the feature spans both), e.g. `key.rs`,
+//!   `secret_value.rs`, `postgres.rs`.
+//! - `hcl-tool/tests/<command>_cli.rs`: the real `keyshift` binary, one
+//!   file per command (or command family), no terraform, e.g. `key_cli.rs`,
+//!   `rewrite_fixtures_cli.rs`; shared helpers in `hcl-tool/tests/support/`.
+//! - `core/tests/<area>.rs` and `provider/tests/<area>.rs`: integration
+//!   tests of a crate's public API (`aws_moto.rs`, `plugin_tls.rs`).
+//! - Unit tests live beside the code (`mod tests`, or `<module>_tests.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,6 +35,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value as Json;
+
+pub mod pg;
 
 /// Directory holding the release binaries.
 pub fn release_dir() -> PathBuf {
@@ -78,6 +100,36 @@ impl Run {
     }
 }
 
+/// Removes every `KEYSHIFT_*` and `AWS_*` variable (and `TF_LOG`) of the
+/// caller from `cmd`, and keeps the AWS SDK away from the EC2 metadata
+/// service. Variables a test wants are set on `cmd` afterwards.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("KEYSHIFT_") || n.starts_with("AWS_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.env_remove("TF_LOG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// Whether a test's prerequisite is there: `true` runs the test. When it
+/// is missing, this panics under `CI=true` (a missing prerequisite is a
+/// failure there) and otherwise prints a loud notice and returns `false`
+/// (the test returns early). `how` says how to provide it.
+pub fn prerequisite(what: &str, available: bool, how: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is missing (CI=true): {how}"
+    );
+    eprintln!("\n*** SKIPPED: {what} is missing: {how} ***\n");
+    false
+}
+
 /// A Terraform working directory with its own CLI config and key store.
 pub struct Tf {
     dir: tempfile::TempDir,
@@ -116,8 +168,8 @@ impl Tf {
     }
 
     /// Adds an environment variable for every terraform run (and thus the
-    /// provider). Once any is set, inherited `AWS_*` variables are dropped,
-    /// so AWS settings come only from here.
+    /// provider) and every keyshift run; inherited `KEYSHIFT_*` and `AWS_*`
+    /// variables never reach them, so those settings come only from here.
     pub fn with_env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
         self
@@ -141,9 +193,19 @@ impl Tf {
         std::fs::write(self.path().join("main.tf"), text).unwrap();
     }
 
-    /// Writes an extra file in the working directory.
+    /// Writes a file in the working directory (`name` may hold
+    /// directories, e.g. `modules/kms/main.tf`).
     pub fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path().join(name), text).unwrap();
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Reads a file of the working directory.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap()
     }
 
     /// Runs `terraform SUB [FLAGS] REST...` (see [`Tf::command`]) and
@@ -162,18 +224,8 @@ impl Tf {
         cmd.current_dir(self.path())
             .env("TF_CLI_CONFIG_FILE", &self.rc)
             .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env_remove("TF_LOG")
-            .env_remove("KEYSHIFT_STORE");
-        if !self.env.is_empty() {
-            // Explicit environment (e.g. AWS for EKMS tests): never the machine's AWS defaults.
-            for (k, _) in std::env::vars_os() {
-                if k.to_string_lossy().starts_with("AWS_") {
-                    cmd.env_remove(k);
-                }
-            }
-            cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        }
+            .env("CHECKPOINT_DISABLE", "1");
+        clean_env(&mut cmd).envs(self.env.iter().map(|(k, v)| (k, v)));
         let (sub, rest) = args.split_first().expect("a subcommand");
         cmd.arg(sub);
         let colorless = [
@@ -189,18 +241,38 @@ impl Tf {
         cmd
     }
 
+    /// The release `keyshift ARGS...` command in this directory, with the
+    /// same clean environment as terraform runs (plus [`Tf::with_env`]),
+    /// for callers that need more than [`Tf::keyshift`] (stdin, a running
+    /// process).
+    pub fn keyshift_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(release_dir().join("keyshift"));
+        cmd.current_dir(self.path())
+            .env("TF_CLI_CONFIG_FILE", &self.rc);
+        clean_env(&mut cmd)
+            .env("KEYSHIFT_TERRAFORM_BIN", terraform_bin())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(args);
+        cmd
+    }
+
     /// Runs the release `keyshift` CLI in this directory.
     pub fn keyshift(&self, args: &[&str]) -> Run {
-        let bin = release_dir().join("keyshift");
-        let out = Command::new(bin)
-            .current_dir(self.path())
-            .env("TF_CLI_CONFIG_FILE", &self.rc)
-            .env("KEYSHIFT_TERRAFORM_BIN", terraform_bin())
-            .env_remove("KEYSHIFT_STORE")
-            .args(args)
-            .output()
+        Run::from(self.keyshift_command(args).output().expect("run keyshift"))
+    }
+
+    /// Runs the release `keyshift` CLI with `stdin` as standard input.
+    pub fn keyshift_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .keyshift_command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run keyshift");
-        Run::from(out)
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        Run::from(child.wait_with_output().unwrap())
     }
 
     /// `terraform apply -auto-approve`, must succeed.
@@ -229,6 +301,16 @@ impl Tf {
         self.run(&["plan", "-out=tfplan"]).ok();
         let out = self.run(&["show", "-json", "tfplan"]).ok();
         serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    /// `terraform plan -out` then `terraform show -json`, saved as `name`
+    /// in the working directory (for `keyshift --plan FILE`); its path.
+    pub fn save_plan_json(&self, name: &str) -> PathBuf {
+        self.run(&["plan", "-out=tfplan"]).ok();
+        let out = self.run(&["show", "-json", "tfplan"]).ok();
+        let path = self.path().join(name);
+        std::fs::write(&path, out.stdout).unwrap();
+        path
     }
 
     /// The state as `terraform show -json` prints it.

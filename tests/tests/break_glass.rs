@@ -95,10 +95,8 @@ fn break_use_expire_and_repair_glass() {
         .unwrap()
         .to_string();
     let encrypt = |key: &str| {
-        let out = std::process::Command::new(keyshift_e2e::release_dir().join("keyshift"))
-            .current_dir(tf.path())
-            .args(["encrypt", "--key", key])
-            .env_remove("KEYSHIFT_STORE")
+        let out = tf
+            .keyshift_command(&["encrypt", "--key", key])
             .stdin(std::fs::File::open(tf.path().join("main.tf")).unwrap())
             .output()
             .unwrap();
@@ -108,10 +106,8 @@ fn break_use_expire_and_repair_glass() {
     std::fs::write(tf.path().join("ct_k"), &ct_k).unwrap();
     std::fs::write(tf.path().join("ct_other"), &ct_other).unwrap();
     let with_stdin = |args: &[&str], file: &str| {
-        let out = std::process::Command::new(keyshift_e2e::release_dir().join("keyshift"))
-            .current_dir(tf.path())
-            .args(args)
-            .env_remove("KEYSHIFT_STORE")
+        let out = tf
+            .keyshift_command(args)
             .stdin(std::fs::File::open(tf.path().join(file)).unwrap())
             .output()
             .unwrap();

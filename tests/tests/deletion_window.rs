@@ -4,10 +4,7 @@
 //! `instance restore` bring them back, so earlier ciphertexts decrypt again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use keyshift_e2e::{Run, Tf, planned_actions, release_dir};
+use keyshift_e2e::{Run, Tf, planned_actions};
 use serde_json::Value as Json;
 
 /// Like the quickstart: an instance, two keys in it (7-day and default
@@ -42,19 +39,8 @@ resource "keyshift_alias" "payments_data" {
 
 /// The release `keyshift` on the test's store, with `stdin`.
 fn keyshift(tf: &Tf, args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(release_dir().join("keyshift"))
-        .current_dir(tf.path())
-        .env_remove("KEYSHIFT_STORE")
-        .arg("--store")
-        .arg(tf.store())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    Run::from(child.wait_with_output().unwrap())
+    let store = tf.store().display().to_string();
+    tf.keyshift_stdin(&[&["--store", store.as_str()], args].concat(), stdin)
 }
 
 fn json(tf: &Tf, args: &[&str]) -> Json {

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use keyshift_e2e::{release_dir, terraform_bin};
+use keyshift_e2e::{clean_env, release_dir, terraform_bin};
 
 #[test]
 fn plain_init_finds_the_provider_in_the_implied_mirror() {
@@ -35,7 +35,7 @@ fn plain_init_finds_the_provider_in_the_implied_mirror() {
     )
     .unwrap();
     let tf = |args: &[&str]| {
-        let out = Command::new(terraform_bin())
+        let out = clean_env(&mut Command::new(terraform_bin()))
             .current_dir(work.path())
             .env("HOME", home.path())
             .env("TF_CLI_CONFIG_FILE", &empty_rc)
@@ -60,7 +60,7 @@ fn plain_init_finds_the_provider_in_the_implied_mirror() {
         "{lock}"
     );
     tf(&["apply", "-input=false", "-no-color", "-auto-approve"]);
-    let plan = Command::new(terraform_bin())
+    let plan = clean_env(&mut Command::new(terraform_bin()))
         .current_dir(work.path())
         .env("HOME", home.path())
         .env("TF_CLI_CONFIG_FILE", &empty_rc)

@@ -20,6 +20,7 @@
 pub mod break_glass;
 mod break_glass_use;
 pub mod deletion;
+pub mod ekms_master;
 pub mod ekms_wrapper;
 pub mod kms;
 pub mod kms_ekms;

@@ -429,3 +429,47 @@ fn migration_refuses_an_unhealthy_ekms_key_before_anything_moves() {
     }
     assert_eq!(kms.get_key(&k.id).unwrap().container, c);
 }
+
+/// A store whose master key is wrapped by an AWS key opens with that key
+/// only; another ARN or an unusable key is an error and changes nothing.
+#[test]
+fn master_key_wrapped_by_aws_opens_only_with_its_key() {
+    use super::ekms_master::AwsMasterKeyWrapper;
+    use crate::store::{OpenOptions, StoreLocation};
+    let dir = tempfile::tempdir().unwrap();
+    let loc = StoreLocation::dir(&dir.path().join("store"));
+    let fake = Fake::new();
+    let open = |arn: &str| {
+        let opts = OpenOptions {
+            create: true,
+            master_key_file: None,
+            master_key_wrapper: Some(Arc::new(AwsMasterKeyWrapper::new(fake.clone(), arn))),
+        };
+        Kms::open_location(&loc, &opts, "test").map(|(kms, _)| kms)
+    };
+    let kms = open(A).unwrap();
+    let key = kms
+        .create_key(new_key(Container::Shared, KeySpec::Aes256))
+        .unwrap();
+    let ct = kms.encrypt(&key.id, b"hello").unwrap();
+    drop(kms);
+    assert!(!dir.path().join("store/master.key").exists(), "no key file");
+
+    let kms = open(A).unwrap();
+    assert_eq!(kms.decrypt(&ct).unwrap(), b"hello");
+    drop(kms);
+    let wrong = open(B).err().unwrap().to_string();
+    assert!(
+        wrong.contains(&format!("wrapped by AWS KMS key {A}, not by {B}")),
+        "{wrong}"
+    );
+    fake.set(A, "Disabled");
+    let disabled = open(A).err().unwrap().to_string();
+    assert!(
+        disabled.contains(A) && disabled.contains("nothing was changed"),
+        "{disabled}"
+    );
+    fake.set(A, "Enabled");
+    let kms = open(A).unwrap();
+    assert_eq!(kms.get_key(&key.id).unwrap().id, key.id);
+}

@@ -9,15 +9,17 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use keyshift_core::aws::AwsSettings;
 use keyshift_core::engine::Kms;
+use keyshift_core::engine::ekms_master::AwsMasterKeyWrapper;
 use keyshift_core::engine::ekms_wrapper::{ExternalKeyService, LazyAwsKms};
 use keyshift_core::store::StoreError;
+use keyshift_core::store::crypto::RootKeyWrapper;
 use keyshift_core::store::{OpenOptions, StoreLocation};
 use std::io::Read;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 
-/// Environment variable naming the store directory (same as the provider).
+/// Environment variable naming the store (same as the provider).
 pub const STORE_ENV: &str = "KEYSHIFT_STORE";
 /// Default store directory, relative to the working directory.
 pub const DEFAULT_STORE: &str = ".keyshift";
@@ -81,6 +83,52 @@ impl AwsArgs {
     }
 }
 
+/// The master key named by `--master-key-file` / `KEYSHIFT_MASTER_KEY_FILE`
+/// or `--master-key-arn` / `KEYSHIFT_MASTER_KEY_ARN` (set once, by `main`).
+#[derive(Debug, Clone)]
+enum MasterKey {
+    /// A key file.
+    File(PathBuf),
+    /// An AWS KMS key wrapping the master key kept in the store.
+    Arn(String),
+}
+
+static MASTER_KEY: OnceLock<MasterKey> = OnceLock::new();
+
+/// Records the global master key options (empty values count as unset;
+/// clap refuses both at once): every store the command opens through
+/// [`open_existing`] or [`open_if_exists`] then uses that key instead of
+/// the embedded store's own `master.key`. Only the first call counts.
+pub fn use_master_key(file: Option<PathBuf>, arn: Option<String>) {
+    let key = match (file, arn) {
+        (Some(f), _) if !f.as_os_str().is_empty() => MasterKey::File(f),
+        (_, Some(a)) if !a.is_empty() => MasterKey::Arn(a),
+        _ => return,
+    };
+    let _ = MASTER_KEY.set(key);
+}
+
+/// How the CLI opens a store: never created, with the global master key
+/// (a file, or an AWS KMS key reached through `aws`) when one is named.
+/// Commands that name each store's key themselves (a store → store
+/// migration) build their own and call [`open_existing_with`].
+#[allow(clippy::needless_update)] // options added later keep their defaults
+pub fn open_options(aws: &Arc<dyn ExternalKeyService>) -> OpenOptions {
+    let (file, arn) = match MASTER_KEY.get() {
+        Some(MasterKey::File(f)) => (Some(f.clone()), None),
+        Some(MasterKey::Arn(a)) => (None, Some(a.as_str())),
+        None => (None, None),
+    };
+    OpenOptions {
+        create: false,
+        master_key_file: file,
+        master_key_wrapper: arn.map(|arn| {
+            Arc::new(AwsMasterKeyWrapper::new(Arc::clone(aws), arn)) as Arc<dyn RootKeyWrapper>
+        }),
+        ..OpenOptions::default()
+    }
+}
+
 /// Opens the existing store at `location`, able to unwrap externally wrapped
 /// containers through `aws`. A directory without a key store (or one that
 /// cannot be read) is an input error naming the path; nothing is created
@@ -90,7 +138,16 @@ pub fn open_existing(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Kms, CliError> {
-    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+    open_existing_with(location, &open_options(aws), aws)
+}
+
+/// [`open_existing`] with explicit options (`opts.create` should be false).
+pub fn open_existing_with(
+    location: &StoreLocation,
+    opts: &OpenOptions,
+    aws: &Arc<dyn ExternalKeyService>,
+) -> Result<Kms, CliError> {
+    match Kms::open_location(location, opts, ACTOR) {
         Err(e @ StoreError::NoStore { .. }) => Err(CliError::Usage(format!(
             "{e} (choose one with --store or {STORE_ENV})"
         ))),
@@ -104,7 +161,7 @@ pub fn open_if_exists(
     location: &StoreLocation,
     aws: &Arc<dyn ExternalKeyService>,
 ) -> Result<Option<Kms>, CliError> {
-    match Kms::open_location(location, &OpenOptions::default(), ACTOR) {
+    match Kms::open_location(location, &open_options(aws), ACTOR) {
         Err(StoreError::NoStore { .. }) => Ok(None),
         opened => opened_kms(location, opened, aws).map(Some),
     }

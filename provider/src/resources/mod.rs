@@ -14,45 +14,28 @@ mod kms_instance;
 mod kms_instance_data;
 mod planned_moves;
 mod preflight_data;
+mod provider_config;
 mod secret;
 mod secret_model;
 mod secret_value_ephemeral;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::Kms;
 use crate::framework::{
-    AttrType, Attribute, DataSource, Diagnostic, Diagnostics, EphemeralResource, Provider,
-    Resource, Schema, Value,
+    Attribute, DataSource, Diagnostic, Diagnostics, EphemeralResource, Provider, Resource, Schema,
+    Value,
 };
+pub use provider_config::ProviderConfig;
+use provider_config::{PROVIDER_ATTRS, open_diag};
 
 /// Default region of new instances when neither the provider block nor
 /// `KEYSHIFT_REGION` names one.
 pub const DEFAULT_REGION: &str = "local-1";
 
-/// The provider block, resolved: configuration, then environment, then default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderConfig {
-    /// Key store directory.
-    pub store_path: PathBuf,
-    /// Default region for new instances.
-    pub region: String,
-    /// AWS region for EKMS keys.
-    pub aws_region: Option<String>,
-    /// AWS KMS endpoint override.
-    pub aws_endpoint: Option<String>,
-    /// AWS shared-config profile.
-    pub aws_profile: Option<String>,
-    /// Allow legacy-architecture preflight cases.
-    pub legacy_support: bool,
-    /// Principal that EKMS key policies must grant.
-    pub service_principal: Option<String>,
-}
-
 /// What a configured provider hands every resource call.
 pub struct ProviderCtx {
-    /// The key service over the embedded store.
+    /// The key service over the configured key store.
     pub kms: Kms,
     /// The resolved provider configuration.
     pub config: ProviderConfig,
@@ -68,125 +51,24 @@ pub struct ProviderCtx {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct KeyshiftProvider;
 
-/// (attribute, environment variable, type, description) of the provider block.
-const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
-    (
-        "store_path",
-        "KEYSHIFT_STORE",
-        AttrType::String,
-        "Directory of the embedded key store. Default: `KEYSHIFT_STORE`, else `./.keyshift` in Terraform's working directory.",
-    ),
-    (
-        "region",
-        "KEYSHIFT_REGION",
-        AttrType::String,
-        "Default region of new KMS instances. Default: `KEYSHIFT_REGION`, else `local-1`.",
-    ),
-    (
-        "aws_region",
-        "KEYSHIFT_AWS_REGION",
-        AttrType::String,
-        "AWS region of EKMS root-of-trust keys. Default: `KEYSHIFT_AWS_REGION`, else the standard AWS chain.",
-    ),
-    (
-        "aws_endpoint",
-        "KEYSHIFT_AWS_ENDPOINT",
-        AttrType::String,
-        "AWS KMS endpoint URL override (e.g. a local emulator). Default: `KEYSHIFT_AWS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS` / the AWS default.",
-    ),
-    (
-        "aws_profile",
-        "KEYSHIFT_AWS_PROFILE",
-        AttrType::String,
-        "AWS shared-config profile. Default: `KEYSHIFT_AWS_PROFILE`, else the standard AWS chain.",
-    ),
-    (
-        "legacy_support",
-        "KEYSHIFT_LEGACY_SUPPORT",
-        AttrType::Bool,
-        "Allow preflight operations involving legacy-architecture EKMS configurations. Default: `KEYSHIFT_LEGACY_SUPPORT`, else false.",
-    ),
-    (
-        "service_principal",
-        "KEYSHIFT_SERVICE_PRINCIPAL",
-        AttrType::String,
-        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
-    ),
-];
-
-/// A provider setting: known config value, else the environment variable.
-fn setting(config: &Value, attr: &str, env: &str) -> Result<Option<String>, Diagnostic> {
-    match config.get(attr) {
-        Value::Unknown => Err(Diagnostic::attr_error(
-            attr,
-            "Provider setting not known",
-            format!(
-                "`{attr}` must be known when the provider is configured (it cannot depend on a resource that is not created yet)."
-            ),
-        )),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Bool(b) => Ok(Some(b.to_string())),
-        _ => Ok(std::env::var(env).ok().filter(|s| !s.is_empty())),
-    }
-}
-
-impl ProviderConfig {
-    /// Resolves the provider block against the environment.
-    pub fn resolve(config: &Value) -> Result<Self, Diagnostics> {
-        let mut vals = Vec::new();
-        let mut diags = Vec::new();
-        for (attr, env, _, _) in PROVIDER_ATTRS {
-            match setting(config, attr, env) {
-                Ok(v) => vals.push(v),
-                Err(d) => {
-                    diags.push(d);
-                    vals.push(None);
-                }
-            }
-        }
-        if !diags.is_empty() {
-            return Err(diags);
-        }
-        let mut it = vals.into_iter();
-        let mut next = || it.next().flatten();
-        let store_path = next().map_or_else(|| PathBuf::from(".keyshift"), PathBuf::from);
-        let region = next().unwrap_or_else(|| DEFAULT_REGION.to_string());
-        let (aws_region, aws_endpoint, aws_profile) = (next(), next(), next());
-        let legacy = next();
-        let legacy_support = match legacy.as_deref() {
-            None | Some("false" | "0" | "") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(vec![Diagnostic::attr_error(
-                    "legacy_support",
-                    "Invalid legacy_support",
-                    format!("{other:?} is not a boolean (true/false)"),
-                )]);
-            }
-        };
-        let service_principal = next();
-        Ok(ProviderConfig {
-            store_path,
-            region,
-            aws_region,
-            aws_endpoint,
-            aws_profile,
-            legacy_support,
-            service_principal,
-        })
-    }
-}
-
 impl Provider for KeyshiftProvider {
     type Ctx = ProviderCtx;
 
     fn schema(&self) -> Schema {
         Schema {
             version: 0,
-            description: "Keyshift: KMS instances, keys, aliases, secrets and EKMS configurations on an embedded, durable key store.",
+            description: "Keyshift: KMS instances, keys, aliases, secrets and EKMS configurations on a durable key store: embedded (SQLite, one directory) or shared by a team (PostgreSQL).",
             attributes: PROVIDER_ATTRS
                 .iter()
-                .map(|(name, _, ty, desc)| Attribute::optional(name, ty.clone(), desc))
+                .map(|(name, _, ty, desc)| {
+                    let attr = Attribute::optional(name, ty.clone(), desc);
+                    // A URL may carry a password: Terraform must not show it.
+                    if *name == "store_url" {
+                        attr.sensitive()
+                    } else {
+                        attr
+                    }
+                })
                 .collect(),
         }
     }
@@ -196,24 +78,14 @@ impl Provider for KeyshiftProvider {
         config: &Value,
         _terraform_version: &str,
     ) -> Result<ProviderCtx, Diagnostics> {
-        let config = ProviderConfig::resolve(config)?;
-        let (kms, warnings) =
-            Kms::open_reporting(&config.store_path, "terraform").map_err(|e| {
-                let (message, at) = (e.to_string(), config.store_path.display().to_string());
-                let detail = if message.contains(&at) {
-                    message
-                } else {
-                    format!("{message} (store at {at})")
-                };
-                vec![Diagnostic::attr_error(
-                    "store_path",
-                    "Cannot open the key store",
-                    detail,
-                )]
-            })?;
+        let raw = config;
+        let config = ProviderConfig::resolve(raw)?;
         let aws: Arc<dyn crate::engine::ekms_wrapper::ExternalKeyService> = Arc::new(
             crate::engine::ekms_wrapper::LazyAwsKms::new(ekms_config::aws_settings(&config)),
         );
+        let opts = config.open_options(&aws);
+        let (kms, warnings) = Kms::open_location(&config.store, &opts, "terraform")
+            .map_err(|e| vec![open_diag(&config, raw, e)])?;
         let kms = kms.with_external_keys(Arc::clone(&aws));
         let warnings = warnings
             .into_iter()

@@ -138,7 +138,7 @@ fn ctx() -> (tempfile::TempDir, ProviderCtx) {
 
 /// A second provider context on the same store, with its own plan memory.
 fn ctx_sharing(ctx: &ProviderCtx) -> ProviderCtx {
-    let store = ctx.config.store_path.display().to_string();
+    let store = ctx.config.store.to_string();
     KeyshiftProvider
         .configure(
             &object(vec![("store_path", Value::string(store))]),

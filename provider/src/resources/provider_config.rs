@@ -1,0 +1,637 @@
+//! The provider block: its attributes (each with a `KEYSHIFT_*`
+//! environment variable), how they resolve (configuration, then
+//! environment, then default), and the diagnostics of a store that cannot
+//! be opened. Every diagnostic names the attribute at fault, and a
+//! password in a store URL never appears in one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::DEFAULT_REGION;
+use crate::engine::ekms_master::AwsMasterKeyWrapper;
+use crate::engine::ekms_wrapper::ExternalKeyService;
+use crate::framework::{AttrType, Diagnostic, Diagnostics, Value};
+use crate::store::crypto::RootKeyWrapper;
+use crate::store::{OpenOptions, StoreError, StoreLocation};
+
+/// The provider block, resolved: configuration, then environment, then default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// Where the key store lives (`store_path`, `store_url` or
+    /// `KEYSHIFT_STORE`). Shown with any URL password redacted.
+    pub store: StoreLocation,
+    /// The master key file to use instead of the embedded store's own
+    /// `master.key` (required for a shared store unless `master_key_arn`).
+    pub master_key_file: Option<PathBuf>,
+    /// ARN of the AWS KMS key wrapping the store's master key.
+    pub master_key_arn: Option<String>,
+    /// Default region for new instances.
+    pub region: String,
+    /// AWS region for EKMS keys.
+    pub aws_region: Option<String>,
+    /// AWS KMS endpoint override.
+    pub aws_endpoint: Option<String>,
+    /// AWS shared-config profile.
+    pub aws_profile: Option<String>,
+    /// Allow legacy-architecture preflight cases.
+    pub legacy_support: bool,
+    /// Principal that EKMS key policies must grant.
+    pub service_principal: Option<String>,
+}
+
+/// (attribute, environment variable, type, description) of the provider block.
+pub(super) const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
+    (
+        "store_path",
+        STORE_ENV,
+        AttrType::String,
+        "Directory of the embedded key store. Conflicts with `store_url`. Default: `KEYSHIFT_STORE`, else `./.keyshift` in Terraform's working directory.",
+    ),
+    (
+        "store_url",
+        STORE_ENV,
+        AttrType::String,
+        "Where the key store lives: `postgres://user@host:port/db` for a store shared by a team (TLS options as libpq query parameters, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`), or `sqlite:PATH` / a directory path for the embedded store. Conflicts with `store_path`. Default: `KEYSHIFT_STORE` (any of these forms), else `./.keyshift`. Sensitive: Terraform does not show it, and Keyshift redacts a password in it from every message.",
+    ),
+    (
+        "master_key_file",
+        "KEYSHIFT_MASTER_KEY_FILE",
+        AttrType::String,
+        "File holding the store's master key (32 bytes; created with mode 0600 when a new store is created). A shared PostgreSQL store needs this or `master_key_arn`; an embedded store uses its own `master.key` unless this is set. Opening a store with a different key fails and changes nothing. Default: `KEYSHIFT_MASTER_KEY_FILE`.",
+    ),
+    (
+        "master_key_arn",
+        "KEYSHIFT_MASTER_KEY_ARN",
+        AttrType::String,
+        "ARN of an AWS KMS key (symmetric, ENCRYPT_DECRYPT) that wraps the store's master key; the wrapped key is kept in the store itself, so no runner needs a key file. Uses `aws_region`, `aws_endpoint` and `aws_profile`. Conflicts with `master_key_file`. Default: `KEYSHIFT_MASTER_KEY_ARN`.",
+    ),
+    (
+        "region",
+        "KEYSHIFT_REGION",
+        AttrType::String,
+        "Default region of new KMS instances. Default: `KEYSHIFT_REGION`, else `local-1`.",
+    ),
+    (
+        "aws_region",
+        "KEYSHIFT_AWS_REGION",
+        AttrType::String,
+        "AWS region of EKMS root-of-trust keys. Default: `KEYSHIFT_AWS_REGION`, else the standard AWS chain.",
+    ),
+    (
+        "aws_endpoint",
+        "KEYSHIFT_AWS_ENDPOINT",
+        AttrType::String,
+        "AWS KMS endpoint URL override (e.g. a local emulator). Default: `KEYSHIFT_AWS_ENDPOINT`, else `AWS_ENDPOINT_URL_KMS` / the AWS default.",
+    ),
+    (
+        "aws_profile",
+        "KEYSHIFT_AWS_PROFILE",
+        AttrType::String,
+        "AWS shared-config profile. Default: `KEYSHIFT_AWS_PROFILE`, else the standard AWS chain.",
+    ),
+    (
+        "legacy_support",
+        "KEYSHIFT_LEGACY_SUPPORT",
+        AttrType::Bool,
+        "Allow preflight operations involving legacy-architecture EKMS configurations. Default: `KEYSHIFT_LEGACY_SUPPORT`, else false.",
+    ),
+    (
+        "service_principal",
+        "KEYSHIFT_SERVICE_PRINCIPAL",
+        AttrType::String,
+        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+    ),
+];
+
+/// Environment variable naming the store (any form `store_url` accepts).
+const STORE_ENV: &str = "KEYSHIFT_STORE";
+
+/// A configured provider setting: `None` when null, an error when unknown.
+fn configured(config: &Value, attr: &str) -> Result<Option<String>, Diagnostic> {
+    match config.get(attr) {
+        Value::Unknown => Err(Diagnostic::attr_error(
+            attr,
+            "Provider setting not known",
+            format!(
+                "`{attr}` must be known when the provider is configured (it cannot depend on a resource that is not created yet)."
+            ),
+        )),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// How settings read the environment (a map in tests).
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A non-empty environment variable.
+fn env_var(env: Env<'_>, name: &str) -> Option<String> {
+    env(name).filter(|s| !s.is_empty())
+}
+
+/// A provider setting: known config value, else the environment variable.
+fn setting(
+    config: &Value,
+    env: Env<'_>,
+    attr: &str,
+    var: &str,
+) -> Result<Option<String>, Diagnostic> {
+    Ok(configured(config, attr)?.or_else(|| env_var(env, var)))
+}
+
+/// A path setting (`master_key_file`): an empty string is
+/// an error on `attr`, not "unset".
+fn path_setting(
+    config: &Value,
+    env: Env<'_>,
+    attr: &str,
+    var: &str,
+) -> Result<Option<PathBuf>, Diagnostic> {
+    match setting(config, env, attr, var)? {
+        Some(p) if p.trim().is_empty() => Err(Diagnostic::attr_error(
+            attr,
+            format!("Empty {attr}"),
+            format!("`{attr}` must name a file or directory (leave it unset for the default)."),
+        )),
+        other => Ok(other.map(PathBuf::from)),
+    }
+}
+
+/// The store location: `store_path` (a directory) or `store_url` (any
+/// form), not both; else `KEYSHIFT_STORE`; else `./.keyshift`. Errors are
+/// on the attribute that holds the bad value (`store_url` for the
+/// environment variable) and never repeat a URL's password.
+fn store_location(config: &Value, env: Env<'_>) -> Result<StoreLocation, Diagnostic> {
+    let invalid = |attr: &str, from: &str, e: StoreError| {
+        Diagnostic::attr_error(attr, format!("Invalid {attr}"), format!("{from}: {e}"))
+    };
+    let path = configured(config, "store_path")?;
+    let url = configured(config, "store_url")?;
+    match (path, url) {
+        (Some(_), Some(_)) => Err(Diagnostic::attr_error(
+            "store_url",
+            "Conflicting store settings",
+            "Set either `store_path` (a directory of the embedded store) or `store_url`, not both.",
+        )),
+        (Some(path), None) if path.trim().is_empty() || path.contains("://") => {
+            Err(Diagnostic::attr_error(
+                "store_path",
+                "Invalid store_path",
+                "`store_path` is the directory of the embedded store (leave it unset for the default); put a database URL in `store_url`.",
+            ))
+        }
+        (Some(path), None) => Ok(StoreLocation::dir(std::path::Path::new(&path))),
+        (None, Some(url)) => {
+            StoreLocation::parse(&url).map_err(|e| invalid("store_url", "store_url", e))
+        }
+        (None, None) => match env_var(env, STORE_ENV) {
+            Some(text) => {
+                StoreLocation::parse(&text).map_err(|e| invalid("store_url", STORE_ENV, e))
+            }
+            None => Ok(StoreLocation::dir(std::path::Path::new(".keyshift"))),
+        },
+    }
+}
+
+/// The attribute a store open error belongs to.
+fn open_error_attr(config: &ProviderConfig, e: &StoreError, raw: &Value) -> &'static str {
+    let key_error = matches!(
+        e,
+        StoreError::MasterKeyMissing { .. }
+            | StoreError::MasterKeyMismatch { .. }
+            | StoreError::MasterKeyInvalid { .. }
+            | StoreError::Invalid {
+                field: "master_key_file",
+                ..
+            }
+    );
+    // At open, a conflict comes from the AWS key wrapping the master key.
+    let arn_error = matches!(e, StoreError::Conflict(_));
+    if (key_error || arn_error) && config.master_key_arn.is_some() {
+        "master_key_arn"
+    } else if key_error && (config.master_key_file.is_some() || config.store.is_shared()) {
+        "master_key_file"
+    } else if raw.get("store_path").is_null()
+        && (config.store.is_shared() || !raw.get("store_url").is_null())
+    {
+        "store_url"
+    } else {
+        "store_path"
+    }
+}
+
+/// The diagnostic for a store that cannot be opened: on the attribute at
+/// fault, naming the store (its URL password redacted).
+pub(super) fn open_diag(config: &ProviderConfig, raw: &Value, e: StoreError) -> Diagnostic {
+    let at = config.store.to_string();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
+    if let StoreLocation::Postgres(url) = &config.store {
+        message = message.replace(url.as_str(), &at);
+    }
+    let detail = if message.contains(&at) {
+        message
+    } else {
+        format!("{message} (store at {at})")
+    };
+    let attr = open_error_attr(config, &e, raw);
+    // Terraform shows no attribute path for a setting that came from the
+    // environment: say which setting to check.
+    let var = PROVIDER_ATTRS
+        .iter()
+        .find(|(name, ..)| *name == attr)
+        .map_or("", |(_, var, ..)| *var);
+    Diagnostic::attr_error(
+        attr,
+        "Cannot open the key store",
+        format!(
+            "{}. Check `{attr}` (or {var}).",
+            detail.trim_end_matches('.')
+        ),
+    )
+}
+
+impl ProviderConfig {
+    /// Resolves the provider block against the environment.
+    pub fn resolve(config: &Value) -> Result<Self, Diagnostics> {
+        Self::resolve_in(config, &|name| std::env::var(name).ok())
+    }
+
+    /// Resolves the provider block against `env`.
+    fn resolve_in(config: &Value, env: Env<'_>) -> Result<Self, Diagnostics> {
+        let mut diags = Vec::new();
+        let mut get = |attr: &str| -> Option<String> {
+            let var = PROVIDER_ATTRS
+                .iter()
+                .find(|(name, ..)| *name == attr)
+                .map_or("", |(_, var, ..)| *var);
+            setting(config, env, attr, var).unwrap_or_else(|d| {
+                diags.push(d);
+                None
+            })
+        };
+        let region = get("region").unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let (aws_region, aws_endpoint, aws_profile) =
+            (get("aws_region"), get("aws_endpoint"), get("aws_profile"));
+        let legacy = get("legacy_support");
+        let service_principal = get("service_principal");
+        let master_key_arn = get("master_key_arn");
+        let store = store_location(config, env).map_err(|d| diags.push(d)).ok();
+        let master_key_file =
+            path_setting(config, env, "master_key_file", "KEYSHIFT_MASTER_KEY_FILE")
+                .unwrap_or_else(|d| {
+                    diags.push(d);
+                    None
+                });
+        let legacy_support = match legacy.as_deref() {
+            None | Some("false" | "0" | "") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                diags.push(Diagnostic::attr_error(
+                    "legacy_support",
+                    "Invalid legacy_support",
+                    format!("{other:?} is not a boolean (true/false)"),
+                ));
+                false
+            }
+        };
+        if master_key_file.is_some() && master_key_arn.is_some() {
+            diags.push(Diagnostic::attr_error(
+                "master_key_arn",
+                "Conflicting master key settings",
+                "Set either `master_key_file` or `master_key_arn` (or their KEYSHIFT_* variables), not both.",
+            ));
+        }
+        if let Some(arn) = &master_key_arn {
+            if let Err(e) = crate::aws::parse_kms_key_arn(arn) {
+                diags.push(Diagnostic::attr_error(
+                    "master_key_arn",
+                    "Invalid AWS KMS key ARN",
+                    e,
+                ));
+            }
+        }
+        match store {
+            Some(store) if diags.is_empty() => Ok(ProviderConfig {
+                store,
+                master_key_file,
+                master_key_arn,
+                region,
+                aws_region,
+                aws_endpoint,
+                aws_profile,
+                legacy_support,
+                service_principal,
+            }),
+            _ => Err(diags),
+        }
+    }
+
+    /// How `configure` opens the store: created when missing, with the
+    /// master key file when one is named, or wrapped by the AWS KMS key
+    /// `master_key_arn` through `aws`.
+    #[allow(clippy::needless_update)] // options added later keep their defaults
+    pub fn open_options(&self, aws: &Arc<dyn ExternalKeyService>) -> OpenOptions {
+        let wrapper = self.master_key_arn.as_deref().map(|arn| {
+            Arc::new(AwsMasterKeyWrapper::new(Arc::clone(aws), arn)) as Arc<dyn RootKeyWrapper>
+        });
+        OpenOptions {
+            create: true,
+            master_key_file: self.master_key_file.clone(),
+            master_key_wrapper: wrapper,
+            ..OpenOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ekms_wrapper::LazyAwsKms;
+    use crate::framework::AttrPath;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    const ARN: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn cfg(pairs: &[(&str, &str)]) -> Value {
+        super::super::common::object(pairs.iter().map(|(k, v)| (*k, Value::string(*v))).collect())
+    }
+
+    fn resolve(
+        config: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Result<ProviderConfig, Diagnostics> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProviderConfig::resolve_in(&cfg(config), &|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn store_location_and_master_key_resolve() {
+        let pg = "postgres://ks@127.0.0.1:5432/ks?sslmode=require";
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, &'a str)],
+            StoreLocation,
+            Option<&'a str>,
+        );
+        let dir = |p: &str| StoreLocation::dir(Path::new(p));
+        let cases: &[Case] = &[
+            ("default", &[], &[], dir(".keyshift"), None),
+            ("store_path", &[("store_path", "/s")], &[], dir("/s"), None),
+            (
+                "store_url postgres",
+                &[("store_url", pg)],
+                &[],
+                StoreLocation::Postgres(pg.into()),
+                None,
+            ),
+            (
+                "store_url sqlite",
+                &[("store_url", "sqlite:/s")],
+                &[],
+                dir("/s"),
+                None,
+            ),
+            (
+                "store_url path",
+                &[("store_url", "./s")],
+                &[],
+                dir("./s"),
+                None,
+            ),
+            (
+                "env postgres",
+                &[],
+                &[("KEYSHIFT_STORE", pg)],
+                StoreLocation::Postgres(pg.into()),
+                None,
+            ),
+            (
+                "env path",
+                &[],
+                &[("KEYSHIFT_STORE", "/e")],
+                dir("/e"),
+                None,
+            ),
+            (
+                "empty env is unset",
+                &[],
+                &[("KEYSHIFT_STORE", "")],
+                dir(".keyshift"),
+                None,
+            ),
+            (
+                "store_path beats env",
+                &[("store_path", "/s")],
+                &[("KEYSHIFT_STORE", pg)],
+                dir("/s"),
+                None,
+            ),
+            (
+                "store_url beats env",
+                &[("store_url", pg)],
+                &[("KEYSHIFT_STORE", "/e")],
+                StoreLocation::Postgres(pg.into()),
+                None,
+            ),
+            (
+                "master_key_file",
+                &[("master_key_file", "/k/master.key")],
+                &[],
+                dir(".keyshift"),
+                Some("/k/master.key"),
+            ),
+            (
+                "master_key_file env",
+                &[],
+                &[("KEYSHIFT_MASTER_KEY_FILE", "/k/e.key")],
+                dir(".keyshift"),
+                Some("/k/e.key"),
+            ),
+            (
+                "master_key_file beats env",
+                &[("master_key_file", "/k/c.key")],
+                &[("KEYSHIFT_MASTER_KEY_FILE", "/k/e.key")],
+                dir(".keyshift"),
+                Some("/k/c.key"),
+            ),
+        ];
+        for (name, config, env, store, key_file) in cases {
+            let got = resolve(config, env).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+            assert_eq!(&got.store, store, "{name}");
+            assert_eq!(
+                got.master_key_file.as_deref(),
+                key_file.map(Path::new),
+                "{name}"
+            );
+            let aws: Arc<dyn ExternalKeyService> = Arc::new(LazyAwsKms::new(Default::default()));
+            let opts = got.open_options(&aws);
+            assert!(opts.create, "{name}");
+            assert_eq!(opts.master_key_file, got.master_key_file, "{name}");
+            assert!(opts.master_key_wrapper.is_none(), "{name}");
+        }
+        let arn = resolve(&[("master_key_arn", ARN)], &[]).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(arn.master_key_arn.as_deref(), Some(ARN));
+        let aws: Arc<dyn ExternalKeyService> = Arc::new(LazyAwsKms::new(Default::default()));
+        let opts = arn.open_options(&aws);
+        assert!(opts.master_key_wrapper.is_some() && opts.master_key_file.is_none());
+    }
+
+    #[test]
+    fn bad_store_settings_are_diagnostics_on_the_attribute() {
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, &'a str)],
+            &'a str,
+            &'a str,
+        );
+        let cases: &[Case] = &[
+            (
+                "both",
+                &[("store_path", "/s"), ("store_url", "sqlite:/t")],
+                &[],
+                "store_url",
+                "not both",
+            ),
+            (
+                "url in store_path",
+                &[("store_path", "postgres://h/db")],
+                &[],
+                "store_path",
+                "put a database URL in `store_url`",
+            ),
+            (
+                "empty store_path",
+                &[("store_path", " ")],
+                &[],
+                "store_path",
+                "directory of the embedded store",
+            ),
+            (
+                "empty store_url",
+                &[("store_url", "")],
+                &[],
+                "store_url",
+                "store_url: invalid store: the store location is empty",
+            ),
+            (
+                "unknown scheme",
+                &[("store_url", "mysql://u:hunter2@h/db")],
+                &[],
+                "store_url",
+                "unknown store scheme `mysql://`",
+            ),
+            (
+                "bad env",
+                &[],
+                &[("KEYSHIFT_STORE", "redis://u:hunter2@h")],
+                "store_url",
+                "KEYSHIFT_STORE: invalid store: unknown store scheme `redis://`",
+            ),
+            (
+                "bare sqlite",
+                &[("store_url", "sqlite:")],
+                &[],
+                "store_url",
+                "`sqlite:` needs a directory path",
+            ),
+            (
+                "empty master_key_file",
+                &[("master_key_file", "")],
+                &[],
+                "master_key_file",
+                "must name a file",
+            ),
+            (
+                "both master keys",
+                &[("master_key_file", "/k"), ("master_key_arn", ARN)],
+                &[],
+                "master_key_arn",
+                "not both",
+            ),
+            (
+                "both master keys via env",
+                &[("master_key_arn", ARN)],
+                &[("KEYSHIFT_MASTER_KEY_FILE", "/k")],
+                "master_key_arn",
+                "not both",
+            ),
+            (
+                "bad arn",
+                &[("master_key_arn", "alias/x")],
+                &[],
+                "master_key_arn",
+                "ARN",
+            ),
+        ];
+        for (name, config, env, attr, want) in cases {
+            let diags = resolve(config, env)
+                .err()
+                .unwrap_or_else(|| panic!("{name}: accepted"));
+            assert_eq!(diags.len(), 1, "{name}: {diags:?}");
+            let d = &diags[0];
+            assert_eq!(d.path, Some(AttrPath::attr(attr)), "{name}");
+            assert!(d.detail.contains(want), "{name}: {}", d.detail);
+            assert!(!d.detail.contains("hunter2"), "{name}: {}", d.detail);
+        }
+    }
+
+    #[test]
+    fn open_errors_name_the_attribute_and_hide_the_password() {
+        let url = "postgres://ks:hunter2@db.internal:5432/ks";
+        let pg = resolve(&[("store_url", url), ("master_key_file", "/k/m.key")], &[])
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let mismatch = StoreError::MasterKeyMismatch {
+            dir: pg.store.to_string(),
+            path: "/k/m.key".into(),
+        };
+        let raw = cfg(&[("store_url", url)]);
+        let d = open_diag(&pg, &raw, mismatch);
+        assert_eq!(d.path, Some(AttrPath::attr("master_key_file")));
+        assert!(
+            d.detail
+                .contains("does not open the key store at postgres://ks:***@db.internal:5432/ks"),
+            "{}",
+            d.detail
+        );
+
+        let leaky = StoreError::database_source(
+            format!("cannot connect to {url}"),
+            std::io::Error::other(format!("refused by {url}")),
+        );
+        let d = open_diag(&pg, &raw, leaky);
+        assert_eq!(d.path, Some(AttrPath::attr("store_url")));
+        assert!(!d.detail.contains("hunter2"), "{}", d.detail);
+        assert!(
+            d.detail.contains("postgres://ks:***@db.internal"),
+            "{}",
+            d.detail
+        );
+
+        let local = resolve(&[], &[]).unwrap_or_else(|d| panic!("{d:?}"));
+        let d = open_diag(&local, &cfg(&[]), StoreError::Busy("locked".into()));
+        assert_eq!(d.path, Some(AttrPath::attr("store_path")));
+        assert!(
+            d.detail
+                .ends_with("(store at .keyshift). Check `store_path` (or KEYSHIFT_STORE)."),
+            "{}",
+            d.detail
+        );
+        assert!(format!("{pg:?}").contains("ks:***@"), "Debug redacts too");
+        assert!(!format!("{pg:?}").contains("hunter2"));
+    }
+}
