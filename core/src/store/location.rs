@@ -233,7 +233,12 @@ pub fn open(location: &StoreLocation, opts: &OpenOptions) -> StoreResult<OpenedS
                     return Err(StoreError::Invalid {
                         field: "master_key_file",
                         message: format!(
-                            "the shared store {location} keeps no master key file of its own:                              name one with the provider's `master_key_file`,                              KEYSHIFT_MASTER_KEY_FILE or the CLI's --master-key-file (it is                              created, mode 0600, with a new store), or wrap the master key                              with an AWS KMS key"
+                            "the shared store {location} keeps no master key file of its own: \
+                             name one with the provider's `master_key_file`, \
+                             KEYSHIFT_MASTER_KEY_FILE or the CLI's --master-key-file (it is \
+                             created, mode 0600, with a new store), or wrap the master key \
+                             with an AWS KMS key (`master_key_arn`, KEYSHIFT_MASTER_KEY_ARN, \
+                             --master-key-arn)"
                         ),
                     });
                 }
