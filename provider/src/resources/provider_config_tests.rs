@@ -11,10 +11,7 @@ fn cfg(pairs: &[(&str, &str)]) -> Value {
     super::super::common::object(pairs.iter().map(|(k, v)| (*k, Value::string(*v))).collect())
 }
 
-fn resolve(
-    config: &[(&str, &str)],
-    env: &[(&str, &str)],
-) -> Result<ProviderConfig, Diagnostics> {
+fn resolve(config: &[(&str, &str)], env: &[(&str, &str)]) -> Result<ProviderConfig, Diagnostics> {
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
