@@ -5,6 +5,7 @@
 //! Statements are prepared once per connection and reused.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -74,6 +75,19 @@ pub(crate) struct PgTx<'a> {
     failed: Cell<bool>,
     /// That failure was a serialization failure or deadlock.
     retry: Cell<bool>,
+    /// Containers and keys this transaction has seen exist (queried or
+    /// written by it): the existence checks before an insert ask the
+    /// server once per object, not once per row written. Writers hold the
+    /// store's write lock, so only this transaction can remove them; every
+    /// delete forgets everything.
+    known: RefCell<Known>,
+}
+
+/// See [`PgTx::known`].
+#[derive(Default)]
+struct Known {
+    containers: HashSet<String>,
+    keys: HashSet<String>,
 }
 
 impl<'a> PgTx<'a> {
@@ -83,7 +97,23 @@ impl<'a> PgTx<'a> {
             lock_timeout,
             failed: Cell::new(false),
             retry: Cell::new(false),
+            known: RefCell::default(),
         }
+    }
+
+    /// Remembers that `id` exists (written or found by this transaction).
+    pub(crate) fn know_key(&self, id: &str) {
+        self.known.borrow_mut().keys.insert(id.to_string());
+    }
+
+    /// Remembers that container `id` exists.
+    pub(crate) fn know_container(&self, id: &str) {
+        self.known.borrow_mut().containers.insert(id.to_string());
+    }
+
+    /// Forgets every remembered row (after any delete).
+    pub(crate) fn forget_known(&self) {
+        *self.known.borrow_mut() = Known::default();
     }
 
     /// Maps a client error, remembering that the transaction is aborted.
@@ -175,14 +205,26 @@ impl<'a> PgTx<'a> {
     }
 
     pub(crate) fn container_exists(&self, c: &Container) -> StoreResult<bool> {
-        self.exists(
-            "SELECT 1 FROM containers WHERE id = $1",
-            &[&container_id(c)],
-        )
+        let id = container_id(c);
+        if self.known.borrow().containers.contains(id) {
+            return Ok(true);
+        }
+        let found = self.exists("SELECT 1 FROM containers WHERE id = $1", &[&id])?;
+        if found {
+            self.know_container(id);
+        }
+        Ok(found)
     }
 
     pub(crate) fn key_exists(&self, id: &str) -> StoreResult<bool> {
-        self.exists("SELECT 1 FROM keys WHERE id = $1", &[&id])
+        if self.known.borrow().keys.contains(id) {
+            return Ok(true);
+        }
+        let found = self.exists("SELECT 1 FROM keys WHERE id = $1", &[&id])?;
+        if found {
+            self.know_key(id);
+        }
+        Ok(found)
     }
 }
 

@@ -59,6 +59,7 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn delete_instance(&mut self, id: &str) -> StoreResult<()> {
+        self.forget_known();
         let held = self.count_keys(&Container::Instance(id.to_string()))?;
         if held > 0 {
             return Err(StoreError::Conflict(format!(
@@ -85,10 +86,12 @@ impl StoreTx for PgTx<'_> {
                 &c.created_at,
             ],
         )?;
+        self.know_container(container_id(&c.container));
         Ok(())
     }
 
     fn delete_container(&mut self, container: &Container) -> StoreResult<()> {
+        self.forget_known();
         let held = self.count_keys(container)?;
         if held > 0 {
             return Err(StoreError::Conflict(format!(
@@ -102,25 +105,31 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn insert_key(&mut self, k: &Key) -> StoreResult<()> {
-        if self.key_exists(&k.id)? {
-            return Err(StoreError::AlreadyExists {
-                kind: "key",
-                id: k.id.clone(),
-            });
-        }
+        // The container is checked first (once per transaction, see
+        // `PgTx::known`) so a missing one is `NotFound`, not a foreign-key
+        // failure that would abort the transaction; an existing id is
+        // answered by the insert itself.
         if !self.container_exists(&k.container)? {
             return Err(not_found("container", container_id(&k.container)));
         }
         let tags = to_json("tags", &k.tags)?;
         let text = key_text(k);
-        self.exec(
+        let n = self.exec(
             "INSERT INTO keys (id, container_id, spec, usage, protection_level, origin, \
              multi_version, description, tags, state, deletion_protection, \
              deletion_window_in_days, rotation_interval, current_version, creation_date, \
              deletion_date) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (id) DO NOTHING",
             &key_params(k, &tags, &text),
         )?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists {
+                kind: "key",
+                id: k.id.clone(),
+            });
+        }
+        self.know_key(&k.id);
         Ok(())
     }
 
@@ -141,6 +150,7 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn delete_key(&mut self, id: &str) -> StoreResult<()> {
+        self.forget_known();
         // Versions and aliases go with it (ON DELETE CASCADE).
         let n = self.exec("DELETE FROM keys WHERE id = $1", &[&id])?;
         affected(n, "key", id)
