@@ -21,7 +21,7 @@
 //! at most a verified copy in the target; the same command run again takes
 //! over the dead run's locks and treats the exact copies it made as done.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
@@ -29,7 +29,7 @@ use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;
 use super::migrate::{ObjectKind, glob_matches};
 use super::store_migrate_decide::{Decide, secret_users};
-use crate::store::{Container, Key, Secret, StoreError};
+use crate::store::{Container, Key, Secret, StoreError, StoreResult, read_with};
 
 pub use super::store_migrate_run::{StoreOutcome, run};
 
@@ -146,9 +146,42 @@ pub enum StoreMoveError {
     Store(#[from] StoreError),
 }
 
+/// Keys per read while a run walks the source (bounded memory).
+const PAGE: usize = 256;
+
+/// Calls `f` with every key of the source, container by container and
+/// page by page in id order, so a run never holds every key record (a
+/// selected key is kept only as its id until its page is decided).
+fn each_source_key(source: &Kms, f: &mut dyn FnMut(Key)) -> StoreResult<()> {
+    let mut containers = vec![Container::Shared];
+    let instances = read_with(&*source.store, |r| r.instances())?;
+    containers.extend(instances.into_iter().map(|i| Container::Instance(i.id)));
+    for c in &containers {
+        let mut after: Option<String> = None;
+        loop {
+            let (ids, keys) = read_with(&*source.store, |r| {
+                let ids = r.key_ids_page(c, after.as_deref(), PAGE)?;
+                let mut keys = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    keys.extend(r.key(id)?);
+                }
+                Ok((ids, keys))
+            })?;
+            let Some(last) = ids.last() else { break };
+            after = Some(last.clone());
+            keys.into_iter().for_each(&mut *f);
+        }
+    }
+    Ok(())
+}
+
 /// Which keys and secrets of the source a request takes: matched by a
-/// pattern (or all), plus the encryption key of every secret taken.
-fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>), StoreMoveError> {
+/// pattern (or all), plus the encryption key of every secret taken. Keys
+/// come back as ids in id order.
+fn select(
+    source: &Kms,
+    req: &StoreMoveRequest,
+) -> Result<(Vec<String>, Vec<Secret>), StoreMoveError> {
     if req.patterns.is_empty() && !req.all {
         return Err(StoreMoveError::NothingSelected);
     }
@@ -164,15 +197,15 @@ fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>
         any
     };
     // Picked keys, and the others (a selected secret may need one of them).
-    let mut keys: BTreeMap<String, Key> = BTreeMap::new();
-    let mut rest: BTreeMap<String, Key> = BTreeMap::new();
-    for k in source.list_keys(None)? {
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    let mut rest: BTreeSet<String> = BTreeSet::new();
+    each_source_key(source, &mut |k| {
         if pick(&k.id, &k.aliases) {
-            keys.insert(k.id.clone(), k);
+            keys.insert(k.id);
         } else if req.include_secrets {
-            rest.insert(k.id.clone(), k);
+            rest.insert(k.id);
         }
-    }
+    })?;
     let mut secrets = Vec::new();
     if req.include_secrets {
         secrets = source.list_secrets(None)?;
@@ -193,11 +226,32 @@ fn select(source: &Kms, req: &StoreMoveRequest) -> Result<(Vec<Key>, Vec<Secret>
         }
     }
     for s in &secrets {
-        if let Some(k) = rest.remove(&s.encryption_key_id) {
-            keys.insert(k.id.clone(), k);
+        if rest.remove(&s.encryption_key_id) {
+            keys.insert(s.encryption_key_id.clone());
         }
     }
-    Ok((keys.into_values().collect(), secrets))
+    Ok((keys.into_iter().collect(), secrets))
+}
+
+/// The selected keys' records, a page at a time, in id order.
+fn each_selected_key(
+    source: &Kms,
+    ids: &[String],
+    f: &mut dyn FnMut(Key) -> Result<(), StoreMoveError>,
+) -> Result<(), StoreMoveError> {
+    for page in ids.chunks(PAGE) {
+        let keys = read_with(&*source.store, |r| {
+            let mut keys = Vec::with_capacity(page.len());
+            for id in page {
+                keys.extend(r.key(id)?);
+            }
+            Ok(keys)
+        })?;
+        for k in keys {
+            f(k)?;
+        }
+    }
+    Ok(())
 }
 
 /// Decides, for every selected object, what a run does with it (see
@@ -208,17 +262,18 @@ pub fn plan(
     target: Option<&Kms>,
     req: &StoreMoveRequest,
 ) -> Result<StorePlan, StoreMoveError> {
-    let (keys, secrets) = select(source, req)?;
+    let (key_ids, secrets) = select(source, req)?;
     let mut containers: Vec<Container> = Vec::new();
-    for c in keys
-        .iter()
-        .map(|k| &k.container)
-        .chain(secrets.iter().map(|s| &s.container))
-    {
+    let mut note = |c: &Container| {
         if !containers.contains(c) {
             containers.push(c.clone());
         }
-    }
+    };
+    each_selected_key(source, &key_ids, &mut |k| {
+        note(&k.container);
+        Ok(())
+    })?;
+    secrets.iter().for_each(|s| note(&s.container));
     let resumed = match target {
         Some(t) => super::store_migrate_lock::interrupted_store_move(t, &containers)?,
         None => false,
@@ -234,11 +289,13 @@ pub fn plan(
         secret_users: secret_users(source)?,
         selected_secrets: secrets.iter().map(|s| s.id.clone()).collect(),
     };
-    let mut candidates = Vec::with_capacity(keys.len() + secrets.len());
+    let mut candidates = Vec::with_capacity(key_ids.len() + secrets.len());
     let mut key_actions: BTreeMap<String, Action> = BTreeMap::new();
-    for k in keys {
+    each_selected_key(source, &key_ids, &mut |k| {
         let action = ctx.key_action(&k)?;
-        key_actions.insert(k.id.clone(), action.clone());
+        if req.include_secrets {
+            key_actions.insert(k.id.clone(), action.clone());
+        }
         candidates.push(StoreCandidate {
             id: k.id,
             kind: ObjectKind::Key,
@@ -246,7 +303,8 @@ pub fn plan(
             container: k.container,
             action,
         });
-    }
+        Ok(())
+    })?;
     for s in secrets {
         let action = match key_actions.get(&s.encryption_key_id) {
             Some(a) if a.lands() => ctx.secret_action(&s)?,

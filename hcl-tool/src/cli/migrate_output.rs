@@ -7,6 +7,7 @@ use crate::cli::CliError;
 use crate::report::{ObjectKind, Outcome as ReportOutcome, Report, ReportObject, SCHEMA_VERSION};
 use keyshift_core::engine::migrate::{self, Candidate, Decision};
 use keyshift_core::store::Container;
+use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -87,10 +88,10 @@ pub struct Row<'a> {
     pub kind: migrate::ObjectKind,
     /// Aliases or secret name.
     pub names: &'a [String],
-    /// Where it comes from.
-    pub source: String,
+    /// Where it comes from (borrowed when every row shares it).
+    pub source: Cow<'a, str>,
     /// Where it goes.
-    pub target: String,
+    pub target: Cow<'a, str>,
 }
 
 impl<'a> Row<'a> {
@@ -100,8 +101,8 @@ impl<'a> Row<'a> {
             id: &c.id,
             kind: c.kind,
             names: &c.names,
-            source: c.source.to_string(),
-            target: target.to_string(),
+            source: Cow::Owned(c.source.to_string()),
+            target: Cow::Owned(target.to_string()),
         }
     }
 }
@@ -199,8 +200,8 @@ pub fn report_object(c: &Row<'_>, l: &Line) -> ReportObject {
     ReportObject {
         id: c.id.to_string(),
         kind: kind(c.kind).0,
-        source: c.source.clone(),
-        target_instance_id: c.target.clone(),
+        source: c.source.to_string(),
+        target_instance_id: c.target.to_string(),
         outcome: match l.status {
             Status::Migrated => ReportOutcome::Migrated,
             Status::Failed => ReportOutcome::Failed,

@@ -26,6 +26,7 @@ use keyshift_core::engine::store_migrate::{
     StorePlan,
 };
 use keyshift_core::store::{OpenOptions, StoreError, StoreLocation};
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,6 +122,7 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         carry_out(&source, &target, &plan, args, &*keys)?
     };
     warn_replaced(&plan, &lines, &to, args.dry_run);
+    let (from_text, to_text) = (from.to_string(), to.to_string());
     let rows: Vec<Row<'_>> = plan
         .candidates
         .iter()
@@ -128,8 +130,8 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
             id: &c.id,
             kind: c.kind,
             names: &c.names,
-            source: from.to_string(),
-            target: to.to_string(),
+            source: Cow::Borrowed(&from_text),
+            target: Cow::Borrowed(&to_text),
         })
         .collect();
     let heading = format!("migrate store {from} -> {to}");
@@ -141,17 +143,20 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         let in_place: Vec<Row<'_>> = plan
             .candidates
             .iter()
-            .map(|c| Row {
-                id: &c.id,
-                kind: c.kind,
-                names: &c.names,
-                source: c.container.to_string(),
-                target: c.container.to_string(),
+            .map(|c| {
+                let here = Cow::Borrowed(c.container.instance_id().unwrap_or("shared"));
+                Row {
+                    id: &c.id,
+                    kind: c.kind,
+                    names: &c.names,
+                    source: here.clone(),
+                    target: here,
+                }
             })
             .collect();
         let report = Report {
-            source_store: Some(from.to_string()),
-            target_store: Some(to.to_string()),
+            source_store: Some(from_text.clone()),
+            target_store: Some(to_text.clone()),
             ..migrate_output::report_rows(&in_place, &lines)
         };
         migrate_output::write_report(path, &report)?;
