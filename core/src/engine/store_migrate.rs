@@ -21,7 +21,7 @@
 //! at most a verified copy in the target; the same command run again takes
 //! over the dead run's locks and treats the exact copies it made as done.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use thiserror::Error;
 
@@ -29,7 +29,7 @@ use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;
 use super::migrate::{ObjectKind, glob_matches};
 use super::store_migrate_decide::{Decide, secret_users};
-use crate::store::{Container, Key, Secret, StoreError, StoreResult, read_with};
+use crate::store::{Container, Key, Secret, StoreError, StoreReader, StoreResult, read_with};
 
 pub use super::store_migrate_run::{StoreOutcome, run};
 
@@ -161,10 +161,7 @@ fn each_source_key(source: &Kms, f: &mut dyn FnMut(Key)) -> StoreResult<()> {
         loop {
             let (ids, keys) = read_with(&*source.store, |r| {
                 let ids = r.key_ids_page(c, after.as_deref(), PAGE)?;
-                let mut keys = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    keys.extend(r.key(id)?);
-                }
+                let keys = load_keys(r, &ids)?;
                 Ok((ids, keys))
             })?;
             let Some(last) = ids.last() else { break };
@@ -175,13 +172,25 @@ fn each_source_key(source: &Kms, f: &mut dyn FnMut(Key)) -> StoreResult<()> {
     Ok(())
 }
 
+/// The keys with these ids (ids gone meanwhile are left out).
+fn load_keys<R: StoreReader + ?Sized>(r: &R, ids: &[String]) -> StoreResult<Vec<Key>> {
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        keys.extend(r.key(id)?);
+    }
+    Ok(keys)
+}
+
+/// What [`select`] takes: key ids (in id order) with their containers, and
+/// the secrets.
+struct Selected {
+    keys: BTreeMap<String, Container>,
+    secrets: Vec<Secret>,
+}
+
 /// Which keys and secrets of the source a request takes: matched by a
-/// pattern (or all), plus the encryption key of every secret taken. Keys
-/// come back as ids in id order.
-fn select(
-    source: &Kms,
-    req: &StoreMoveRequest,
-) -> Result<(Vec<String>, Vec<Secret>), StoreMoveError> {
+/// pattern (or all), plus the encryption key of every secret taken.
+fn select(source: &Kms, req: &StoreMoveRequest) -> Result<Selected, StoreMoveError> {
     if req.patterns.is_empty() && !req.all {
         return Err(StoreMoveError::NothingSelected);
     }
@@ -197,13 +206,13 @@ fn select(
         any
     };
     // Picked keys, and the others (a selected secret may need one of them).
-    let mut keys: BTreeSet<String> = BTreeSet::new();
-    let mut rest: BTreeSet<String> = BTreeSet::new();
+    let mut keys: BTreeMap<String, Container> = BTreeMap::new();
+    let mut rest: BTreeMap<String, Container> = BTreeMap::new();
     each_source_key(source, &mut |k| {
         if pick(&k.id, &k.aliases) {
-            keys.insert(k.id);
+            keys.insert(k.id, k.container);
         } else if req.include_secrets {
-            rest.insert(k.id);
+            rest.insert(k.id, k.container);
         }
     })?;
     let mut secrets = Vec::new();
@@ -226,11 +235,11 @@ fn select(
         }
     }
     for s in &secrets {
-        if rest.remove(&s.encryption_key_id) {
-            keys.insert(s.encryption_key_id.clone());
+        if let Some(c) = rest.remove(&s.encryption_key_id) {
+            keys.insert(s.encryption_key_id.clone(), c);
         }
     }
-    Ok((keys.into_iter().collect(), secrets))
+    Ok(Selected { keys, secrets })
 }
 
 /// The selected keys' records, a page at a time, in id order.
@@ -240,13 +249,7 @@ fn each_selected_key(
     f: &mut dyn FnMut(Key) -> Result<(), StoreMoveError>,
 ) -> Result<(), StoreMoveError> {
     for page in ids.chunks(PAGE) {
-        let keys = read_with(&*source.store, |r| {
-            let mut keys = Vec::with_capacity(page.len());
-            for id in page {
-                keys.extend(r.key(id)?);
-            }
-            Ok(keys)
-        })?;
+        let keys = read_with(&*source.store, |r| load_keys(r, page))?;
         for k in keys {
             f(k)?;
         }
@@ -262,18 +265,14 @@ pub fn plan(
     target: Option<&Kms>,
     req: &StoreMoveRequest,
 ) -> Result<StorePlan, StoreMoveError> {
-    let (key_ids, secrets) = select(source, req)?;
+    let Selected { keys, secrets } = select(source, req)?;
     let mut containers: Vec<Container> = Vec::new();
-    let mut note = |c: &Container| {
+    for c in keys.values().chain(secrets.iter().map(|s| &s.container)) {
         if !containers.contains(c) {
             containers.push(c.clone());
         }
-    };
-    each_selected_key(source, &key_ids, &mut |k| {
-        note(&k.container);
-        Ok(())
-    })?;
-    secrets.iter().for_each(|s| note(&s.container));
+    }
+    let key_ids: Vec<String> = keys.into_keys().collect();
     let resumed = match target {
         Some(t) => super::store_migrate_lock::interrupted_store_move(t, &containers)?,
         None => false,
