@@ -19,6 +19,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use super::msgpack_read::{self, Token};
 use crate::framework::{AttrPath, AttrType, Diagnostic, Object, PathStep, Value};
 
 /// Why bytes could not be decoded into, or a value encoded as, a schema type.
@@ -31,11 +32,25 @@ pub struct CodecError {
 }
 
 impl CodecError {
-    fn new(path: &AttrPath, message: impl Into<String>) -> Self {
+    /// An error about the value as a whole; [`CodecError::under`] adds the
+    /// steps leading to it as the error travels up, so a successful decode
+    /// never builds a path.
+    fn at_root(message: impl Into<String>) -> Self {
         CodecError {
-            path: path.clone(),
+            path: AttrPath::default(),
             message: message.into(),
         }
+    }
+
+    /// This error, one step further down: `step` goes in front of the path.
+    fn under(mut self, step: PathStep) -> Self {
+        self.path.0.insert(0, step);
+        self
+    }
+
+    /// Input that is not msgpack at all (truncated, a reserved marker).
+    fn malformed(e: String) -> Self {
+        CodecError::at_root(format!("malformed msgpack: {e}"))
     }
 
     /// An error diagnostic; `what` names the value (e.g. "configuration").
@@ -70,56 +85,49 @@ impl std::error::Error for CodecError {}
 /// Largest magnitude below which a whole f64 is turned into an exact `Int`.
 const EXACT_F64: f64 = 9_007_199_254_740_992.0; // 2^53
 
-/// Decodes msgpack bytes into a value of type `ty`. Trailing bytes are an error.
+/// Decodes msgpack bytes into a value of type `ty`, in one pass (see
+/// [`super::msgpack_read`]). Trailing bytes are an error.
 pub fn decode_msgpack(bytes: &[u8], ty: &AttrType) -> Result<Value, CodecError> {
-    let root = AttrPath::default();
-    let mut rd = bytes;
-    let raw = super::msgpack_read::read_value(&mut rd)
-        .map_err(|e| CodecError::new(&root, format!("malformed msgpack: {e}")))?;
-    if !rd.is_empty() {
-        return Err(CodecError::new(
-            &root,
-            format!(
-                "{} unexpected trailing bytes after the msgpack value",
-                rd.len()
-            ),
-        ));
+    // A cheap first pass (no allocation) checks the structure, so malformed
+    // input is reported as such whatever the type says, and nothing is
+    // decoded from a value that turns out truncated.
+    let mut rest = bytes;
+    msgpack_read::skip(&mut rest).map_err(CodecError::malformed)?;
+    if !rest.is_empty() {
+        return Err(CodecError::at_root(format!(
+            "{} unexpected trailing bytes after the msgpack value",
+            rest.len()
+        )));
     }
-    from_msgpack(&raw, ty, &root)
+    from_msgpack(&mut &bytes[..], ty)
 }
 
-/// Encodes `v` as msgpack according to type `ty`.
+/// Encodes `v` as msgpack according to type `ty`, written straight into
+/// the output buffer.
 pub fn encode_msgpack(v: &Value, ty: &AttrType) -> Result<Vec<u8>, CodecError> {
-    let raw = to_msgpack(v, ty, &AttrPath::default())?;
-    let mut out = Vec::with_capacity(64);
-    rmpv::encode::write_value(&mut out, &raw)
-        .map_err(|e| CodecError::new(&AttrPath::default(), format!("msgpack encoding: {e}")))?;
+    let mut out = Vec::with_capacity(256);
+    to_msgpack(&mut out, v, ty)?;
     Ok(out)
 }
 
 /// Decodes JSON (as in `RawState.json`) into a value of type `ty`.
 pub fn decode_json(bytes: &[u8], ty: &AttrType) -> Result<Value, CodecError> {
     let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        CodecError::new(
-            &AttrPath::default(),
-            format!("malformed JSON at line {} column {}", e.line(), e.column()),
-        )
+        CodecError::at_root(format!(
+            "malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
     })?;
-    from_json(&raw, ty, &AttrPath::default())
-}
-
-fn child(path: &AttrPath, step: PathStep) -> AttrPath {
-    let mut p = path.clone();
-    p.0.push(step);
-    p
+    from_json(&raw, ty)
 }
 
 fn type_name(ty: &AttrType) -> String {
     ty.to_json().to_string()
 }
 
-fn mismatch(path: &AttrPath, ty: &AttrType, got: &str) -> CodecError {
-    CodecError::new(path, format!("expected {}, got {got}", type_name(ty)))
+fn mismatch(ty: &AttrType, got: &str) -> CodecError {
+    CodecError::at_root(format!("expected {}, got {got}", type_name(ty)))
 }
 
 fn float_value(f: f64) -> Value {
@@ -133,159 +141,173 @@ fn float_value(f: f64) -> Value {
 /// Terraform sends a number as a string when neither an `i64` nor an `f64`
 /// holds it exactly (`1e300`): it becomes a [`Value::Float`], which the
 /// whole-number check refuses for an integer attribute.
-fn number_from_str(s: &str, path: &AttrPath) -> Result<Value, CodecError> {
+fn number_from_str(s: &str) -> Result<Value, CodecError> {
     if let Ok(i) = s.parse::<i64>() {
         return Ok(Value::Int(i));
     }
     match s.parse::<f64>() {
         Ok(f) if !f.is_nan() => Ok(float_value(f)),
-        _ => Err(CodecError::new(
-            path,
+        _ => Err(CodecError::at_root(
             "a string that is not a number where a number is expected",
         )),
     }
 }
 
-fn msgpack_kind(v: &rmpv::Value) -> &'static str {
-    use rmpv::Value as M;
-    match v {
-        M::Nil => "nil",
-        M::Boolean(_) => "a bool",
-        M::Integer(_) | M::F32(_) | M::F64(_) => "a number",
-        M::String(_) => "a string",
-        M::Binary(_) => "binary data",
-        M::Array(_) => "an array",
-        M::Map(_) => "a map",
-        M::Ext(..) => "an extension",
+/// A string's bytes as `&str`.
+fn utf8(bytes: &[u8]) -> Result<&str, CodecError> {
+    std::str::from_utf8(bytes).map_err(|_| CodecError::at_root("string is not valid UTF-8"))
+}
+
+/// Reads a map key, which must be a string.
+fn msgpack_key<'a>(rd: &mut &'a [u8]) -> Result<&'a str, CodecError> {
+    match msgpack_read::next(rd).map_err(CodecError::malformed)? {
+        Token::Str(s) => utf8(s),
+        other => Err(CodecError::at_root(format!(
+            "expected a string key, got {}",
+            other.kind()
+        ))),
     }
 }
 
-fn msgpack_str<'a>(v: &'a rmpv::Value, path: &AttrPath) -> Result<&'a str, CodecError> {
-    match v {
-        rmpv::Value::String(s) => s
-            .as_str()
-            .ok_or_else(|| CodecError::new(path, "string is not valid UTF-8")),
-        other => Err(CodecError::new(
-            path,
-            format!("expected a string key, got {}", msgpack_kind(other)),
-        )),
-    }
-}
-
-fn from_msgpack(v: &rmpv::Value, ty: &AttrType, path: &AttrPath) -> Result<Value, CodecError> {
-    use rmpv::Value as M;
-    match (v, ty) {
-        (M::Nil, _) => Ok(Value::Null),
-        (M::Ext(..), _) => Ok(Value::Unknown),
-        (M::String(_), AttrType::String) => Ok(Value::String(msgpack_str(v, path)?.to_string())),
-        (M::Boolean(b), AttrType::Bool) => Ok(Value::Bool(*b)),
-        (M::Integer(i), AttrType::Number) => Ok(match (i.as_i64(), i.as_u64()) {
-            (Some(i), _) => Value::Int(i),
-            (None, Some(u)) => Value::Float(u as f64),
-            (None, None) => return Err(CodecError::new(path, "integer out of range")),
-        }),
-        (M::F32(f), AttrType::Number) => Ok(float_value(f64::from(*f))),
-        (M::F64(f), AttrType::Number) => Ok(float_value(*f)),
-        (M::String(_), AttrType::Number) => number_from_str(msgpack_str(v, path)?, path),
-        (M::Array(items), AttrType::List(el)) => {
-            Ok(Value::List(decode_items(items, el, path, from_msgpack)?))
+/// Reads one value of type `ty` from the front of `rd`. Recursion follows
+/// the schema type, which is finite; unknown attributes are skipped with
+/// [`msgpack_read::skip`], whose depth is bounded.
+fn from_msgpack(rd: &mut &[u8], ty: &AttrType) -> Result<Value, CodecError> {
+    let token = msgpack_read::next(rd).map_err(CodecError::malformed)?;
+    match (token, ty) {
+        (Token::Nil, _) => Ok(Value::Null),
+        (Token::Ext(..), _) => Ok(Value::Unknown),
+        (Token::Str(s), AttrType::String) => Ok(Value::String(utf8(s)?.to_string())),
+        (Token::Bool(b), AttrType::Bool) => Ok(Value::Bool(b)),
+        (Token::Int(i), AttrType::Number) => Ok(Value::Int(i)),
+        (Token::UInt(u), AttrType::Number) => Ok(Value::Float(u as f64)),
+        (Token::F32(f), AttrType::Number) => Ok(float_value(f64::from(f))),
+        (Token::F64(f), AttrType::Number) => Ok(float_value(f)),
+        (Token::Str(s), AttrType::Number) => number_from_str(utf8(s)?),
+        (Token::Array(n), AttrType::List(el)) => Ok(Value::List(msgpack_items(rd, n, el)?)),
+        (Token::Array(n), AttrType::Set(el)) => {
+            Ok(Value::Set(normalize_set(msgpack_items(rd, n, el)?)))
         }
-        (M::Array(items), AttrType::Set(el)) => Ok(Value::Set(normalize_set(decode_items(
-            items,
-            el,
-            path,
-            from_msgpack,
-        )?))),
-        (M::Map(entries), AttrType::Map(el)) => {
+        (Token::Map(n), AttrType::Map(el)) => {
             let mut out = BTreeMap::new();
-            for (k, item) in entries {
-                let key = msgpack_str(k, path)?;
-                let v = from_msgpack(item, el, &child(path, PathStep::Key(key.to_string())))?;
+            for _ in 0..n {
+                let key = msgpack_key(rd)?;
+                let v =
+                    from_msgpack(rd, el).map_err(|e| e.under(PathStep::Key(key.to_string())))?;
                 out.insert(key.to_string(), v);
             }
             Ok(Value::Map(out))
         }
-        (M::Map(entries), AttrType::Object(fields)) => {
-            let mut seen: BTreeMap<&str, &rmpv::Value> = BTreeMap::new();
-            for (k, item) in entries {
-                seen.insert(msgpack_str(k, path)?, item);
-            }
-            let mut out = Object::new();
-            for (name, fty) in fields {
-                let v = match seen.remove(name.as_str()) {
-                    Some(item) => {
-                        from_msgpack(item, fty, &child(path, PathStep::Attr(name.clone())))?
-                    }
-                    None => Value::Null,
-                };
-                out.insert(name.clone(), v);
-            }
-            for extra in seen.keys() {
-                tracing::debug!(attribute = %extra, "dropping msgpack attribute not in the schema");
-            }
-            Ok(Value::Object(out))
-        }
-        (other, _) => Err(mismatch(path, ty, msgpack_kind(other))),
+        (Token::Map(n), AttrType::Object(fields)) => msgpack_object(rd, n, fields),
+        (other, _) => Err(mismatch(ty, other.kind())),
     }
 }
 
-fn to_msgpack(v: &Value, ty: &AttrType, path: &AttrPath) -> Result<rmpv::Value, CodecError> {
-    use rmpv::Value as M;
-    Ok(match (v, ty) {
-        (Value::Null, _) => M::Nil,
-        (Value::Unknown, _) => M::Ext(0, vec![0]),
-        (Value::String(s), AttrType::String) => M::from(s.as_str()),
-        (Value::Bool(b), AttrType::Bool) => M::Boolean(*b),
-        (Value::Int(i), AttrType::Number) => M::from(*i),
-        (Value::Float(f), AttrType::Number) => M::F64(*f),
-        (Value::List(items), AttrType::List(el)) => M::Array(encode_items(items, el, path)?),
-        (Value::Set(items), AttrType::Set(el)) => {
-            let sorted = normalize_set(items.clone());
-            M::Array(encode_items(&sorted, el, path)?)
-        }
-        (Value::Map(m), AttrType::Map(el)) => {
-            let mut out = Vec::with_capacity(m.len());
-            for (k, item) in m {
-                let p = child(path, PathStep::Key(k.clone()));
-                out.push((M::from(k.as_str()), to_msgpack(item, el, &p)?));
-            }
-            M::Map(out)
-        }
-        (Value::Object(o), AttrType::Object(fields)) => {
-            let mut out = Vec::with_capacity(fields.len());
-            for (name, fty) in fields {
-                let p = child(path, PathStep::Attr(name.clone()));
-                let item = o.get(name).unwrap_or(&Value::Null);
-                out.push((M::from(name.as_str()), to_msgpack(item, fty, &p)?));
-            }
-            for extra in o.keys().filter(|k| !fields.iter().any(|(n, _)| n == *k)) {
-                tracing::debug!(attribute = %extra, "not encoding attribute missing from the schema");
-            }
-            M::Map(out)
-        }
-        (other, _) => {
-            return Err(CodecError::new(
-                path,
-                format!(
-                    "the provider produced {} where the schema says {}",
-                    value_kind(other),
-                    type_name(ty)
-                ),
-            ));
-        }
-    })
+/// The `n` elements of a list or set, each of type `el`.
+fn msgpack_items(rd: &mut &[u8], n: usize, el: &AttrType) -> Result<Vec<Value>, CodecError> {
+    // Never preallocate from an untrusted length: every element takes at
+    // least one byte, so the input's length bounds the capacity.
+    let mut items = Vec::with_capacity(n.min(rd.len()));
+    for i in 0..n {
+        items.push(from_msgpack(rd, el).map_err(|e| e.under(PathStep::Index(i as i64)))?);
+    }
+    Ok(items)
 }
 
-fn encode_items(
-    items: &[Value],
-    el: &AttrType,
-    path: &AttrPath,
-) -> Result<Vec<rmpv::Value>, CodecError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| to_msgpack(item, el, &child(path, PathStep::Index(i as i64))))
-        .collect()
+/// An object's `n` attributes: each known one decoded with its type (the
+/// last wins if Terraform sent a name twice), unknown ones skipped and
+/// logged by name, missing ones null.
+fn msgpack_object(
+    rd: &mut &[u8],
+    n: usize,
+    fields: &[(String, AttrType)],
+) -> Result<Value, CodecError> {
+    let mut out = Object::new();
+    for _ in 0..n {
+        let name = msgpack_key(rd)?;
+        match fields.iter().find(|(f, _)| f == name) {
+            Some((field, fty)) => {
+                let v =
+                    from_msgpack(rd, fty).map_err(|e| e.under(PathStep::Attr(field.clone())))?;
+                out.insert(field.clone(), v);
+            }
+            None => {
+                tracing::debug!(attribute = %name, "dropping msgpack attribute not in the schema");
+                msgpack_read::skip(rd).map_err(CodecError::malformed)?;
+            }
+        }
+    }
+    if out.len() < fields.len() {
+        for (name, _) in fields {
+            out.entry(name.clone()).or_insert(Value::Null);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Writing into a `Vec` cannot fail; the error type is still carried, not
+/// unwrapped.
+fn write_failed(e: impl std::fmt::Display) -> CodecError {
+    CodecError::at_root(format!("msgpack encoding: {e}"))
+}
+
+fn to_msgpack(out: &mut Vec<u8>, v: &Value, ty: &AttrType) -> Result<(), CodecError> {
+    use rmp::encode as w;
+    match (v, ty) {
+        (Value::Null, _) => w::write_nil(out).map_err(write_failed)?,
+        // Unknown: extension 0 with payload [0] (fixext1).
+        (Value::Unknown, _) => out.extend_from_slice(&[0xd4, 0x00, 0x00]),
+        (Value::String(s), AttrType::String) => w::write_str(out, s).map_err(write_failed)?,
+        (Value::Bool(b), AttrType::Bool) => w::write_bool(out, *b).map_err(write_failed)?,
+        (Value::Int(i), AttrType::Number) => {
+            w::write_sint(out, *i).map_err(write_failed)?;
+        }
+        (Value::Float(f), AttrType::Number) => w::write_f64(out, *f).map_err(write_failed)?,
+        (Value::List(items), AttrType::List(el)) => encode_items(out, items, el)?,
+        (Value::Set(items), AttrType::Set(el)) => {
+            encode_items(out, &normalize_set(items.clone()), el)?;
+        }
+        (Value::Map(m), AttrType::Map(el)) => {
+            w::write_map_len(out, len_u32(m.len())?).map_err(write_failed)?;
+            for (k, item) in m {
+                w::write_str(out, k).map_err(write_failed)?;
+                to_msgpack(out, item, el).map_err(|e| e.under(PathStep::Key(k.clone())))?;
+            }
+        }
+        (Value::Object(o), AttrType::Object(fields)) => {
+            w::write_map_len(out, len_u32(fields.len())?).map_err(write_failed)?;
+            for (name, fty) in fields {
+                w::write_str(out, name).map_err(write_failed)?;
+                let item = o.get(name).unwrap_or(&Value::Null);
+                to_msgpack(out, item, fty).map_err(|e| e.under(PathStep::Attr(name.clone())))?;
+            }
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                for extra in o.keys().filter(|k| !fields.iter().any(|(n, _)| n == *k)) {
+                    tracing::debug!(attribute = %extra, "not encoding attribute missing from the schema");
+                }
+            }
+        }
+        (other, _) => {
+            return Err(CodecError::at_root(format!(
+                "the provider produced {} where the schema says {}",
+                value_kind(other),
+                type_name(ty)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn len_u32(n: usize) -> Result<u32, CodecError> {
+    u32::try_from(n).map_err(|_| CodecError::at_root("too many elements for msgpack"))
+}
+
+fn encode_items(out: &mut Vec<u8>, items: &[Value], el: &AttrType) -> Result<(), CodecError> {
+    rmp::encode::write_array_len(out, len_u32(items.len())?).map_err(write_failed)?;
+    for (i, item) in items.iter().enumerate() {
+        to_msgpack(out, item, el).map_err(|e| e.under(PathStep::Index(i as i64)))?;
+    }
+    Ok(())
 }
 
 fn value_kind(v: &Value) -> &'static str {
@@ -314,7 +336,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Value, CodecError> {
+fn from_json(v: &serde_json::Value, ty: &AttrType) -> Result<Value, CodecError> {
     use serde_json::Value as J;
     match (v, ty) {
         (J::Null, _) => Ok(Value::Null),
@@ -326,22 +348,18 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
         (J::Number(n), AttrType::Number) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Ok(Value::Int(i)),
             (None, Some(f)) => Ok(float_value(f)),
-            (None, None) => Err(CodecError::new(path, "number out of range")),
+            (None, None) => Err(CodecError::at_root("number out of range")),
         },
-        (J::String(s), AttrType::Number) => number_from_str(s, path),
-        (J::Array(items), AttrType::List(el)) => {
-            Ok(Value::List(decode_items(items, el, path, from_json)?))
+        (J::String(s), AttrType::Number) => number_from_str(s),
+        (J::Array(items), AttrType::List(el)) => Ok(Value::List(json_items(items, el)?)),
+        (J::Array(items), AttrType::Set(el)) => {
+            Ok(Value::Set(normalize_set(json_items(items, el)?)))
         }
-        (J::Array(items), AttrType::Set(el)) => Ok(Value::Set(normalize_set(decode_items(
-            items, el, path, from_json,
-        )?))),
         (J::Object(m), AttrType::Map(el)) => {
             let mut out = BTreeMap::new();
             for (k, item) in m {
-                out.insert(
-                    k.clone(),
-                    from_json(item, el, &child(path, PathStep::Key(k.clone())))?,
-                );
+                let v = from_json(item, el).map_err(|e| e.under(PathStep::Key(k.clone())))?;
+                out.insert(k.clone(), v);
             }
             Ok(Value::Map(out))
         }
@@ -349,7 +367,9 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
             let mut out = Object::new();
             for (name, fty) in fields {
                 let v = match m.get(name) {
-                    Some(item) => from_json(item, fty, &child(path, PathStep::Attr(name.clone())))?,
+                    Some(item) => {
+                        from_json(item, fty).map_err(|e| e.under(PathStep::Attr(name.clone())))?
+                    }
                     None => Value::Null,
                 };
                 out.insert(name.clone(), v);
@@ -359,22 +379,16 @@ fn from_json(v: &serde_json::Value, ty: &AttrType, path: &AttrPath) -> Result<Va
             }
             Ok(Value::Object(out))
         }
-        (other, _) => Err(mismatch(path, ty, json_kind(other))),
+        (other, _) => Err(mismatch(ty, json_kind(other))),
     }
 }
 
-/// Decodes the elements of a list or set with `decode` (msgpack or JSON),
-/// each at its index below `path`.
-fn decode_items<T>(
-    items: &[T],
-    el: &AttrType,
-    path: &AttrPath,
-    decode: fn(&T, &AttrType, &AttrPath) -> Result<Value, CodecError>,
-) -> Result<Vec<Value>, CodecError> {
+/// The elements of a JSON list or set, each of type `el`.
+fn json_items(items: &[serde_json::Value], el: &AttrType) -> Result<Vec<Value>, CodecError> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| decode(item, el, &child(path, PathStep::Index(i as i64))))
+        .map(|(i, item)| from_json(item, el).map_err(|e| e.under(PathStep::Index(i as i64))))
         .collect()
 }
 

@@ -1,18 +1,122 @@
-//! A strict msgpack reader into [`rmpv::Value`].
+//! A strict, streaming msgpack tokenizer over borrowed bytes.
 //!
-//! `rmpv::decode::read_value` reads the reserved marker `0xc1` as nil; on
-//! the plugin channel that byte can only be garbage, so this reader rejects
-//! it. It also bounds nesting depth and never preallocates from untrusted
-//! lengths.
+//! The codec reads a `DynamicValue` in one pass, driven by the schema type,
+//! straight into [`crate::framework::Value`]: no intermediate tree is built
+//! and strings are borrowed until the codec keeps them. This reader hands
+//! out one [`Token`] at a time (a container's header carries its length; its
+//! items follow as further tokens) and can [`skip`] a whole value (an
+//! attribute the schema does not know).
+//!
+//! Unlike `rmpv::decode::read_value`, it rejects the reserved marker `0xc1`
+//! (on the plugin channel that byte can only be garbage), bounds the nesting
+//! depth of what it skips, and never preallocates from an untrusted length.
 
-use rmpv::Value as M;
-
-/// Deepest nesting accepted (Keyshift schemas nest a few levels).
+/// Deepest nesting [`skip`] accepts (Keyshift schemas nest a few levels;
+/// the codec's own recursion is bounded by the schema type).
 const MAX_DEPTH: usize = 128;
 
-/// Reads one msgpack value from the front of `rd`, advancing it.
-pub(super) fn read_value(rd: &mut &[u8]) -> Result<M, String> {
-    read(rd, MAX_DEPTH)
+/// One msgpack item: a scalar, or the header of an array or a map.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Token<'a> {
+    /// `nil`.
+    Nil,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A signed integer (every negative, and positive ones up to `i64::MAX`).
+    Int(i64),
+    /// A positive integer above `i64::MAX`.
+    UInt(u64),
+    /// A 32-bit float.
+    F32(f32),
+    /// A 64-bit float.
+    F64(f64),
+    /// A string's raw bytes (UTF-8 is checked by whoever keeps it).
+    Str(&'a [u8]),
+    /// Binary data.
+    Bin(&'a [u8]),
+    /// An array of this many items (they follow).
+    Array(usize),
+    /// A map of this many key/value pairs (they follow, key first).
+    Map(usize),
+    /// An extension value: its type and payload.
+    Ext(i8, &'a [u8]),
+}
+
+impl Token<'_> {
+    /// What the item is, for error messages (never its content).
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Token::Nil => "nil",
+            Token::Bool(_) => "a bool",
+            Token::Int(_) | Token::UInt(_) | Token::F32(_) | Token::F64(_) => "a number",
+            Token::Str(_) => "a string",
+            Token::Bin(_) => "binary data",
+            Token::Array(_) => "an array",
+            Token::Map(_) => "a map",
+            Token::Ext(..) => "an extension",
+        }
+    }
+}
+
+/// Reads the next token from the front of `rd`, advancing it.
+pub(super) fn next<'a>(rd: &mut &'a [u8]) -> Result<Token<'a>, String> {
+    let marker = take(rd, 1)?[0];
+    Ok(match marker {
+        0x00..=0x7f => Token::Int(i64::from(marker)),
+        0x80..=0x8f => Token::Map(usize::from(marker & 0x0f)),
+        0x90..=0x9f => Token::Array(usize::from(marker & 0x0f)),
+        0xa0..=0xbf => Token::Str(take(rd, usize::from(marker & 0x1f))?),
+        0xc0 => Token::Nil,
+        0xc1 => return Err("reserved marker 0xc1".to_string()),
+        0xc2 => Token::Bool(false),
+        0xc3 => Token::Bool(true),
+        0xc4..=0xc6 => {
+            let n = len(rd, 1 << (marker - 0xc4))?;
+            Token::Bin(take(rd, n)?)
+        }
+        0xc7..=0xc9 => {
+            let n = len(rd, 1 << (marker - 0xc7))?;
+            ext(rd, n)?
+        }
+        0xca => Token::F32(f32::from_bits(be(rd, 4)? as u32)),
+        0xcb => Token::F64(f64::from_bits(be(rd, 8)?)),
+        0xcc..=0xcf => {
+            let u = be(rd, 1 << (marker - 0xcc))?;
+            i64::try_from(u).map_or(Token::UInt(u), Token::Int)
+        }
+        0xd0 => Token::Int(i64::from(be(rd, 1)? as u8 as i8)),
+        0xd1 => Token::Int(i64::from(be(rd, 2)? as u16 as i16)),
+        0xd2 => Token::Int(i64::from(be(rd, 4)? as u32 as i32)),
+        0xd3 => Token::Int(be(rd, 8)? as i64),
+        0xd4..=0xd8 => ext(rd, 1 << (marker - 0xd4))?,
+        0xd9..=0xdb => {
+            let n = len(rd, 1 << (marker - 0xd9))?;
+            Token::Str(take(rd, n)?)
+        }
+        0xdc | 0xdd => Token::Array(len(rd, if marker == 0xdc { 2 } else { 4 })?),
+        0xde | 0xdf => Token::Map(len(rd, if marker == 0xde { 2 } else { 4 })?),
+        0xe0..=0xff => Token::Int(i64::from(marker as i8)),
+    })
+}
+
+/// Skips one whole value (a scalar, or a container with everything in it).
+pub(super) fn skip(rd: &mut &[u8]) -> Result<(), String> {
+    skip_nested(rd, MAX_DEPTH)
+}
+
+fn skip_nested(rd: &mut &[u8], depth: usize) -> Result<(), String> {
+    if depth == 0 {
+        return Err("nesting too deep".to_string());
+    }
+    let items = match next(rd)? {
+        Token::Array(n) => n,
+        Token::Map(n) => n.checked_mul(2).ok_or("length too large")?,
+        _ => return Ok(()),
+    };
+    for _ in 0..items {
+        skip_nested(rd, depth - 1)?;
+    }
+    Ok(())
 }
 
 fn take<'a>(rd: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
@@ -37,86 +141,39 @@ fn len(rd: &mut &[u8], n: usize) -> Result<usize, String> {
     usize::try_from(be(rd, n)?).map_err(|_| "length too large".to_string())
 }
 
-fn string(rd: &mut &[u8], n: usize) -> Result<M, String> {
-    std::str::from_utf8(take(rd, n)?)
-        .map(M::from)
-        .map_err(|_| "string is not valid UTF-8".to_string())
-}
-
-fn array(rd: &mut &[u8], n: usize, depth: usize) -> Result<M, String> {
-    let mut items = Vec::new();
-    for _ in 0..n {
-        items.push(read(rd, depth - 1)?);
-    }
-    Ok(M::Array(items))
-}
-
-fn map(rd: &mut &[u8], n: usize, depth: usize) -> Result<M, String> {
-    let mut entries = Vec::new();
-    for _ in 0..n {
-        let k = read(rd, depth - 1)?;
-        let v = read(rd, depth - 1)?;
-        entries.push((k, v));
-    }
-    Ok(M::Map(entries))
-}
-
-fn ext(rd: &mut &[u8], n: usize) -> Result<M, String> {
+fn ext<'a>(rd: &mut &'a [u8], n: usize) -> Result<Token<'a>, String> {
     let ty = take(rd, 1)?[0] as i8;
-    Ok(M::Ext(ty, take(rd, n)?.to_vec()))
-}
-
-fn read(rd: &mut &[u8], depth: usize) -> Result<M, String> {
-    if depth == 0 {
-        return Err("nesting too deep".to_string());
-    }
-    let marker = take(rd, 1)?[0];
-    Ok(match marker {
-        0x00..=0x7f => M::from(marker),
-        0x80..=0x8f => return map(rd, usize::from(marker & 0x0f), depth),
-        0x90..=0x9f => return array(rd, usize::from(marker & 0x0f), depth),
-        0xa0..=0xbf => return string(rd, usize::from(marker & 0x1f)),
-        0xc0 => M::Nil,
-        0xc1 => return Err("reserved marker 0xc1".to_string()),
-        0xc2 => M::Boolean(false),
-        0xc3 => M::Boolean(true),
-        0xc4..=0xc6 => {
-            let n = len(rd, 1 << (marker - 0xc4))?;
-            M::Binary(take(rd, n)?.to_vec())
-        }
-        0xc7..=0xc9 => {
-            let n = len(rd, 1 << (marker - 0xc7))?;
-            return ext(rd, n);
-        }
-        0xca => M::F32(f32::from_bits(be(rd, 4)? as u32)),
-        0xcb => M::F64(f64::from_bits(be(rd, 8)?)),
-        0xcc..=0xcf => M::from(be(rd, 1 << (marker - 0xcc))?),
-        0xd0 => M::from(be(rd, 1)? as u8 as i8),
-        0xd1 => M::from(be(rd, 2)? as u16 as i16),
-        0xd2 => M::from(be(rd, 4)? as u32 as i32),
-        0xd3 => M::from(be(rd, 8)? as i64),
-        0xd4..=0xd8 => return ext(rd, 1 << (marker - 0xd4)),
-        0xd9..=0xdb => {
-            let n = len(rd, 1 << (marker - 0xd9))?;
-            return string(rd, n);
-        }
-        0xdc | 0xdd => {
-            let n = len(rd, if marker == 0xdc { 2 } else { 4 })?;
-            return array(rd, n, depth);
-        }
-        0xde | 0xdf => {
-            let n = len(rd, if marker == 0xde { 2 } else { 4 })?;
-            return map(rd, n, depth);
-        }
-        0xe0..=0xff => M::from(marker as i8),
-    })
+    Ok(Token::Ext(ty, take(rd, n)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmpv::Value as M;
 
-    /// Everything rmpv writes, this reader reads back identically.
+    /// Rebuilds an rmpv tree from tokens (tests only), to compare with rmpv.
+    fn tree(rd: &mut &[u8]) -> Result<M, String> {
+        Ok(match next(rd)? {
+            Token::Nil => M::Nil,
+            Token::Bool(b) => M::Boolean(b),
+            Token::Int(i) => M::from(i),
+            Token::UInt(u) => M::from(u),
+            Token::F32(f) => M::F32(f),
+            Token::F64(f) => M::F64(f),
+            Token::Str(s) => M::from(std::str::from_utf8(s).map_err(|e| e.to_string())?),
+            Token::Bin(b) => M::Binary(b.to_vec()),
+            Token::Ext(t, p) => M::Ext(t, p.to_vec()),
+            Token::Array(n) => M::Array((0..n).map(|_| tree(rd)).collect::<Result<_, _>>()?),
+            Token::Map(n) => M::Map(
+                (0..n)
+                    .map(|_| Ok((tree(rd)?, tree(rd)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
+    /// Everything rmpv writes, this reader reads back identically, and
+    /// `skip` consumes exactly one value.
     #[test]
     fn agrees_with_rmpv_on_valid_input() {
         let values = vec![
@@ -147,8 +204,12 @@ mod tests {
             let mut buf = Vec::new();
             rmpv::encode::write_value(&mut buf, &v).unwrap();
             let mut rd = &buf[..];
-            assert_eq!(read_value(&mut rd), Ok(v.clone()), "value {v:?}");
+            assert_eq!(tree(&mut rd), Ok(v.clone()), "value {v:?}");
             assert!(rd.is_empty(), "value {v:?} left bytes");
+            buf.push(0xc0);
+            let mut rd = &buf[..];
+            assert_eq!(skip(&mut rd), Ok(()), "skip {v:?}");
+            assert_eq!(rd, &[0xc0], "skip {v:?} consumed exactly one value");
         }
     }
 
@@ -163,7 +224,7 @@ mod tests {
             ("deep nesting", vec![0x91; 1000]),
         ];
         for (name, bytes) in cases {
-            assert!(read_value(&mut &bytes[..]).is_err(), "case {name}");
+            assert!(skip(&mut &bytes[..]).is_err(), "case {name}");
         }
     }
 }
