@@ -15,31 +15,49 @@ const EXACT_F64: f64 = 9_007_199_254_740_992.0; // 2^53
 /// in the 64-bit range (the decoder keeps those as [`Value::Float`]).
 pub fn check_whole_numbers(schema: &Schema, config: &Value) -> Diagnostics {
     let mut out = Vec::new();
-    for a in &schema.attributes {
-        walk(config.get(a.name), &a.ty, &AttrPath::attr(a.name), &mut out);
+    // One path, pushed and popped on the way down: it is cloned only for a
+    // diagnostic, so the common case (no bad number) allocates nothing.
+    let mut path = AttrPath::default();
+    for a in schema.attributes.iter().filter(|a| holds_numbers(&a.ty)) {
+        path.0.push(PathStep::Attr(a.name.to_string()));
+        walk(config.get(a.name), &a.ty, &mut path, &mut out);
+        path.0.pop();
     }
     out
 }
 
-fn walk(v: &Value, ty: &AttrType, path: &AttrPath, out: &mut Diagnostics) {
+/// Whether a value of type `ty` can contain a number at all.
+fn holds_numbers(ty: &AttrType) -> bool {
+    match ty {
+        AttrType::Number => true,
+        AttrType::String | AttrType::Bool => false,
+        AttrType::List(el) | AttrType::Set(el) | AttrType::Map(el) => holds_numbers(el),
+        AttrType::Object(fields) => fields.iter().any(|(_, t)| holds_numbers(t)),
+    }
+}
+
+fn walk(v: &Value, ty: &AttrType, path: &mut AttrPath, out: &mut Diagnostics) {
+    let mut below = |step: PathStep, item: &Value, ty: &AttrType, out: &mut Diagnostics| {
+        path.0.push(step);
+        walk(item, ty, path, out);
+        path.0.pop();
+    };
     match (v, ty) {
         (Value::Float(f), AttrType::Number) => out.push(not_whole(*f, path)),
         (Value::List(items) | Value::Set(items), AttrType::List(el) | AttrType::Set(el)) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, el, &path.clone().index(i as i64), out);
+                below(PathStep::Index(i as i64), item, el, out);
             }
         }
         (Value::Map(m), AttrType::Map(el)) => {
             for (k, item) in m {
-                walk(item, el, &path.clone().key(k), out);
+                below(PathStep::Key(k.clone()), item, el, out);
             }
         }
         (Value::Object(o), AttrType::Object(fields)) => {
             for (name, fty) in fields {
                 if let Some(item) = o.get(name) {
-                    let mut p = path.clone();
-                    p.0.push(PathStep::Attr(name.clone()));
-                    walk(item, fty, &p, out);
+                    below(PathStep::Attr(name.clone()), item, fty, out);
                 }
             }
         }
