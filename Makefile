@@ -58,7 +58,7 @@ install: build ## put the provider in Terraform's implied local mirror (plain `t
 	install -m 0755 $(PROVIDER) $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)
 	@echo "installed $(MIRROR_DIR)/terraform-provider-keyshift_v$(VERSION)"
 
-bench-provider: build ## apply N keys vs padded terraform_data (N=1000, ROUNDS=3); headline ratio, CPU/key, peak RSS; STORE=postgres: also PostgreSQL vs SQLite
+bench-provider: build ## apply, refresh, destroy N keys vs padded terraform_data (N=1000, or N=3000; ROUNDS=3); headline ratios, CPU/key, peak RSS; STORE=postgres: also PostgreSQL vs SQLite
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) STORE=$(or $(STORE),sqlite) $(if $(filter postgres,$(STORE)),./scripts/with-postgres.sh) ./tests/bench/provider.sh $(or $(N),1000)
 
 bench-migrate: build ## keyshift migrate --all of N keys (N=1000 and 10000), container and store moves (also into PostgreSQL): keys/s and peak RSS
