@@ -52,7 +52,9 @@ impl ExternalKeyService for NoAws {
 fn go(t: &Two, r: &StoreMoveRequest) -> (StorePlan, Vec<StoreOutcome>) {
     let plan = plan(&t.a, Some(&t.b), r).unwrap();
     check_health(&t.a, Some(&t.b), &plan, &NoAws).unwrap();
-    let out = run(&t.a, &t.b, &plan, 3, &NoAws, &mut |_| {}).unwrap();
+    let out = run(&t.a, &t.b, &plan, 3, &NoAws, &mut |_| {})
+        .unwrap()
+        .objects;
     (plan, out)
 }
 
@@ -374,7 +376,7 @@ fn an_ekms_container_travels_wrapped_by_its_aws_key_and_is_health_checked_first(
     fake.set(A, "Enabled");
 
     check_health(&a, Some(&b), &p, &*fake).unwrap();
-    let out = run(&a, &b, &p, 10, &*fake, &mut |_| {}).unwrap();
+    let out = run(&a, &b, &p, 10, &*fake, &mut |_| {}).unwrap().objects;
     assert!(matches!(out[0], StoreOutcome::Copied { .. }), "{out:?}");
     let rec = read_with(b.store(), |r| r.container(&kst))
         .unwrap()

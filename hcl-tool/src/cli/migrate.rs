@@ -135,7 +135,7 @@ pub fn run(
         .map_err(failed("cannot count the objects to migrate"))?;
     // The report goes to --report, or for --rewrite alone to a temporary file.
     let tmp = match (&args.report, &args.rewrite) {
-        (None, Some(_)) => Some(tempfile::tempdir()?),
+        (None, Some(_)) => Some(crate::scratch::dir()?),
         _ => None,
     };
     let report_path = args
