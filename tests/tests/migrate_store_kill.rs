@@ -8,7 +8,8 @@
 //! either store. The same with `--move`, back and forth between the two
 //! stores: after every kill every object is in at least one of the stores,
 //! unchanged and readable, and after every re-run the source is empty and
-//! nothing is left open or locked.
+//! nothing is left open or locked. The last `--move` is killed after it
+//! emptied the source, while it waits to release the target's locks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -65,6 +66,11 @@ struct Counter {
 
 impl Counter {
     fn keys(&mut self) -> usize {
+        self.count("SELECT count(*) FROM keys")
+    }
+
+    /// `SELECT count(*) …` (0 before the store exists).
+    fn count(&mut self, sql: &str) -> usize {
         if self.conn.is_none() && self.db.exists() {
             self.conn = rusqlite::Connection::open_with_flags(
                 &self.db,
@@ -73,7 +79,7 @@ impl Counter {
             .ok();
         }
         let Some(conn) = &self.conn else { return 0 };
-        conn.query_row("SELECT count(*) FROM keys", [], |r| r.get::<_, i64>(0))
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
             .map_or(0, |n| n as usize)
     }
 }
@@ -402,7 +408,25 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
             },
         );
         let started = Instant::now();
-        while cb.keys() + KEYS.saturating_sub(ca.keys()) < threshold
+        // The last round kills deterministically after the source is
+        // emptied: the target's write lock, held from the end of the copy,
+        // stops the run right before it releases its locks there.
+        let gate = (round == MOVE_KILLS - 1).then(|| {
+            while cb.keys() < KEYS {
+                assert!(started.elapsed() < Duration::from_secs(60), "no copy");
+                assert!(child.try_wait().unwrap().is_none(), "the run ended");
+            }
+            let gate = rusqlite::Connection::open(to.join("keyshift.db")).unwrap();
+            gate.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let open = "SELECT count(*) FROM migration_runs WHERE outcome IS NULL";
+            while ca.keys() > 0 || ca.count(open) > 0 {
+                assert!(started.elapsed() < Duration::from_secs(60), "not emptied");
+                assert!(child.try_wait().unwrap().is_none(), "the run ended");
+            }
+            gate
+        });
+        while gate.is_none()
+            && cb.keys() + KEYS.saturating_sub(ca.keys()) < threshold
             && child.try_wait().unwrap().is_none()
         {
             assert!(started.elapsed() < Duration::from_secs(60), "no progress");
@@ -418,6 +442,9 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
         drop((ca, cb));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        if let Some(gate) = gate {
+            gate.execute_batch("ROLLBACK").unwrap();
+        }
         let when = format!("move {round} (threshold {threshold} of {total})");
         let progress = check_move(&from, &to, &keys, &seeded, &format!("after kill, {when}"));
         eprintln!("{when}: killed at progress {progress}");

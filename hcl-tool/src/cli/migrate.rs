@@ -43,7 +43,10 @@ pub struct MigrateArgs {
     /// Source container (default `shared`; required with `--to shared`).
     #[arg(long, value_name = "shared|kst-…")]
     pub from: Option<String>,
-    /// Every object of the source container (no 50-object limit).
+    /// Every object of the source container (no 50-object limit); with
+    /// --from-store the whole source store: every instance (with or
+    /// without keys), EKMS configuration, alias, key, break-glass grant
+    /// record and with --include-secrets every secret.
     #[arg(long)]
     pub all: bool,
     /// Also migrate secrets (each needs its encryption key in the target).

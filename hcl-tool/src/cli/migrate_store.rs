@@ -57,8 +57,9 @@ pub struct StoreMoveArgs {
     #[arg(long, requires = "from_store")]
     pub merge: bool,
     /// Store move: remove each object from the source once its copy in the
-    /// target is committed and verified (its material lives on in the
-    /// target; nothing is erased).
+    /// target is committed and verified, or once an exact copy already
+    /// there is checked again (its material lives on in the target;
+    /// nothing is erased).
     #[arg(long = "move", requires = "from_store")]
     pub remove_source: bool,
     /// Store move: master key file of the source store.
