@@ -243,6 +243,7 @@ fn a_killed_migrate_with_rewrite_resumes_pinning_every_key_and_leaves_no_temp_fi
             .unwrap(),
     );
     assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(temp_files(tf.path()), Vec::<String>::new());
     let report: serde_json::Value = serde_json::from_str(&tf.read("report.json")).unwrap();
     let objects = report["objects"].as_array().unwrap();
     assert_eq!(objects.len(), n);
@@ -257,7 +258,6 @@ fn a_killed_migrate_with_rewrite_resumes_pinning_every_key_and_leaves_no_temp_fi
         "every key pinned: {main}"
     );
     tf.assert_clean_plan();
-    assert_eq!(temp_files(tf.path()), Vec::<String>::new());
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),
         0,
