@@ -8,7 +8,10 @@
 //!
 //! [`plan`] is the one place that decides, per object, what a run does and
 //! why (an object already in the target is an error unless `--force`
-//! replaces it or `--merge` finds it identical); [`check_health`] refuses a
+//! replaces it or `--merge` finds it identical; an exact copy already there
+//! is a verified copy, which `--move` removes from the source); with
+//! `--all` it takes the whole store, records included (instances, EKMS
+//! configurations, break-glass grants: `store_migrate_records`); [`check_health`] refuses a
 //! run whose EKMS keys are not `ACTIVE`; [`run`] carries a plan out under
 //! the migration lock of both stores (see `store_migrate_lock`), in batches
 //! (one target transaction each), verifying each batch by reading it back,

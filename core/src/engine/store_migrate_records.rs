@@ -7,11 +7,12 @@
 //! A record already in the target is left as it is (`InTarget`): an
 //! instance with that id, an EKMS configuration with the same AWS key and
 //! architecture, an identical grant. A record that cannot land is refused
-//! with the reason, and so are the keys and secrets of its container: an
-//! instance whose name another instance has in the target, or that is
-//! being deleted there; an EKMS configuration that differs from the
-//! target's; a grant whose credential secret is not copied (no
-//! `--include-secrets`) or whose id the target uses for another grant.
+//! with the reason: an instance whose name another instance has in the
+//! target, or that is being deleted there (the keys and secrets of its
+//! container are refused too); an EKMS configuration that differs from the
+//! target's, or whose container the target wraps with another AWS key; a
+//! grant whose credential secret is not copied (no `--include-secrets`) or
+//! whose id the target uses for another grant.
 //! Records never leave the source, not even with `--move`.
 
 use super::ekms_wrapper::{ExternalKeyService, wrap_external};
@@ -123,11 +124,13 @@ pub(super) fn plan_records(
     Ok(out)
 }
 
-/// Why objects of `c` cannot land: its instance or EKMS record is refused.
+/// Why objects of `c` cannot land: its instance record is refused (an
+/// EKMS configuration that differs from the target's is refused alone:
+/// the container's keys still land, resealed under its root key).
 pub(super) fn refused_container(records: &[StoreRecord], c: &Container) -> Option<String> {
     records
         .iter()
-        .filter(|r| r.kind != RecordKind::Grant && r.container == *c)
+        .filter(|r| r.kind == RecordKind::Instance && r.container == *c)
         .find_map(|r| match &r.action {
             Action::Refuse(why) => Some(format!("its {} is refused: {why}", r.kind.word())),
             _ => None,
@@ -274,7 +277,12 @@ fn add_ekms(
     keys: &dyn ExternalKeyService,
 ) -> StoreResult<()> {
     let c = &src.container;
-    if read_with(&*target.store, |r| r.ekms_config(c))?.is_some() {
+    let other_key = rec
+        .external_key_arn
+        .as_ref()
+        .is_some_and(|a| *a != cfg.key_arn);
+    // Refused by the plan (see `ekms_action`): left as the target has it.
+    if other_key || read_with(&*target.store, |r| r.ekms_config(c))?.is_some() {
         return Ok(());
     }
     let before = rec.wrapped_root_key.clone();
