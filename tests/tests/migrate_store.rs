@@ -76,6 +76,16 @@ resource "keyshift_secret" "db" {{
 resource "keyshift_key" "shared" {{
   description = "shared"
 }}
+
+resource "keyshift_break_glass" "incident" {{
+  change_request    = "CHG0030001"
+  principal         = "oncall@example.com"
+  key_ids           = [keyshift_key.shared.id]
+  permissions       = ["decrypt"]
+  ttl               = "2h"
+  reason            = "INC0012345"
+  credential_key_id = keyshift_key.shared.id
+}}
 "#,
         store = store.display()
     )
@@ -115,7 +125,7 @@ fn a_whole_store_move_leaves_the_plan_against_the_new_store_empty() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
         r.stdout.contains(
-            "dry run: selected: 3 instance(s) (2 without keys), 2 EKMS configuration(s), 1 alias(es), 2 key(s), 1 secret(s), 0 break-glass grant(s)"
+            "dry run: selected: 3 instance(s) (2 without keys), 2 EKMS configuration(s), 1 alias(es), 2 key(s), 2 secret(s), 1 break-glass grant(s)"
         ),
         "{}",
         r.all()
