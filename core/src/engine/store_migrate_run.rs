@@ -68,11 +68,13 @@ pub struct StoreRun {
 }
 
 /// Carries out `plan` from `source` to `target`: creates the containers
-/// the target lacks (with their instances and EKMS configurations), copies
-/// the objects, then the grant records. `keys` wraps the root key of a new target container
-/// whose source container is externally wrapped. `progress` is called once
-/// per object. A lock held by a live run on either store is an error and
-/// nothing moves.
+/// the target lacks (with their instances and EKMS configurations), takes
+/// over the plan's dead runs and locks both stores under one run id,
+/// copies the objects and the grant records, then with `--move` removes
+/// the verified objects from the source. `keys` wraps the root key of a
+/// new target container whose source container is externally wrapped.
+/// `progress` is called once per object. A lock held by a live run on
+/// either store is an error and nothing moves.
 pub fn run(
     source: &Kms,
     target: &Kms,
