@@ -24,8 +24,8 @@
 //! `names` and `reason` are optional (written by `keyshift migrate`, not
 //! needed to rewrite). `in_target` (optional, default `false`) says the
 //! object is in `target_instance_id` after the run: migrated, or skipped
-//! because it already was there (an interrupted attempt of the run moved
-//! it, or it was there before); `keyshift rewrite` pins every such object. Unknown keys are ignored; an unknown `schema_version`, `kind` or
+//! as already there by a run that took over an interrupted attempt of
+//! itself (which moved it); `keyshift rewrite` pins every such object. Unknown keys are ignored; an unknown `schema_version`, `kind` or
 //! `outcome` is rejected.
 
 use crate::plan::{InputError, check_not_array, read_input};

@@ -167,7 +167,10 @@ pub fn run(
         args.dry_run,
         &mut |c, o| {
             bar.inc(1);
-            let line = Line::new(c, o);
+            let mut line = Line::new(c, o);
+            // Only a run that takes over an interrupted attempt pins what is
+            // already in the target: what the killed attempts moved.
+            line.in_target &= sel.stale_lock;
             counts.add(&line);
             if write_error.is_some() {
                 return; // keep moving: stopping halfway helps nobody

@@ -46,9 +46,9 @@ pub struct Line {
     pub status: Status,
     /// Why, unless it moved.
     pub reason: Option<String>,
-    /// Skipped because it already is in the target (moved by an
-    /// interrupted attempt of the run, or earlier): the report says so,
-    /// and a rewrite pins it like a migrated object.
+    /// Skipped because it already is in the target: the report says so
+    /// (`in_target`) when the run took over an interrupted attempt, whose
+    /// moves a rewrite then pins like migrated objects.
     pub in_target: bool,
 }
 
