@@ -412,7 +412,8 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
         // emptied: the target's write lock, held from the end of the copy,
         // stops the run right before it releases its locks there.
         let gate = (round == MOVE_KILLS - 1).then(|| {
-            while cb.keys() < KEYS {
+            // Keys are copied first, then secrets: both must be there.
+            while cb.keys() < KEYS || cb.count("SELECT count(*) FROM secrets") < SECRETS {
                 assert!(started.elapsed() < Duration::from_secs(60), "no copy");
                 assert!(child.try_wait().unwrap().is_none(), "the run ended");
             }
