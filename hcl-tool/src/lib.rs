@@ -19,4 +19,5 @@ pub mod presets;
 pub mod progress;
 pub mod report;
 pub mod rewrite;
+pub mod scratch;
 pub mod state;

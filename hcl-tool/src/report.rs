@@ -14,14 +14,18 @@
 //!       "target_instance_id": "kst-..." | "shared",
 //!       "outcome": "migrated" | "skipped" | "failed",
 //!       "names": ["alias/..." | "<secret name>"],
-//!       "reason": "why it was skipped or failed"
+//!       "reason": "why it was skipped or failed",
+//!       "in_target": true
 //!     }
 //!   ]
 //! }
 //! ```
 //!
 //! `names` and `reason` are optional (written by `keyshift migrate`, not
-//! needed to rewrite). Unknown keys are ignored; an unknown `schema_version`, `kind` or
+//! needed to rewrite). `in_target` (optional, default `false`) says the
+//! object is in `target_instance_id` after the run: migrated, or skipped
+//! as already there by a run that took over an interrupted attempt of
+//! itself (which moved it); `keyshift rewrite` pins every such object. Unknown keys are ignored; an unknown `schema_version`, `kind` or
 //! `outcome` is rejected.
 
 use crate::plan::{InputError, check_not_array, read_input};
@@ -67,6 +71,18 @@ pub struct ReportObject {
     /// Why it was skipped or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// It is in `target_instance_id` after the run (migrated, or already
+    /// there): a rewrite pins it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_target: bool,
+}
+
+impl ReportObject {
+    /// True when the object is in its target after the run: what a rewrite
+    /// pins (reports written before `in_target` existed: `migrated` only).
+    pub fn placed(&self) -> bool {
+        self.outcome == Outcome::Migrated || self.in_target
+    }
 }
 
 /// Object kind.

@@ -29,6 +29,7 @@ fn default_mode_refuses_an_object_already_in_the_target() {
         stdout(&o),
         format!(
             "migrated      key {app} (alias/app) {a} -> {b}\n\
+             selected: 0 instance(s) (0 without keys), 0 EKMS configuration(s), 1 alias(es), 1 key(s), 0 secret(s), 0 break-glass grant(s)\n\
              migrate store {a} -> {b}: 1 migrated, 0 skipped, 0 refused, 0 failed\n"
         )
     );
@@ -190,6 +191,7 @@ fn dry_run_changes_nothing_in_either_store() {
         stdout(&o),
         format!(
             "would migrate key {app} (alias/app) {a} -> {b}\n\
+             dry run: selected: 0 instance(s) (0 without keys), 0 EKMS configuration(s), 1 alias(es), 1 key(s), 0 secret(s), 0 break-glass grant(s)\n\
              dry run: migrate store {a} -> {b}: 1 would migrate, 0 skipped, 0 refused, 0 failed\n",
             a = s.a.display(),
             b = s.b.display()

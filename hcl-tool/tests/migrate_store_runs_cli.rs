@@ -199,3 +199,114 @@ fn a_live_lock_on_the_target_stops_the_run_and_names_its_holder() {
         "the source's lock was released"
     );
 }
+
+/// Containers locked by a migration in the store at `dir` (read-only).
+fn locked(dir: &std::path::Path) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("keyshift.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(
+        "SELECT count(*) FROM containers WHERE migrating != 0",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// `SELECT count(*) …` on the store at `dir`, 0 while it cannot be read.
+fn count(dir: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open_with_flags(
+        dir.join("keyshift.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .and_then(|db| db.query_row(sql, [], |r| r.get(0)))
+    .unwrap_or(0)
+}
+
+/// A `--move` killed after it emptied the source: this test holds the
+/// target's write lock from the moment the copy is complete, so the run
+/// empties the source, ends its run there and then waits for the target,
+/// where it is killed with its locks held. Re-running the same command
+/// (whose selection is now empty: a pattern matches nothing) takes the
+/// dead run over whole: `--status` is empty and nothing is locked in
+/// either store.
+#[test]
+fn a_move_killed_after_emptying_the_source_is_taken_over_by_the_rerun() {
+    let cases: [(&str, &[&str]); 2] = [
+        ("--all", &["--all", "--include-secrets", "--move"]),
+        ("pattern", &["alias/*", "--include-secrets", "--move"]),
+    ];
+    for (name, args) in cases {
+        let s = stores();
+        let inst = support::instance(&s.kms_a, "payments");
+        let n = 80;
+        for i in 0..n {
+            let c = if i % 10 != 0 {
+                Container::Shared
+            } else {
+                inst.clone()
+            };
+            aes(&s.kms_a, c, &format!("alias/k{i}"), false);
+        }
+        drop(s.b()); // B exists: its write lock can be held
+        let mut argv = args.to_vec();
+        argv.extend(["--batch-size", "1"]);
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
+            .args(["migrate", "--from-store"])
+            .arg(&s.a)
+            .arg("--to-store")
+            .arg(&s.b)
+            .args(&argv)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while count(&s.b, "SELECT count(*) FROM keys") < n {
+            assert!(started.elapsed().as_secs() < 30, "{name}: copy not done");
+            assert!(child.try_wait().unwrap().is_none(), "{name}: run ended");
+        }
+        let gate = rusqlite::Connection::open(s.b.join("keyshift.db")).unwrap();
+        gate.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let open_in_a = "SELECT count(*) FROM migration_runs WHERE outcome IS NULL";
+        while count(&s.a, "SELECT count(*) FROM keys") > 0 || count(&s.a, open_in_a) > 0 {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "{name}: source not emptied"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "{name}: run ended");
+        }
+        child.kill().unwrap(); // SIGKILL, waiting for B's write lock
+        child.wait().unwrap();
+        gate.execute_batch("ROLLBACK").unwrap();
+        drop(gate);
+        assert!(locked(&s.b) > 0, "{name}: the killed run holds B");
+        let o = keyshift(&s.b, &["migrate", "--status"]);
+        assert_eq!(code(&o), 1, "{name}: {}", stdout(&o));
+        assert!(stdout(&o).contains("interrupted"), "{name}: {}", stdout(&o));
+
+        let o = s.migrate(&argv);
+        assert_eq!(code(&o), 0, "{name}: {}{}", stdout(&o), stderr(&o));
+        for store in [&s.a, &s.b] {
+            let o = keyshift(store, &["migrate", "--status"]);
+            assert_eq!(
+                (code(&o), stdout(&o).as_str()),
+                (0, "no migration in progress or interrupted\n"),
+                "{name}: {}",
+                store.display()
+            );
+            assert_eq!(locked(store), 0, "{name}: {}", store.display());
+        }
+        assert!(
+            stderr(&o).contains("taking over the interrupted store move mig-"),
+            "{name}: {}",
+            stderr(&o)
+        );
+        assert_eq!(s.b().list_keys(None).unwrap().len(), n as usize, "{name}");
+        assert!(s.kms_a.list_keys(None).unwrap().is_empty(), "{name}");
+        let o = keyshift(&s.b, &["key", "disable", "alias/k1"]);
+        assert_eq!(code(&o), 0, "{name}: management works in B: {}", stderr(&o));
+    }
+}

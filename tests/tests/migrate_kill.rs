@@ -3,7 +3,8 @@
 //! and an instance. After each kill every key and secret is in exactly one
 //! of the two containers (none lost, none duplicated), ciphertexts and a
 //! signature made before still decrypt and verify, secret values read, and
-//! re-running the same command completes the move and releases the lock.
+//! re-running the same command completes the move: `migrate --status` is
+//! empty and no container is locked afterwards.
 //!
 //! The kill delays come from a seeded generator spread over the measured
 //! duration of one run; the seed is printed (`KEYSHIFT_KILL_SEED=<seed>`
@@ -236,6 +237,19 @@ fn complete(f: &Fixture, store: &Path, args: &[String], to_kst: bool, context: &
         InstanceStatus::Active,
         "{context}: lock released"
     );
+    let db = rusqlite::Connection::open_with_flags(
+        store.join("keyshift.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let locked: i64 = db
+        .query_row(
+            "SELECT count(*) FROM containers WHERE migrating != 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(locked, 0, "{context}: no container is locked");
     assert!(
         f.kms
             .migration_runs()

@@ -3,10 +3,13 @@
 //! After every kill: every key and secret is still in the source, the
 //! target holds at most one copy of each, every copy there is exact (same
 //! metadata and material: old ciphertexts decrypt against B) and nothing is
-//! duplicated or lost; re-running the same command resumes, and the last
-//! run completes the move. The same with `--move`: every object stays in
-//! at least one of the stores, unchanged and readable, and the last run
-//! leaves the source empty.
+//! duplicated or lost; re-running the same command then completes the move,
+//! after which `migrate --status` is empty and no container is locked in
+//! either store. The same with `--move`, back and forth between the two
+//! stores: after every kill every object is in at least one of the stores,
+//! unchanged and readable, and after every re-run the source is empty and
+//! nothing is left open or locked. The last `--move` is killed after it
+//! emptied the source, while it waits to release the target's locks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -63,6 +66,11 @@ struct Counter {
 
 impl Counter {
     fn keys(&mut self) -> usize {
+        self.count("SELECT count(*) FROM keys")
+    }
+
+    /// `SELECT count(*) …` (0 before the store exists).
+    fn count(&mut self, sql: &str) -> usize {
         if self.conn.is_none() && self.db.exists() {
             self.conn = rusqlite::Connection::open_with_flags(
                 &self.db,
@@ -71,7 +79,7 @@ impl Counter {
             .ok();
         }
         let Some(conn) = &self.conn else { return 0 };
-        conn.query_row("SELECT count(*) FROM keys", [], |r| r.get::<_, i64>(0))
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
             .map_or(0, |n| n as usize)
     }
 }
@@ -181,6 +189,61 @@ fn check(a: &Path, b: &Path, seeded: &Seeded, when: &str) -> usize {
     keys_b.len()
 }
 
+/// After a re-run: no run left open (`migrate --status` says so) and no
+/// container locked, in either store.
+fn check_released(stores: [&Path; 2], when: &str) {
+    for store in stores {
+        let out = Command::new(keyshift_e2e::release_dir().join("keyshift"))
+            .arg("--store")
+            .arg(store)
+            .args(["migrate", "--status"])
+            .env_remove("KEYSHIFT_STORE")
+            .output()
+            .unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).as_ref()
+            ),
+            (Some(0), "no migration in progress or interrupted\n"),
+            "{when}: {}",
+            store.display()
+        );
+        let db = rusqlite::Connection::open_with_flags(
+            store.join("keyshift.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let locked: i64 = db
+            .query_row(
+                "SELECT count(*) FROM containers WHERE migrating != 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            locked,
+            0,
+            "{when}: containers locked in {}",
+            store.display()
+        );
+    }
+}
+
+/// Runs the command to completion: exit 0, and its summary line.
+fn rerun(cmd: &mut Command, when: &str) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{when}: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().last().unwrap_or_default().to_string()
+}
+
 #[test]
 fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,19 +256,15 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
         | 1;
     eprintln!("kill points seed: {seed_value}");
     let mut rng = Rng(seed_value);
-    let mut kills = 0;
-    let mut copied = 0;
-    for round in 0..KILLS * 3 {
-        if kills == KILLS {
-            break;
-        }
+    for round in 0..KILLS {
+        // Every round copies into a new B: killed once, then re-run.
+        let _ = std::fs::remove_dir_all(&b);
         // Kill points: early ones by time (opening, locking, the first
         // batch), later ones by progress of the copy.
         let threshold = if round < 3 {
             None
         } else {
-            let room = (KEYS - 64).saturating_sub(copied) / (KILLS - kills);
-            Some(copied + 1 + rng.below(room.max(1) as u64) as usize)
+            Some(1 + rng.below((KEYS - 64) as u64) as usize)
         };
         let log = dir.path().join(format!("run-{round}.log"));
         let mut child = migrate(&a, &b)
@@ -237,44 +296,20 @@ fn sigkill_at_random_points_loses_nothing_and_the_rerun_completes() {
         drop(counter);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        kills += 1;
-        copied = check(&a, &b, &seeded, &format!("after kill {kills}"));
-        eprintln!("kill {kills} (round {round}): {copied} keys copied so far");
-        if copied + 64 >= KEYS {
-            break; // too close to the end for another kill by progress
-        }
-    }
-    assert!(kills >= 10, "only {kills} kills");
+        let when = format!("round {round} (threshold {threshold:?})");
+        let copied = check(&a, &b, &seeded, &format!("after kill, {when}"));
+        eprintln!("{when}: killed with {copied} keys copied");
 
-    let out = migrate(&a, &b).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    assert!(
-        last.ends_with(&format!(
-            ": {} migrated, 0 skipped, 0 refused, 0 failed",
-            KEYS + SECRETS
-        )),
-        "{last}"
-    );
-    assert_eq!(check(&a, &b, &seeded, "after the re-run"), KEYS);
-    let kms_b = Kms::open(&b, "check").unwrap();
-    assert_eq!(kms_b.list_secrets(None).unwrap().len(), SECRETS);
-    for store in [&a, &b] {
-        let kms = Kms::open(store, "check").unwrap();
-        let open: Vec<_> = kms
-            .migration_runs()
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.outcome.is_none())
-            .collect();
-        assert!(open.is_empty(), "runs left open: {open:?}");
+        let last = rerun(&mut migrate(&a, &b), &when);
+        assert!(last.ends_with(", 0 refused, 0 failed"), "{when}: {last}");
+        assert_eq!(
+            check(&a, &b, &seeded, &format!("after re-run, {when}")),
+            KEYS
+        );
+        let kms_b = Kms::open(&b, "check").unwrap();
+        assert_eq!(kms_b.list_secrets(None).unwrap().len(), SECRETS, "{when}");
+        drop(kms_b);
+        check_released([&a, &b], &format!("after re-run, {when}"));
     }
 }
 
@@ -350,13 +385,13 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
     let mut rng = Rng(seed_value);
     const MOVE_KILLS: usize = 10;
     let total = 2 * KEYS; // every key is copied, then removed
-    let mut progress = 0;
-    let mut kills = 0;
-    while kills < MOVE_KILLS && progress + 64 < total {
-        let room = (total - 64).saturating_sub(progress) / (MOVE_KILLS - kills);
-        let threshold = progress + 1 + rng.below(room.max(1) as u64) as usize;
-        let log = dir.path().join(format!("move-{kills}.log"));
-        let mut child = migrate(&a, &b)
+    // Back and forth: each round moves everything from `from` to `to`,
+    // killed once at a random point of copy or removal, then re-run.
+    let (mut from, mut to) = (a.clone(), b.clone());
+    for round in 0..MOVE_KILLS {
+        let threshold = 1 + rng.below((total - 64) as u64) as usize;
+        let log = dir.path().join(format!("move-{round}.log"));
+        let mut child = migrate(&from, &to)
             .arg("--move")
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
@@ -364,16 +399,35 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
             .unwrap();
         let (mut ca, mut cb) = (
             Counter {
-                db: a.join("keyshift.db"),
+                db: from.join("keyshift.db"),
                 conn: None,
             },
             Counter {
-                db: b.join("keyshift.db"),
+                db: to.join("keyshift.db"),
                 conn: None,
             },
         );
         let started = Instant::now();
-        while cb.keys() + KEYS.saturating_sub(ca.keys()) < threshold
+        // The last round kills deterministically after the source is
+        // emptied: the target's write lock, held from the end of the copy,
+        // stops the run right before it releases its locks there.
+        let gate = (round == MOVE_KILLS - 1).then(|| {
+            // Keys are copied first, then secrets: both must be there.
+            while cb.keys() < KEYS || cb.count("SELECT count(*) FROM secrets") < SECRETS {
+                assert!(started.elapsed() < Duration::from_secs(60), "no copy");
+                assert!(child.try_wait().unwrap().is_none(), "the run ended");
+            }
+            let gate = rusqlite::Connection::open(to.join("keyshift.db")).unwrap();
+            gate.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let open = "SELECT count(*) FROM migration_runs WHERE outcome IS NULL";
+            while ca.keys() > 0 || ca.count(open) > 0 {
+                assert!(started.elapsed() < Duration::from_secs(60), "not emptied");
+                assert!(child.try_wait().unwrap().is_none(), "the run ended");
+            }
+            gate
+        });
+        while gate.is_none()
+            && cb.keys() + KEYS.saturating_sub(ca.keys()) < threshold
             && child.try_wait().unwrap().is_none()
         {
             assert!(started.elapsed() < Duration::from_secs(60), "no progress");
@@ -381,7 +435,7 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
         }
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
-                "move {kills}: the run ended ({status}) before the kill:\n{}{}",
+                "move {round}: the run ended ({status}) before the kill:\n{}{}",
                 std::fs::read_to_string(&log).unwrap_or_default(),
                 std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
             );
@@ -389,39 +443,27 @@ fn sigkill_of_a_move_loses_nothing_and_the_rerun_empties_the_source() {
         drop((ca, cb));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        kills += 1;
-        progress = check_move(&a, &b, &keys, &seeded, &format!("after move kill {kills}"));
-        eprintln!("move kill {kills}: progress {progress} of {total}");
-    }
-    assert!(kills >= 6, "only {kills} kills");
+        if let Some(gate) = gate {
+            gate.execute_batch("ROLLBACK").unwrap();
+        }
+        let when = format!("move {round} (threshold {threshold} of {total})");
+        let progress = check_move(&from, &to, &keys, &seeded, &format!("after kill, {when}"));
+        eprintln!("{when}: killed at progress {progress}");
 
-    let out = migrate(&a, &b).arg("--move").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        check_move(&a, &b, &keys, &seeded, "after the re-run"),
-        total
-    );
-    let kms_a = Kms::open(&a, "check").unwrap();
-    assert!(
-        kms_a.list_keys(None).unwrap().is_empty(),
-        "the source still holds keys"
-    );
-    assert!(
-        kms_a.list_secrets(None).unwrap().is_empty(),
-        "the source still holds secrets"
-    );
-    assert_eq!(
-        Kms::open(&b, "check")
-            .unwrap()
-            .list_secrets(None)
-            .unwrap()
-            .len(),
-        SECRETS
-    );
+        let last = rerun(migrate(&from, &to).arg("--move"), &when);
+        assert!(last.ends_with(", 0 refused, 0 failed"), "{when}: {last}");
+        assert_eq!(
+            check_move(&from, &to, &keys, &seeded, &format!("after re-run, {when}")),
+            total
+        );
+        let kms_from = Kms::open(&from, "check").unwrap();
+        assert!(kms_from.list_keys(None).unwrap().is_empty(), "{when}");
+        assert!(kms_from.list_secrets(None).unwrap().is_empty(), "{when}");
+        drop(kms_from);
+        let kms_to = Kms::open(&to, "check").unwrap();
+        assert_eq!(kms_to.list_secrets(None).unwrap().len(), SECRETS, "{when}");
+        drop(kms_to);
+        check_released([&from, &to], &format!("after re-run, {when}"));
+        std::mem::swap(&mut from, &mut to);
+    }
 }

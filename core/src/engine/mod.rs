@@ -41,6 +41,7 @@ pub mod store_migrate;
 mod store_migrate_decide;
 mod store_migrate_image;
 pub mod store_migrate_lock;
+mod store_migrate_records;
 mod store_migrate_run;
 pub mod validate;
 

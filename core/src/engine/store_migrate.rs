@@ -8,7 +8,10 @@
 //!
 //! [`plan`] is the one place that decides, per object, what a run does and
 //! why (an object already in the target is an error unless `--force`
-//! replaces it or `--merge` finds it identical); [`check_health`] refuses a
+//! replaces it or `--merge` finds it identical; an exact copy already there
+//! is a verified copy, which `--move` removes from the source); with
+//! `--all` it takes the whole store, records included (instances, EKMS
+//! configurations, break-glass grants: `store_migrate_records`); [`check_health`] refuses a
 //! run whose EKMS keys are not `ACTIVE`; [`run`] carries a plan out under
 //! the migration lock of both stores (see `store_migrate_lock`), in batches
 //! (one target transaction each), verifying each batch by reading it back,
@@ -29,9 +32,11 @@ use super::ekms_wrapper::ExternalKeyService;
 use super::kms::Kms;
 use super::migrate::{ObjectKind, glob_matches};
 use super::store_migrate_decide::{Decide, secret_users};
+use super::store_migrate_records as records;
 use crate::store::{Container, Key, Secret, StoreError, StoreReader, StoreResult, read_with};
 
-pub use super::store_migrate_run::{StoreOutcome, run};
+pub use super::store_migrate_records::{RecordKind, StoreRecord};
+pub use super::store_migrate_run::{StoreOutcome, StoreRun, run};
 
 /// What to do with an object that already exists in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +54,9 @@ pub enum Existing {
 pub struct StoreMoveRequest {
     /// Globs on key id, alias or secret name; ignored with `all`.
     pub patterns: Vec<String>,
-    /// Every key (and with `include_secrets` every secret) of the source.
+    /// The whole source: every instance (with or without keys), EKMS
+    /// configuration, key with its aliases, break-glass grant record and
+    /// with `include_secrets` every secret.
     pub all: bool,
     /// Also copy secrets (their encryption keys come along).
     pub include_secrets: bool,
@@ -64,10 +71,20 @@ pub struct StoreMoveRequest {
 pub enum Action {
     /// Not in the target: copy it.
     Copy,
-    /// In the target and `--force`: replace it.
-    Replace,
+    /// In the target and `--force`: replace it. `same_material`: the
+    /// target's copy has the same material and differs only in metadata
+    /// (nothing of the target's material is lost).
+    Replace {
+        /// Only the metadata differs.
+        same_material: bool,
+    },
     /// An exact copy an interrupted run of this move made: done.
     Resume,
+    /// An exact copy (same metadata and material) is already in the
+    /// target, found by `--move` or `--force`: a verified copy, nothing is
+    /// written; with `--move` the object leaves the source once the copy is
+    /// checked again under the lock.
+    InTarget,
     /// `--merge` and the target holds identical material: skip it.
     SkipIdentical,
     /// It may not be copied; the reason says why.
@@ -101,10 +118,16 @@ pub struct StoreCandidate {
 pub struct StorePlan {
     /// Every selected object.
     pub candidates: Vec<StoreCandidate>,
-    /// The containers involved (locked in both stores during the run).
+    /// The instances, EKMS configurations and grant records of the run.
+    pub records: Vec<StoreRecord>,
+    /// The containers involved that land in the target (locked in both
+    /// stores during the run).
     pub containers: Vec<Container>,
     /// An interrupted run of this move is being resumed.
     pub resumed: bool,
+    /// The run ids of the dead runs of this pair of stores that this run
+    /// takes over whole (see `store_migrate_lock::dead_runs`).
+    pub interrupted: std::collections::BTreeSet<String>,
     /// `--move`: remove verified objects from the source.
     pub remove_source: bool,
 }
@@ -183,6 +206,7 @@ fn load_keys<R: StoreReader + ?Sized>(r: &R, ids: &[String]) -> StoreResult<Vec<
 
 /// What [`select`] takes: key ids (in id order) with their containers, and
 /// the secrets.
+#[derive(Default)]
 struct Selected {
     keys: BTreeMap<String, Container>,
     secrets: Vec<Secret>,
@@ -265,18 +289,32 @@ pub fn plan(
     target: Option<&Kms>,
     req: &StoreMoveRequest,
 ) -> Result<StorePlan, StoreMoveError> {
-    let Selected { keys, secrets } = select(source, req)?;
+    // A re-run after its selection left the source (a killed `--move`)
+    // selects nothing, yet must still take over the dead run's locks.
+    let Selected { keys, secrets } = match select(source, req) {
+        Err(StoreMoveError::NoMatch { .. })
+            if !super::store_migrate_lock::dead_runs(source, target, &[])?.is_empty() =>
+        {
+            Selected::default()
+        }
+        other => other?,
+    };
     let mut containers: Vec<Container> = Vec::new();
+    if req.all {
+        containers.push(Container::Shared);
+        let instances = read_with(&*source.store, |r| r.instances())?;
+        containers.extend(instances.into_iter().map(|i| Container::Instance(i.id)));
+    }
     for c in keys.values().chain(secrets.iter().map(|s| &s.container)) {
         if !containers.contains(c) {
             containers.push(c.clone());
         }
     }
+    let records = records::plan_records(source, target, req, &containers)?;
+    containers.retain(|c| records::refused_container(&records, c).is_none());
     let key_ids: Vec<String> = keys.into_keys().collect();
-    let resumed = match target {
-        Some(t) => super::store_migrate_lock::interrupted_store_move(t, &containers)?,
-        None => false,
-    };
+    let interrupted = super::store_migrate_lock::dead_runs(source, target, &containers)?;
+    let resumed = !interrupted.is_empty();
     let mut ctx = Decide {
         req,
         resumed,
@@ -291,7 +329,10 @@ pub fn plan(
     let mut candidates = Vec::with_capacity(key_ids.len() + secrets.len());
     let mut key_actions: BTreeMap<String, Action> = BTreeMap::new();
     each_selected_key(source, &key_ids, &mut |k| {
-        let action = ctx.key_action(&k)?;
+        let action = match records::refused_container(&records, &k.container) {
+            Some(why) => Action::Refuse(why),
+            None => ctx.key_action(&k)?,
+        };
         if req.include_secrets {
             key_actions.insert(k.id.clone(), action.clone());
         }
@@ -305,16 +346,20 @@ pub fn plan(
         Ok(())
     })?;
     for s in secrets {
-        let action = match key_actions.get(&s.encryption_key_id) {
-            Some(a) if a.lands() => ctx.secret_action(&s)?,
-            Some(Action::Refuse(why)) => Action::Refuse(format!(
-                "its encryption key {} is not copied: {why}",
-                s.encryption_key_id
-            )),
-            _ => Action::Refuse(format!(
-                "its encryption key {} is not in the source store",
-                s.encryption_key_id
-            )),
+        let action = if let Some(why) = records::refused_container(&records, &s.container) {
+            Action::Refuse(why)
+        } else {
+            match key_actions.get(&s.encryption_key_id) {
+                Some(a) if a.lands() => ctx.secret_action(&s)?,
+                Some(Action::Refuse(why)) => Action::Refuse(format!(
+                    "its encryption key {} is not copied: {why}",
+                    s.encryption_key_id
+                )),
+                _ => Action::Refuse(format!(
+                    "its encryption key {} is not in the source store",
+                    s.encryption_key_id
+                )),
+            }
         };
         candidates.push(StoreCandidate {
             id: s.id,
@@ -326,8 +371,10 @@ pub fn plan(
     }
     Ok(StorePlan {
         candidates,
+        records,
         containers,
         resumed,
+        interrupted,
         remove_source: req.remove_source,
     })
 }

@@ -135,13 +135,26 @@ impl Decide<'_> {
     /// The decision for an object the target already holds: `same` when
     /// the material is identical, `exact` when it is an exact copy;
     /// `users` are target secrets a different replacement would break.
+    ///
+    /// An exact copy is a verified copy: resumed, kept by `--force` as it
+    /// is, and with `--move` removed from the source (with `--merge` too).
+    /// With `--move`, a copy with the same material but other metadata is
+    /// refused under `--merge`: removing the source's object would lose its
+    /// metadata.
     fn existing_action(&self, same: bool, exact: bool, differs: &str, users: &[String]) -> Action {
-        if self.resumed && exact {
+        let moving = self.req.remove_source;
+        if exact && self.resumed {
             return Action::Resume;
+        }
+        if exact && (moving || self.req.existing == Existing::Force) {
+            return Action::InTarget;
         }
         match self.req.existing {
             Existing::Error => Action::Refuse(
                 "already in the target store (use --force to replace it or --merge to skip identical copies)".into(),
+            ),
+            Existing::Merge if same && moving => Action::Refuse(
+                "the target store's copy has the same material but other metadata; kept in the source (--force --move replaces the target's copy with this one)".into(),
             ),
             Existing::Merge if same => Action::SkipIdentical,
             Existing::Merge => Action::Refuse(format!(
@@ -151,7 +164,9 @@ impl Decide<'_> {
                 "replacing it would make secret(s) {} of the target store unreadable",
                 users.join(", ")
             )),
-            Existing::Force => Action::Replace,
+            Existing::Force => Action::Replace {
+                same_material: same,
+            },
         }
     }
 

@@ -6,17 +6,14 @@
 
 use std::collections::BTreeSet;
 
-use super::ekms_wrapper::{ExternalKeyService, wrap_external};
-use super::kms::{Kms, container_record, now, rfc3339};
+use super::ekms_wrapper::ExternalKeyService;
+use super::kms::{Kms, now, rfc3339};
 use super::migrate::ObjectKind;
 use super::store_migrate::{Action, StoreCandidate, StorePlan};
 use super::store_migrate_image::{self as image, KeyImage, Roots, SecretImage};
 use super::store_migrate_lock as lock;
-use crate::store::crypto::SecretKey32;
-use crate::store::{
-    Container, ContainerRecord, StoreError, StoreResult, StoreTx, WrappingStrategy, read_with,
-    write_with,
-};
+use super::store_migrate_records::{self as records, RecordKind};
+use crate::store::{StoreError, StoreResult, StoreTx, read_with, write_with};
 
 /// How one object ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +25,9 @@ pub enum StoreOutcome {
         replaced: bool,
         /// The copy was made by an interrupted run.
         resumed: bool,
+        /// An exact copy was already in the target (checked under the
+        /// lock): nothing was written.
+        present: bool,
         /// `--move`: removed from the source (`false` without `--move`).
         removed: bool,
         /// Why it stayed in the source despite `--move`, if it did.
@@ -57,11 +57,24 @@ struct Sides<'a> {
     run_id: String,
 }
 
-/// Carries out `plan` from `source` to `target`: returns one outcome per
-/// candidate, in order. `keys` wraps the root key of a new target container
-/// whose source container is externally wrapped. `progress` is called once
-/// per object. A lock held by a live run on either store is an error and
-/// nothing moves.
+/// What a run did: one outcome per candidate and one per record, in the
+/// plan's order.
+#[derive(Debug, Clone)]
+pub struct StoreRun {
+    /// Per [`StorePlan::candidates`] entry.
+    pub objects: Vec<StoreOutcome>,
+    /// Per [`StorePlan::records`] entry.
+    pub records: Vec<StoreOutcome>,
+}
+
+/// Carries out `plan` from `source` to `target`: creates the containers
+/// the target lacks (with their instances and EKMS configurations), takes
+/// over the plan's dead runs and locks both stores under one run id,
+/// copies the objects and the grant records, then with `--move` removes
+/// the verified objects from the source. `keys` wraps the root key of a
+/// new target container whose source container is externally wrapped.
+/// `progress` is called once per object. A lock held by a live run on
+/// either store is an error and nothing moves.
 pub fn run(
     source: &Kms,
     target: &Kms,
@@ -69,32 +82,40 @@ pub fn run(
     batch_size: usize,
     keys: &dyn ExternalKeyService,
     progress: &mut dyn FnMut(&StoreCandidate),
-) -> Result<Vec<StoreOutcome>, StoreError> {
-    create_containers(source, target, &plan.containers, keys)?;
-    let src_runs = lock::begin(source, &plan.containers, &target.store.location())?;
-    let dst_runs = match lock::begin(target, &plan.containers, &source.store.location()) {
-        Ok(r) => r,
-        Err(e) => {
-            lock::end(source, &src_runs, "failed")?;
-            return Err(e);
-        }
-    };
+) -> Result<StoreRun, StoreError> {
+    records::create_containers(source, target, &plan.containers, keys)?;
+    let run_id = lock::new_run_id();
+    let (from, to) = (source.store.location(), target.store.location());
+    let src_runs = lock::begin_run(source, &plan.containers, &to, &run_id, &plan.interrupted)?;
+    let dst_runs =
+        match lock::begin_run(target, &plan.containers, &from, &run_id, &plan.interrupted) {
+            Ok(r) => r,
+            Err(e) => {
+                lock::end(source, &src_runs, "failed")?;
+                return Err(e);
+            }
+        };
     let result = (|| {
         let sides = Sides {
             source,
             target,
             src_roots: Roots::load(source, &plan.containers)?,
             dst_roots: Roots::load(target, &plan.containers)?,
-            run_id: dst_runs
-                .first()
-                .map(|r| r.run_id.clone())
-                .unwrap_or_default(),
+            run_id: run_id.clone(),
         };
-        Ok(sides.carry_out(plan, batch_size.max(1), progress))
+        let batch_size = batch_size.max(1);
+        let mut objects = sides.carry_out(plan, batch_size, progress);
+        let records = sides.records(plan);
+        if plan.remove_source {
+            sides.remove_verified(&plan.candidates, &mut objects, batch_size);
+        }
+        Ok(StoreRun { objects, records })
     })();
     let failed = match &result {
-        Ok(outcomes) => outcomes
+        Ok(done) => done
+            .objects
             .iter()
+            .chain(&done.records)
             .any(|o| matches!(o, StoreOutcome::Failed(_))),
         Err(_) => true,
     };
@@ -106,86 +127,53 @@ pub fn run(
     result
 }
 
-/// Creates, in the target, every container of `containers` it lacks: the
-/// instance record as in the source, a fresh root key (wrapped by the
-/// target's master key, or by the source container's AWS key when that one
-/// is externally wrapped) and the source's EKMS configuration.
-fn create_containers(
-    source: &Kms,
-    target: &Kms,
-    containers: &[Container],
-    keys: &dyn ExternalKeyService,
-) -> StoreResult<()> {
-    for c in containers {
-        if read_with(&*target.store, |r| r.container(c))?.is_some() {
-            continue;
-        }
-        let (inst, src_rec, ekms) = read_with(&*source.store, |r| {
-            let inst = match c.instance_id() {
-                Some(id) => r.instance(id)?,
-                None => None,
-            };
-            Ok((inst, container_record(r, c)?, r.ekms_config(c)?))
-        })?;
-        let rec = new_record(target, &src_rec, ekms.as_ref(), keys)?;
-        target.mutate("instance.import", &c.to_string(), |tx, detail| {
-            if tx.container(c)?.is_some() {
-                return Ok(());
-            }
-            if let Some(i) = &inst {
-                tx.insert_instance(&crate::store::Instance {
-                    status: crate::store::InstanceStatus::Active,
-                    ..i.clone()
-                })?;
-            }
-            tx.put_container(&rec)?;
-            if let Some(cfg) = &ekms {
-                tx.put_ekms_config(cfg)?;
-            }
-            *detail = format!("from store {}", source.store.location());
-            Ok(())
-        })?;
-    }
-    Ok(())
-}
-
-/// A target container record with a fresh root key, wrapped like the
-/// source's (see [`create_containers`]).
-fn new_record(
-    target: &Kms,
-    src: &ContainerRecord,
-    ekms: Option<&crate::store::EkmsConfig>,
-    keys: &dyn ExternalKeyService,
-) -> StoreResult<ContainerRecord> {
-    let c = &src.container;
-    let root = SecretKey32::generate()?;
-    let (wrapping, wrapped_root_key, external_key_arn) = match (src.wrapping, ekms) {
-        (WrappingStrategy::External, Some(cfg)) => (
-            WrappingStrategy::External,
-            wrap_external(keys, &cfg.key_arn, &c.to_string(), &root)?,
-            Some(cfg.key_arn.clone()),
-        ),
-        _ => (
-            WrappingStrategy::Internal,
-            target.internal.wrap(&c.to_string(), &root)?,
-            None,
-        ),
-    };
-    Ok(ContainerRecord {
-        container: c.clone(),
-        wrapping,
-        wrapped_root_key,
-        external_key_arn,
-        migrating: false,
-        created_at: rfc3339(now())?,
-    })
-}
-
 fn is_copy(a: &Action) -> bool {
-    matches!(a, Action::Copy | Action::Replace)
+    matches!(a, Action::Copy | Action::Replace { .. })
+}
+
+/// An exact copy is already in the target (made by an interrupted run, or
+/// found there): checked again under the lock, not written.
+fn is_present(a: &Action) -> bool {
+    matches!(a, Action::Resume | Action::InTarget)
+}
+
+fn is_replace(a: &Action) -> bool {
+    matches!(a, Action::Replace { .. })
 }
 
 impl Sides<'_> {
+    /// The outcome of each record: instances and EKMS configurations were
+    /// created with their containers; grants are copied now.
+    fn records(&self, plan: &StorePlan) -> Vec<StoreOutcome> {
+        let grants: Vec<&str> = plan
+            .records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Grant && r.action == Action::Copy)
+            .map(|r| r.id.as_str())
+            .collect();
+        let copied_grants = match grants.is_empty() {
+            true => Ok(Vec::new()),
+            false => records::copy_grants(self.source, self.target, &grants, &self.run_id),
+        };
+        let mut copied_grants = match copied_grants {
+            Ok(v) => v.into_iter(),
+            Err(e) => vec![Some(format!("cannot copy it: {e}")); grants.len()].into_iter(),
+        };
+        plan.records
+            .iter()
+            .map(|r| match &r.action {
+                Action::Copy if r.kind == RecordKind::Grant => match copied_grants.next() {
+                    Some(None) => copied(false, false, false),
+                    Some(Some(why)) => StoreOutcome::Failed(why),
+                    None => StoreOutcome::Failed("not attempted".into()),
+                },
+                Action::Refuse(why) => StoreOutcome::Refused(why.clone()),
+                Action::InTarget => StoreOutcome::Skipped("already in the target store".into()),
+                _ => copied(false, false, false),
+            })
+            .collect()
+    }
+
     fn carry_out(
         &self,
         plan: &StorePlan,
@@ -196,8 +184,9 @@ impl Sides<'_> {
         let mut outcomes: Vec<StoreOutcome> = cands
             .iter()
             .map(|c| match &c.action {
-                Action::Copy | Action::Replace => StoreOutcome::Failed("not attempted".into()),
-                Action::Resume => copied(false, true),
+                Action::Copy | Action::Replace { .. } | Action::Resume | Action::InTarget => {
+                    StoreOutcome::Failed("not attempted".into())
+                }
                 Action::SkipIdentical => {
                     StoreOutcome::Skipped("an identical copy is already in the target store".into())
                 }
@@ -205,9 +194,12 @@ impl Sides<'_> {
             })
             .collect();
         let mut batch = Vec::with_capacity(batch_size);
+        let mut present = Vec::with_capacity(batch_size);
         for (i, c) in cands.iter().enumerate() {
             if is_copy(&c.action) {
                 batch.push(i);
+            } else if is_present(&c.action) {
+                present.push(i);
             } else {
                 progress(c);
             }
@@ -215,11 +207,13 @@ impl Sides<'_> {
                 self.copy_batch(cands, &batch, &mut outcomes, progress);
                 batch.clear();
             }
+            if present.len() >= batch_size {
+                self.check_present(cands, &present, &mut outcomes, progress);
+                present.clear();
+            }
         }
         self.copy_batch(cands, &batch, &mut outcomes, progress);
-        if plan.remove_source {
-            self.remove_verified(cands, &mut outcomes, batch_size);
-        }
+        self.check_present(cands, &present, &mut outcomes, progress);
         outcomes
     }
 
@@ -265,6 +259,61 @@ impl Sides<'_> {
         }
     }
 
+    /// Checks, under the lock, that the target still holds an exact copy
+    /// of each candidate at `batch` (an interrupted run's copy, or one found
+    /// there): only then does it count as copied (and may leave the source
+    /// with `--move`).
+    fn check_present(
+        &self,
+        cands: &[StoreCandidate],
+        batch: &[usize],
+        outcomes: &mut [StoreOutcome],
+        progress: &mut dyn FnMut(&StoreCandidate),
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let checked = self.read_images(cands, batch).and_then(|images| {
+            let items: Vec<(usize, &Img)> = batch.iter().copied().zip(&images).collect();
+            self.same_in_target(cands, &items)
+        });
+        for (n, &i) in batch.iter().enumerate() {
+            let resumed = cands[i].action == Action::Resume;
+            outcomes[i] = match &checked {
+                Ok(same) if same.get(n) == Some(&true) => copied(false, resumed, !resumed),
+                Ok(_) => StoreOutcome::Failed(
+                    "its copy in the target store is no longer exact (changed since the plan); not removed from the source"
+                        .into(),
+                ),
+                Err(e) => StoreOutcome::Failed(format!(
+                    "cannot check its copy in the target store: {e}"
+                )),
+            };
+            progress(&cands[i]);
+        }
+    }
+
+    /// Per item: the target holds an exact copy of it.
+    fn same_in_target(
+        &self,
+        cands: &[StoreCandidate],
+        items: &[(usize, &Img)],
+    ) -> StoreResult<Vec<bool>> {
+        read_with(&*self.target.store, |r| {
+            let mut same = Vec::with_capacity(items.len());
+            for (i, img) in items {
+                let c = &cands[*i];
+                same.push(match img {
+                    Img::Key(ours) => image::load_key(r, &self.dst_roots, &c.id)?
+                        .is_some_and(|t| image::same_key_copy(ours, &t)),
+                    Img::Secret(ours) => image::load_secret(self.target, r, &c.id)?
+                        .is_some_and(|t| image::same_secret_copy(ours, &t)),
+                });
+            }
+            Ok(same)
+        })
+    }
+
     fn read_images(&self, cands: &[StoreCandidate], batch: &[usize]) -> StoreResult<Vec<Img>> {
         read_with(&*self.source.store, |r| {
             let mut out = Vec::with_capacity(batch.len());
@@ -295,7 +344,7 @@ impl Sides<'_> {
         write_with(&*self.target.store, |tx: &mut dyn StoreTx| {
             for (i, img) in items {
                 let c = &cands[*i];
-                let replace = c.action == Action::Replace;
+                let replace = is_replace(&c.action);
                 match img {
                     Img::Key(k) => {
                         image::write_key(tx, self.dst_roots.get(&c.container)?, k, replace)?
@@ -330,24 +379,12 @@ impl Sides<'_> {
         written: &[(usize, &Img)],
         outcomes: &mut [StoreOutcome],
     ) {
-        let checked = read_with(&*self.target.store, |r| {
-            let mut same = Vec::with_capacity(written.len());
-            for (i, img) in written {
-                let c = &cands[*i];
-                same.push(match img {
-                    Img::Key(ours) => image::load_key(r, &self.dst_roots, &c.id)?
-                        .is_some_and(|t| image::same_key_copy(ours, &t)),
-                    Img::Secret(ours) => image::load_secret(self.target, r, &c.id)?
-                        .is_some_and(|t| image::same_secret_copy(ours, &t)),
-                });
-            }
-            Ok(same)
-        });
+        let checked = self.same_in_target(cands, written);
         for (n, (i, _)) in written.iter().enumerate() {
             let c = &cands[*i];
-            let replaced = c.action == Action::Replace;
+            let replaced = is_replace(&c.action);
             outcomes[*i] = match &checked {
-                Ok(same) if same.get(n) == Some(&true) => copied(replaced, false),
+                Ok(same) if same.get(n) == Some(&true) => copied(replaced, false, false),
                 Ok(_) => {
                     if !replaced {
                         let _ = write_with(&*self.target.store, |tx| match c.kind {
@@ -458,10 +495,11 @@ impl Sides<'_> {
     }
 }
 
-fn copied(replaced: bool, resumed: bool) -> StoreOutcome {
+fn copied(replaced: bool, resumed: bool, present: bool) -> StoreOutcome {
     StoreOutcome::Copied {
         replaced,
         resumed,
+        present,
         removed: false,
         kept: None,
     }

@@ -52,7 +52,9 @@ impl ExternalKeyService for NoAws {
 fn go(t: &Two, r: &StoreMoveRequest) -> (StorePlan, Vec<StoreOutcome>) {
     let plan = plan(&t.a, Some(&t.b), r).unwrap();
     check_health(&t.a, Some(&t.b), &plan, &NoAws).unwrap();
-    let out = run(&t.a, &t.b, &plan, 3, &NoAws, &mut |_| {}).unwrap();
+    let out = run(&t.a, &t.b, &plan, 3, &NoAws, &mut |_| {})
+        .unwrap()
+        .objects;
     (plan, out)
 }
 
@@ -374,7 +376,7 @@ fn an_ekms_container_travels_wrapped_by_its_aws_key_and_is_health_checked_first(
     fake.set(A, "Enabled");
 
     check_health(&a, Some(&b), &p, &*fake).unwrap();
-    let out = run(&a, &b, &p, 10, &*fake, &mut |_| {}).unwrap();
+    let out = run(&a, &b, &p, 10, &*fake, &mut |_| {}).unwrap().objects;
     assert!(matches!(out[0], StoreOutcome::Copied { .. }), "{out:?}");
     let rec = read_with(b.store(), |r| r.container(&kst))
         .unwrap()
@@ -383,4 +385,57 @@ fn an_ekms_container_travels_wrapped_by_its_aws_key_and_is_health_checked_first(
     assert_eq!(rec.external_key_arn.as_deref(), Some(A));
     assert_eq!(b.ekms_config(&kst).unwrap().unwrap().config.key_arn, A);
     assert_eq!(b.decrypt(&ct).unwrap(), b"wrapped");
+}
+
+/// Marks every open record of `kms` as held by a process that is gone.
+fn kill_holders(kms: &Kms) {
+    crate::store::write_with(&*kms.store, |tx| {
+        for mut m in tx.migration_runs()? {
+            if m.outcome.is_none() {
+                m.pid = 0x7fff_fff0; // above Linux's pid_max: never alive
+                tx.put_migration_run(&m)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dead_move_is_taken_over_whole_whatever_the_new_run_selects() {
+    use super::super::store_migrate_lock::{begin_run, dead_runs, end, new_run_id};
+    let t = two();
+    let c = inst(&t.a, "payments", InstanceType::Software, "local-1");
+    let p = plan(&t.a, Some(&t.b), &req(&[], Existing::Error)).unwrap();
+    run(&t.a, &t.b, &p, 10, &NoAws, &mut |_| {}).unwrap();
+    // A dead move that ended in A and still holds both containers in B.
+    let id = new_run_id();
+    let both = [Container::Shared, c.clone()];
+    let in_a = begin_run(&t.a, &both, "b", &id, &Default::default()).unwrap();
+    end(&t.a, &in_a, "completed").unwrap();
+    begin_run(&t.b, &both, "a", &id, &Default::default()).unwrap();
+    kill_holders(&t.b);
+    // Selecting nothing, the run of the pair still finds it; another pair
+    // (no record in the other store, no container in common) does not.
+    let dead = dead_runs(&t.a, Some(&t.b), &[]).unwrap();
+    assert_eq!(dead.iter().collect::<Vec<_>>(), vec![&id]);
+    let dir = tempfile::tempdir().unwrap();
+    let other = Kms::open(dir.path(), "test").unwrap();
+    assert!(dead_runs(&other, Some(&t.b), &[]).unwrap().is_empty());
+
+    let runs = begin_run(&t.a, &[], "b", &new_run_id(), &dead).unwrap();
+    begin_run(&t.b, &[], "a", &new_run_id(), &dead).unwrap();
+    assert!(runs.is_empty());
+    for kms in [&t.a, &t.b] {
+        assert!(
+            kms.migration_runs()
+                .unwrap()
+                .iter()
+                .all(|m| m.outcome.is_some())
+        );
+        for c in &both {
+            let rec = read_with(&*kms.store, |r| r.container(c)).unwrap().unwrap();
+            assert!(!rec.migrating, "{c} is released");
+        }
+    }
 }

@@ -43,7 +43,10 @@ pub struct MigrateArgs {
     /// Source container (default `shared`; required with `--to shared`).
     #[arg(long, value_name = "shared|kst-…")]
     pub from: Option<String>,
-    /// Every object of the source container (no 50-object limit).
+    /// Every object of the source container (no 50-object limit); with
+    /// --from-store the whole source store: every instance (with or
+    /// without keys), EKMS configuration, alias, key, break-glass grant
+    /// record and with --include-secrets every secret.
     #[arg(long)]
     pub all: bool,
     /// Also migrate secrets (each needs its encryption key in the target).
@@ -135,7 +138,7 @@ pub fn run(
         .map_err(failed("cannot count the objects to migrate"))?;
     // The report goes to --report, or for --rewrite alone to a temporary file.
     let tmp = match (&args.report, &args.rewrite) {
-        (None, Some(_)) => Some(tempfile::tempdir()?),
+        (None, Some(_)) => Some(crate::scratch::dir()?),
         _ => None,
     };
     let report_path = args
@@ -164,7 +167,10 @@ pub fn run(
         args.dry_run,
         &mut |c, o| {
             bar.inc(1);
-            let line = Line::new(c, o);
+            let mut line = Line::new(c, o);
+            // Only a run that takes over an interrupted attempt pins what is
+            // already in the target: what the killed attempts moved.
+            line.in_target &= sel.stale_lock;
             counts.add(&line);
             if write_error.is_some() {
                 return; // keep moving: stopping halfway helps nobody

@@ -27,7 +27,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn word(self) -> &'static str {
+    /// The word that starts an object's line.
+    pub fn word(self) -> &'static str {
         match self {
             Status::Migrated => "migrated",
             Status::WouldMigrate => "would migrate",
@@ -45,6 +46,10 @@ pub struct Line {
     pub status: Status,
     /// Why, unless it moved.
     pub reason: Option<String>,
+    /// Skipped because it already is in the target: the report says so
+    /// (`in_target`) when the run took over an interrupted attempt, whose
+    /// moves a rewrite then pins like migrated objects.
+    pub in_target: bool,
 }
 
 impl Line {
@@ -62,7 +67,15 @@ impl Line {
             }
             (migrate::Outcome::Skipped(why), _) => (Status::Skipped, Some(why.clone())),
         };
-        Line { status, reason }
+        let in_target = matches!(
+            (o, &c.decision),
+            (migrate::Outcome::Skipped(_), Decision::AlreadyThere)
+        );
+        Line {
+            status,
+            reason,
+            in_target,
+        }
     }
 
     /// Refused or failed: the run exits 1.
@@ -208,6 +221,7 @@ pub fn report_object(c: &Row<'_>, l: &Line) -> ReportObject {
             _ => ReportOutcome::Skipped,
         },
         names: c.names.to_vec(),
+        in_target: l.status == Status::Migrated || l.in_target,
         reason: match l.status {
             Status::WouldMigrate => Some("dry run: would migrate".into()),
             Status::Refused => l.reason.as_ref().map(|r| format!("refused: {r}")),
@@ -236,9 +250,10 @@ pub fn write_report(path: &Path, report: &Report) -> Result<(), CliError> {
     std::fs::write(path, text + "\n").map_err(|e| report_err(path, e))
 }
 
-/// The report file, written one object at a time into a temporary file
-/// beside it and put in place by [`ReportWriter::finish`] (a run that dies
-/// leaves no half-written report).
+/// The report file, written one object at a time into a scratch file
+/// beside it (see [`crate::scratch`]) and put in place by
+/// [`ReportWriter::finish`]: a run that dies leaves no half-written report,
+/// and the next run removes its scratch file.
 pub struct ReportWriter {
     file: BufWriter<tempfile::NamedTempFile>,
     path: std::path::PathBuf,
@@ -256,7 +271,7 @@ impl ReportWriter {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| report_err(path, e))?;
+        let tmp = crate::scratch::file_in(dir).map_err(|e| report_err(path, e))?;
         let mut file = BufWriter::new(tmp);
         write!(
             file,

@@ -2,6 +2,10 @@
 //! placement in the Terraform configuration, exactly as
 //! `keyshift rewrite DIR --report R --state S [--verify]` would with this
 //! run's report and the state of DIR (`terraform show -json`).
+//!
+//! A DIR whose state holds no resource (no `terraform apply` there yet, or
+//! the state lives elsewhere) cannot be pinned: the run says so, on both
+//! streams, and the migration itself stands (exit 0 when it was clean).
 
 use crate::cli::rewrite::{RewriteArgs, RewriteFormat};
 use crate::cli::{CliError, Outcome};
@@ -19,9 +23,21 @@ pub fn apply(
     verify: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let tmp = tempfile::tempdir()?;
+    let tmp = crate::scratch::dir()?;
     let state_path = tmp.path().join("state.json");
-    std::fs::write(&state_path, state_json(dir, terraform)?)?;
+    let state = state_json(dir, terraform)?;
+    let text = String::from_utf8_lossy(&state);
+    let parsed = crate::state::State::parse(&state_path, &text)?;
+    if parsed.resources().is_empty() {
+        let why = format!(
+            "nothing could be pinned: {} has no Terraform state with resources (`terraform show -json` lists none; run this where `terraform apply` manages these objects, or pin them later with `keyshift rewrite DIR --report FILE`); the migration itself is done",
+            dir.display()
+        );
+        writeln!(out, "rewrite {}: {why}", dir.display())?;
+        eprintln!("keyshift: warning: --rewrite {}: {why}", dir.display());
+        return Ok(Outcome::Clean);
+    }
+    std::fs::write(&state_path, &state)?;
     let args = RewriteArgs {
         dir: dir.to_owned(),
         plan: None,

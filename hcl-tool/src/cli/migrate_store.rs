@@ -13,7 +13,8 @@
 //! failed, 2 for usage or input errors (reported before anything moves).
 
 use crate::cli::migrate::MigrateArgs;
-use crate::cli::migrate_output::{self, Line, Row, Status};
+use crate::cli::migrate_output::{self, Line, Row};
+use crate::cli::migrate_store_output as store_out;
 use crate::cli::store::{ACTOR, failed, parse_location};
 use crate::cli::{CliError, Outcome};
 use crate::progress;
@@ -22,8 +23,7 @@ use clap::Args;
 use keyshift_core::engine::Kms;
 use keyshift_core::engine::ekms_wrapper::ExternalKeyService;
 use keyshift_core::engine::store_migrate::{
-    self, Action, Existing, StoreCandidate, StoreMoveError, StoreMoveRequest, StoreOutcome,
-    StorePlan,
+    self, Existing, StoreMoveError, StoreMoveRequest, StorePlan,
 };
 use keyshift_core::store::{OpenOptions, StoreError, StoreLocation};
 use std::borrow::Cow;
@@ -57,8 +57,9 @@ pub struct StoreMoveArgs {
     #[arg(long, requires = "from_store")]
     pub merge: bool,
     /// Store move: remove each object from the source once its copy in the
-    /// target is committed and verified (its material lives on in the
-    /// target; nothing is erased).
+    /// target is committed and verified, or once an exact copy already
+    /// there is checked again (its material lives on in the target;
+    /// nothing is erased).
     #[arg(long = "move", requires = "from_store")]
     pub remove_source: bool,
     /// Store move: master key file of the source store.
@@ -111,8 +112,27 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     };
     let plan = store_migrate::plan(&source, target.as_ref(), &req).map_err(input_error)?;
     store_migrate::check_health(&source, target.as_ref(), &plan, &*keys).map_err(input_error)?;
-    let lines: Vec<Line> = if args.dry_run {
-        plan.candidates.iter().map(planned).collect()
+    for id in &plan.interrupted {
+        eprintln!(
+            "keyshift: {} the interrupted store move {id} (its process is gone): its locks in both stores are released",
+            if args.dry_run {
+                "would take over"
+            } else {
+                "taking over"
+            }
+        );
+    }
+    let (record_lines, lines): (Vec<Line>, Vec<Line>) = if args.dry_run {
+        (
+            plan.records
+                .iter()
+                .map(|r| store_out::record_line(r, None))
+                .collect(),
+            plan.candidates
+                .iter()
+                .map(|c| store_out::planned(c, plan.remove_source))
+                .collect(),
+        )
     } else {
         let target = match target {
             Some(t) => t,
@@ -121,7 +141,7 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         };
         carry_out(&source, &target, &plan, args, &*keys)?
     };
-    warn_replaced(&plan, &lines, &to, args.dry_run);
+    store_out::warn_replaced(&plan, &lines, &to, args.dry_run);
     let (from_text, to_text) = (from.to_string(), to.to_string());
     let rows: Vec<Row<'_>> = plan
         .candidates
@@ -135,7 +155,14 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         })
         .collect();
     let heading = format!("migrate store {from} -> {to}");
-    migrate_output::write_rows(out, &rows, &lines, args.dry_run, &heading)?;
+    store_out::write_all(
+        out,
+        &plan,
+        (&record_lines, &lines),
+        &rows,
+        (&from_text, &to_text),
+        (&heading, args.dry_run),
+    )?;
     if let Some(path) = &args.report {
         // The objects keep their containers: `keyshift rewrite` on this
         // report pins the instance_id each already has (the plan stays
@@ -161,7 +188,7 @@ pub fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         };
         migrate_output::write_report(path, &report)?;
     }
-    Ok(if lines.iter().any(Line::is_finding) {
+    Ok(if lines.iter().chain(&record_lines).any(Line::is_finding) {
         Outcome::Findings
     } else {
         Outcome::Clean
@@ -174,9 +201,9 @@ fn carry_out(
     plan: &StorePlan,
     args: &MigrateArgs,
     keys: &dyn ExternalKeyService,
-) -> Result<Vec<Line>, CliError> {
+) -> Result<(Vec<Line>, Vec<Line>), CliError> {
     let bar = progress::bar(plan.candidates.len() as u64, "migrating");
-    let outcomes = store_migrate::run(
+    let done = store_migrate::run(
         source,
         target,
         plan,
@@ -186,7 +213,19 @@ fn carry_out(
     )
     .map_err(failed("cannot migrate between the stores"))?;
     bar.finish_and_clear();
-    Ok(outcomes.into_iter().map(done).collect())
+    let objects = plan
+        .candidates
+        .iter()
+        .zip(done.objects)
+        .map(|(c, o)| store_out::done(c, o))
+        .collect();
+    let records = plan
+        .records
+        .iter()
+        .zip(done.records)
+        .map(|(r, o)| store_out::record_line(r, Some(o)))
+        .collect();
+    Ok((records, objects))
 }
 
 /// The same store on both sides (same directory, or same URL).
@@ -255,87 +294,5 @@ fn input_error(e: StoreMoveError) -> CliError {
     match e {
         StoreMoveError::Store(e) => failed("cannot plan the store move")(e),
         other => CliError::Usage(other.to_string()),
-    }
-}
-
-fn line(status: Status, reason: Option<String>) -> Line {
-    Line { status, reason }
-}
-
-/// A dry run's line.
-fn planned(c: &StoreCandidate) -> Line {
-    match &c.action {
-        Action::Copy => line(Status::WouldMigrate, None),
-        Action::Replace => line(
-            Status::WouldMigrate,
-            Some("would replace the object in the target store (--force)".into()),
-        ),
-        Action::Resume => line(
-            Status::Skipped,
-            Some("an interrupted run already copied it".into()),
-        ),
-        Action::SkipIdentical => line(
-            Status::Skipped,
-            Some("an identical copy is already in the target store".into()),
-        ),
-        Action::Refuse(why) => line(Status::Refused, Some(why.clone())),
-    }
-}
-
-/// A real run's line.
-fn done(o: StoreOutcome) -> Line {
-    match o {
-        StoreOutcome::Copied {
-            replaced,
-            resumed,
-            removed,
-            kept,
-        } => {
-            let notes: Vec<String> = [
-                replaced.then(|| "replaced the object in the target store (--force)".to_string()),
-                resumed.then(|| "copied by an interrupted run".to_string()),
-                removed.then(|| "removed from the source".to_string()),
-                kept,
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            line(
-                Status::Migrated,
-                (!notes.is_empty()).then(|| notes.join("; ")),
-            )
-        }
-        StoreOutcome::Skipped(why) => line(Status::Skipped, Some(why)),
-        StoreOutcome::Refused(why) => line(Status::Refused, Some(why)),
-        StoreOutcome::Failed(why) => line(Status::Failed, Some(why)),
-    }
-}
-
-/// The loud warning of `--force`: one line on stderr per replaced object.
-fn warn_replaced(plan: &StorePlan, lines: &[Line], to: &StoreLocation, dry_run: bool) {
-    for (c, l) in plan.candidates.iter().zip(lines) {
-        if c.action != Action::Replace
-            || !matches!(l.status, Status::Migrated | Status::WouldMigrate)
-        {
-            continue;
-        }
-        let kind = match c.kind {
-            keyshift_core::engine::migrate::ObjectKind::Key => "key",
-            keyshift_core::engine::migrate::ObjectKind::Secret => "secret",
-        };
-        let names = if c.names.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", c.names.join(", "))
-        };
-        let verb = if dry_run {
-            "WOULD OVERWRITE"
-        } else {
-            "OVERWROTE"
-        };
-        eprintln!(
-            "keyshift: WARNING: --force {verb} {kind} {}{names} in the target store {to} with the source's copy; the target's previous material for it is gone",
-            c.id
-        );
     }
 }

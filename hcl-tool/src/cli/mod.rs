@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod migrate_output;
 pub mod migrate_rewrite;
 pub mod migrate_store;
+pub mod migrate_store_output;
 pub mod plan_check;
 pub mod plan_check_config;
 pub mod plan_check_moves;

@@ -79,7 +79,8 @@ fn judge(rc: &ResourceChange<'_>, sel: Option<&Selection>) -> Option<String> {
 
 /// `terraform plan -out` then `terraform show -json` in `dir`.
 fn plan_json(dir: &Path, terraform: &Path) -> Result<String, RewriteError> {
-    let tmp = tempfile::tempdir().map_err(|e| RewriteError::Terraform(format!("temp dir: {e}")))?;
+    let tmp =
+        crate::scratch::dir().map_err(|e| RewriteError::Terraform(format!("temp dir: {e}")))?;
     let planfile = tmp.path().join("keyshift-verify.tfplan");
     let run = |args: &[&std::ffi::OsStr]| {
         let out = Command::new(terraform)

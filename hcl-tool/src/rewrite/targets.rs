@@ -4,7 +4,7 @@
 use super::Refusal;
 use crate::plan::{ChangeKind, InstanceKey, Plan, ResourceChange, marks_attr, top_level};
 use crate::presets::MigrationAttrs;
-use crate::report::{Outcome, Report};
+use crate::report::Report;
 use crate::state::State;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,14 +162,10 @@ pub fn from_report(report: &Report, state: &State, attrs: &MigrationAttrs) -> De
     let migrated: BTreeMap<&str, &crate::report::ReportObject> = report
         .objects
         .iter()
-        .filter(|o| o.outcome == Outcome::Migrated)
+        .filter(|o| o.placed())
         .map(|o| (o.id.as_str(), o))
         .collect();
-    for o in report
-        .objects
-        .iter()
-        .filter(|o| o.outcome != Outcome::Migrated)
-    {
+    for o in report.objects.iter().filter(|o| !o.placed()) {
         out.skipped.push(Refusal {
             address: format!("object {}", o.id),
             reason: format!("report outcome is {:?}; nothing to write", o.outcome).to_lowercase(),

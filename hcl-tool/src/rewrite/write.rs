@@ -28,10 +28,7 @@ fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> 
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".keyshift-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut tmp = crate::scratch::file_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     let perms = std::fs::metadata(path)?.permissions();
