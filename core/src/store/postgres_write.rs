@@ -221,6 +221,18 @@ impl StoreTx for PgTx<'_> {
         self.migration_run_put(m)
     }
 
+    fn put_tombstone(&mut self, t: &crate::store::Tombstone) -> StoreResult<()> {
+        self.tombstone_put(t)
+    }
+
+    fn clear_tombstone(
+        &mut self,
+        kind: crate::store::TombstoneKind,
+        id: &str,
+    ) -> StoreResult<bool> {
+        self.tombstone_clear(kind, id)
+    }
+
     fn put_ekms_config(&mut self, c: &crate::store::EkmsConfig) -> StoreResult<()> {
         self.ekms_put(c)
     }
