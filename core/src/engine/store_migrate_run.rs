@@ -290,15 +290,16 @@ impl Sides<'_> {
     }
 
     /// Writes `items` into the target in one transaction, with one audit
-    /// entry each.
+    /// entry each, removing the tombstones the target holds for them.
     fn write(&self, cands: &[StoreCandidate], items: &[(usize, &Img)]) -> StoreResult<()> {
         let at = rfc3339(now())?;
         let from = self.source.store.location();
         write_with(&*self.target.store, |tx: &mut dyn StoreTx| {
+            let mut arrived = Vec::with_capacity(items.len() * 2);
             for (i, img) in items {
                 let c = &cands[*i];
                 let replace = c.action == Action::Replace;
-                let names = match img {
+                arrived.extend(match img {
                     Img::Key(k) => {
                         image::write_key(tx, self.dst_roots.get(&c.container)?, k, replace)?;
                         tombstone::key_names(&k.key.id, k.aliases.iter().map(|a| a.name.as_str()))
@@ -307,8 +308,7 @@ impl Sides<'_> {
                         image::write_secret(tx, s, replace)?;
                         tombstone::secret_names(&s.secret)
                     }
-                };
-                tombstone::clear_arrived(tx, &names)?;
+                });
                 let detail = format!(
                     "from store {from} (run {}){}",
                     self.run_id,
@@ -324,7 +324,7 @@ impl Sides<'_> {
                 };
                 tx.append_audit(&self.target.audit_entry(&at, action, &c.id, "ok", detail))?;
             }
-            Ok(())
+            tombstone::clear_arrived(tx, &arrived)
         })
     }
 

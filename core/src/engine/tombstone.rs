@@ -141,17 +141,14 @@ pub(super) fn remove_moved(
     }
 }
 
-/// Removes, inside `tx`, the tombstones of `names` (from [`key_names`] or
-/// [`secret_names`]) of an object a store move has just written into this
-/// store: an object coming back to a store it once left.
+/// Removes, inside `tx`, the tombstones of `names` (from [`key_names`] and
+/// [`secret_names`]) of the objects a store move has just written into this
+/// store: objects coming back to a store they once left.
 pub(super) fn clear_arrived(
     tx: &mut dyn StoreTx,
     names: &[(TombstoneKind, String)],
 ) -> StoreResult<()> {
-    for (kind, id) in names {
-        tx.clear_tombstone(*kind, id)?;
-    }
-    Ok(())
+    tx.clear_tombstones(names).map(drop)
 }
 
 /// A store as a user names it, from a backend's location: a URL with its

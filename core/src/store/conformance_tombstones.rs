@@ -19,9 +19,9 @@ fn sample(kind: TombstoneKind, id: &str) -> Tombstone {
 
 /// Tombstones: put in the transaction that deletes the object, read back
 /// by (kind, id) only (the same id under another kind is another record),
-/// replaced by a later put, listed, cleared (clearing a missing one is no
-/// error), gone with a failed write, and independent of a live object with
-/// the same id.
+/// replaced by a later put, listed, cleared several at once (missing ones
+/// are no error), gone with a failed write, and independent of a live
+/// object with the same id.
 pub fn tombstones_round_trip(store: &dyn KeyStore) -> ConformanceResult {
     let (_inst, c) = setup_instance(store)?;
     let key = sample_key(c.clone());
@@ -63,16 +63,28 @@ pub fn tombstones_round_trip(store: &dyn KeyStore) -> ConformanceResult {
         both.0.is_some() && both.1.is_some(),
         "a key and its tombstone coexist"
     );
-    let cleared = ok(
-        "clear",
-        write_with(store, |tx| tx.clear_tombstone(TombstoneKind::Key, &key.id)),
+    let alias = sample(TombstoneKind::Alias, &format!("alias/conf-{}", uid()));
+    ok(
+        "put alias",
+        write_with(store, |tx| tx.put_tombstone(&alias)),
     )?;
-    ensure!(cleared, "clearing an existing tombstone says so");
+    let names = [
+        (TombstoneKind::Key, key.id.clone()),
+        (TombstoneKind::Alias, alias.id.clone()),
+        (TombstoneKind::Secret, key.id.clone()),
+    ];
+    let cleared = ok("clear", write_with(store, |tx| tx.clear_tombstones(&names)))?;
+    ensure!(cleared == 2, "cleared the two that exist, not {cleared}");
     let again = ok(
         "clear again",
-        write_with(store, |tx| tx.clear_tombstone(TombstoneKind::Key, &key.id)),
+        write_with(store, |tx| tx.clear_tombstones(&names)),
     )?;
-    ensure!(!again, "clearing a missing tombstone is no error");
+    ensure!(again == 0, "clearing missing tombstones is no error");
+    let none = ok(
+        "clear nothing",
+        write_with(store, |tx| tx.clear_tombstones(&[])),
+    )?;
+    ensure!(none == 0, "an empty list clears nothing");
     let gone = ok(
         "read cleared",
         read_with(store, |r| r.tombstone(TombstoneKind::Key, &key.id)),
@@ -80,7 +92,6 @@ pub fn tombstones_round_trip(store: &dyn KeyStore) -> ConformanceResult {
     ensure!(gone.is_none(), "cleared: {gone:?}");
 
     // A failed write keeps none of its tombstones.
-    let alias = sample(TombstoneKind::Alias, &format!("alias/conf-{}", uid()));
     let failed = write_with(store, |tx| {
         tx.put_tombstone(&alias)?;
         tx.put_container(&sample_container(c.clone()))?;

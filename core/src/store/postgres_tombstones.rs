@@ -59,11 +59,17 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    pub(crate) fn tombstone_clear(&self, kind: TombstoneKind, id: &str) -> StoreResult<bool> {
-        let n = self.exec(
-            "DELETE FROM tombstones WHERE kind = $1 AND id = $2",
-            &[&kind.as_str(), &id],
-        )?;
-        Ok(n > 0)
+    /// One statement (one round trip) for all of `names`.
+    pub(crate) fn tombstone_clear(&self, names: &[(TombstoneKind, String)]) -> StoreResult<u64> {
+        if names.is_empty() {
+            return Ok(0);
+        }
+        let kinds: Vec<&str> = names.iter().map(|(k, _)| k.as_str()).collect();
+        let ids: Vec<&str> = names.iter().map(|(_, id)| id.as_str()).collect();
+        self.exec(
+            "DELETE FROM tombstones t USING unnest($1::text[], $2::text[]) AS u(kind, id) \
+             WHERE t.kind = u.kind AND t.id = u.id",
+            &[&kinds, &ids],
+        )
     }
 }

@@ -225,12 +225,11 @@ impl StoreTx for PgTx<'_> {
         self.tombstone_put(t)
     }
 
-    fn clear_tombstone(
+    fn clear_tombstones(
         &mut self,
-        kind: crate::store::TombstoneKind,
-        id: &str,
-    ) -> StoreResult<bool> {
-        self.tombstone_clear(kind, id)
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64> {
+        self.tombstone_clear(names)
     }
 
     fn put_ekms_config(&mut self, c: &crate::store::EkmsConfig) -> StoreResult<()> {

@@ -80,12 +80,17 @@ impl SqliteTx<'_> {
         .map(drop)
     }
 
-    pub(super) fn tombstone_clear(&self, kind: TombstoneKind, id: &str) -> StoreResult<bool> {
-        let n = self.exec(
-            "DELETE FROM tombstones WHERE kind = ?1 AND id = ?2",
-            params![kind.as_str(), id],
-        )?;
-        Ok(n > 0)
+    /// One cached statement per name: in-process, no round trips to save.
+    pub(super) fn tombstone_clear(&self, names: &[(TombstoneKind, String)]) -> StoreResult<u64> {
+        let mut n = 0u64;
+        for (kind, id) in names {
+            let gone = self.exec(
+                "DELETE FROM tombstones WHERE kind = ?1 AND id = ?2",
+                params![kind.as_str(), id],
+            )?;
+            n += u64::try_from(gone).unwrap_or(u64::MAX);
+        }
+        Ok(n)
     }
 }
 

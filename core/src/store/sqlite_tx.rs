@@ -675,12 +675,11 @@ impl StoreTx for SqliteTx<'_> {
         self.tombstone_put(t)
     }
 
-    fn clear_tombstone(
+    fn clear_tombstones(
         &mut self,
-        kind: crate::store::TombstoneKind,
-        id: &str,
-    ) -> StoreResult<bool> {
-        self.tombstone_clear(kind, id)
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64> {
+        self.tombstone_clear(names)
     }
 
     // -- ekms (SQL in sqlite_ekms.rs)

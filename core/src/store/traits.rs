@@ -275,11 +275,14 @@ pub trait StoreTx: StoreReader {
     /// Inserts or replaces the tombstone of (`kind`, `id`); the object
     /// itself need not exist (it usually was just deleted).
     fn put_tombstone(&mut self, tombstone: &crate::store::Tombstone) -> StoreResult<()>;
-    /// Removes the tombstone of (`kind`, `id`), returning whether there was
-    /// one: unlike other deletes, a missing tombstone is not an error (an
-    /// object arriving usually has none).
-    fn clear_tombstone(&mut self, kind: crate::store::TombstoneKind, id: &str)
-    -> StoreResult<bool>;
+    /// Removes the tombstones of every (`kind`, `id`) of `names`, returning
+    /// how many there were: unlike other deletes, a missing tombstone is not
+    /// an error (objects arriving usually have none). A backend should
+    /// answer it with one statement, whatever the number of names.
+    fn clear_tombstones(
+        &mut self,
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64>;
 }
 
 /// A durable, transactional key store (see the module docs for the contract).
