@@ -8,12 +8,12 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::engine::validate;
+use crate::engine::{tombstone, validate};
 use crate::store::crypto::{MasterKeyWrapper, RootKeyWrapper, SecretKey32, random_fill};
 use crate::store::{
     Alias, AuditEntry, Container, ContainerRecord, Instance, InstanceStatus, InstanceUpdate,
     KeyState, KeyStore, NewAuditEntry, NewInstance, OpenOptions, StoreError, StoreLocation,
-    StoreReader, StoreResult, StoreTx, WrappingStrategy, read_with, write_with,
+    StoreReader, StoreResult, StoreTx, TombstoneKind, WrappingStrategy, read_with, write_with,
 };
 
 /// The key service over one key store. Cheap to clone; safe to share
@@ -53,10 +53,7 @@ pub(super) fn container_record<R: StoreReader + ?Sized>(
     c: &Container,
 ) -> StoreResult<ContainerRecord> {
     r.container(c)?.ok_or_else(|| match c {
-        Container::Instance(id) => StoreError::NotFound {
-            kind: "instance",
-            id: id.clone(),
-        },
+        Container::Instance(id) => tombstone::missing(r, TombstoneKind::Instance, id),
         Container::Shared => StoreError::database("the shared container record is missing"),
     })
 }
@@ -76,12 +73,11 @@ pub(super) fn unlocked_container<R: StoreReader + ?Sized>(
     Ok(rec)
 }
 
-/// The instance with that id, or `NotFound`.
+/// The instance with that id, or `NotFound` (`Moved` when a store move
+/// took it out of this store).
 pub(super) fn load_instance<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Instance> {
-    r.instance(id)?.ok_or_else(|| StoreError::NotFound {
-        kind: "instance",
-        id: id.to_string(),
-    })
+    r.instance(id)?
+        .ok_or_else(|| tombstone::missing(r, TombstoneKind::Instance, id))
 }
 
 /// The instance a container is, if any (`NotFound` if it vanished).
@@ -478,10 +474,9 @@ impl Kms {
     }
 
     fn alias_target<R: StoreReader + ?Sized>(r: &R, key_id: &str) -> StoreResult<()> {
-        let key = r.key(key_id)?.ok_or_else(|| StoreError::NotFound {
-            kind: "key",
-            id: key_id.to_string(),
-        })?;
+        let key = r
+            .key(key_id)?
+            .ok_or_else(|| tombstone::missing(r, TombstoneKind::Key, key_id))?;
         if key.state == KeyState::PendingDeletion {
             return Err(StoreError::Conflict(format!(
                 "key {key_id} is pending deletion; an alias cannot point at it"
@@ -491,13 +486,11 @@ impl Kms {
         Ok(())
     }
 
-    /// The alias with that name (`NotFound { kind: "alias" }`).
+    /// The alias with that name (`NotFound { kind: "alias" }`, or `Moved`).
     pub fn get_alias(&self, name: &str) -> StoreResult<Alias> {
         read_with(&*self.store, |r| {
-            r.alias(name)?.ok_or_else(|| StoreError::NotFound {
-                kind: "alias",
-                id: name.to_string(),
-            })
+            r.alias(name)?
+                .ok_or_else(|| tombstone::missing(r, TombstoneKind::Alias, name))
         })
     }
 

@@ -23,7 +23,7 @@ use crate::engine::preflight::{Architecture, EkmsSide, Side, Wrapping};
 use crate::store::crypto::{SecretKey32, random_fill};
 use crate::store::{
     Container, ContainerRecord, EkmsArchitecture, EkmsConfig, StoreError, StoreReader, StoreResult,
-    WrappingStrategy, read_with, write_with,
+    TombstoneKind, WrappingStrategy, read_with, write_with,
 };
 
 /// An EKMS configuration with the container's current wrapping strategy.
@@ -382,7 +382,11 @@ impl Kms {
         c: &Container,
         keys: &dyn ExternalKeyService,
     ) -> StoreResult<(EkmsInfo, KeyHealth)> {
-        let mut info = self.ekms_config(c)?.ok_or_else(|| no_config(c))?;
+        let mut info = read_with(&*self.store, |r| {
+            load_info(r, c)?.ok_or_else(|| {
+                super::tombstone::missing(r, TombstoneKind::EkmsConfig, &c.to_string())
+            })
+        })?;
         let h = keys.health(&info.config.key_arn);
         record_health(&mut info.config, &h);
         let arn = info.config.key_arn.clone();

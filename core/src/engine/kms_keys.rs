@@ -1,12 +1,12 @@
 //! Key lifecycle: create, read, update, scheduled deletion.
 
 use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
-use crate::engine::{rotation, validate};
+use crate::engine::{rotation, tombstone, validate};
 use crate::store::crypto::{seal, version_aad};
 use crate::store::keygen::{self, Material};
 use crate::store::{
     Container, InstanceType, Key, KeyOrigin, KeyState, KeyUpdate, NewKey, ProtectionLevel,
-    SealedVersion, StoreError, StoreReader, StoreResult, read_with,
+    SealedVersion, StoreError, StoreReader, StoreResult, TombstoneKind, read_with,
 };
 
 /// `Conflict` unless the key is `Enabled`: material operations (encrypt,
@@ -31,21 +31,19 @@ pub(super) fn ensure_enabled(key: &Key) -> StoreResult<()> {
     )))
 }
 
-/// The key with that id, or `NotFound { kind: "key" }`.
+/// The key with that id, or `NotFound { kind: "key" }` (`Moved` when a
+/// store move took it out of this store).
 pub(super) fn load_key<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Key> {
-    r.key(id)?.ok_or_else(|| StoreError::NotFound {
-        kind: "key",
-        id: id.to_string(),
-    })
+    r.key(id)?
+        .ok_or_else(|| tombstone::missing(r, TombstoneKind::Key, id))
 }
 
 /// A key by id or by `alias/...` name.
 pub(super) fn resolve<R: StoreReader + ?Sized>(r: &R, id_or_alias: &str) -> StoreResult<Key> {
     if id_or_alias.starts_with(validate::ALIAS_PREFIX) {
-        let alias = r.alias(id_or_alias)?.ok_or_else(|| StoreError::NotFound {
-            kind: "alias",
-            id: id_or_alias.to_string(),
-        })?;
+        let alias = r
+            .alias(id_or_alias)?
+            .ok_or_else(|| tombstone::missing(r, TombstoneKind::Alias, id_or_alias))?;
         load_key(r, &alias.key_id)
     } else {
         load_key(r, id_or_alias)

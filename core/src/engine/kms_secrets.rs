@@ -17,11 +17,12 @@ use std::ops::RangeInclusive;
 use sm2::elliptic_curve::zeroize::Zeroizing;
 
 use super::kms::{Kms, container_instance, load_instance, now, rfc3339, unlocked_container};
+use super::tombstone;
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::{
     Container, Key, KeySpec, KeyState, KeyUsage, NewSecret, STAGE_CURRENT, STAGE_PREVIOUS,
     SealedSecretVersion, Secret, SecretUpdate, StoreError, StoreReader, StoreResult, StoreTx,
-    read_with,
+    TombstoneKind, read_with,
 };
 
 /// Accepted secret name length, in characters.
@@ -184,10 +185,8 @@ pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
 }
 
 pub(super) fn load_secret<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Secret> {
-    r.secret(id)?.ok_or_else(|| StoreError::NotFound {
-        kind: "secret",
-        id: id.to_string(),
-    })
+    r.secret(id)?
+        .ok_or_else(|| tombstone::missing(r, TombstoneKind::Secret, id))
 }
 
 /// The encryption-key rule: an existing, `Enabled`, symmetric `AES_256`
@@ -364,11 +363,10 @@ impl Kms {
     /// The secret called `name` in `container` (`NotFound { kind: "secret" }`).
     pub fn find_secret(&self, container: &Container, name: &str) -> StoreResult<Secret> {
         read_with(&*self.store, |r| {
-            r.secret_by_name(container, name)?
-                .ok_or_else(|| StoreError::NotFound {
-                    kind: "secret",
-                    id: format!("{container}/{name}"),
-                })
+            r.secret_by_name(container, name)?.ok_or_else(|| {
+                let id = tombstone::secret_name_id(container, name);
+                tombstone::missing(r, TombstoneKind::SecretName, &id)
+            })
         })
     }
 

@@ -15,6 +15,7 @@
 //! - [`migration_rules`]: the single migration rule.
 //! - [`store_migrate`]: store → store moves (plan, copy, verify, `--move`, resume).
 //! - [`store_migrate_lock`]: the migration lock of a store → store move on both stores.
+//! - [`tombstone`]: what a store move leaves where an object was, and lookups that say where it went.
 //! - [`validate`]: input rules shared with plan-time validation.
 
 pub mod break_glass;
@@ -43,6 +44,7 @@ mod store_migrate_image;
 pub mod store_migrate_lock;
 mod store_migrate_records;
 mod store_migrate_run;
+pub mod tombstone;
 pub mod validate;
 
 #[cfg(test)]

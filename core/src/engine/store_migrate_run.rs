@@ -2,7 +2,8 @@
 //! create the missing containers in the target, lock both stores, copy in
 //! batches (one target transaction each), verify each batch by reading it
 //! back, with `--move` remove verified objects from the source (secrets
-//! before keys), release the locks.
+//! before keys, each leaving its tombstones there, see
+//! [`super::tombstone`]), release the locks.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +14,7 @@ use super::store_migrate::{Action, StoreCandidate, StorePlan};
 use super::store_migrate_image::{self as image, KeyImage, Roots, SecretImage};
 use super::store_migrate_lock as lock;
 use super::store_migrate_records::{self as records, RecordKind};
+use super::tombstone;
 use crate::store::{StoreError, StoreResult, StoreTx, read_with, write_with};
 
 /// How one object ended.
@@ -337,20 +339,25 @@ impl Sides<'_> {
     }
 
     /// Writes `items` into the target in one transaction, with one audit
-    /// entry each.
+    /// entry each, removing the tombstones the target holds for them.
     fn write(&self, cands: &[StoreCandidate], items: &[(usize, &Img)]) -> StoreResult<()> {
         let at = rfc3339(now())?;
         let from = self.source.store.location();
         write_with(&*self.target.store, |tx: &mut dyn StoreTx| {
+            let mut arrived = Vec::with_capacity(items.len() * 2);
             for (i, img) in items {
                 let c = &cands[*i];
                 let replace = is_replace(&c.action);
-                match img {
+                arrived.extend(match img {
                     Img::Key(k) => {
-                        image::write_key(tx, self.dst_roots.get(&c.container)?, k, replace)?
+                        image::write_key(tx, self.dst_roots.get(&c.container)?, k, replace)?;
+                        tombstone::key_names(&k.key.id, k.aliases.iter().map(|a| a.name.as_str()))
                     }
-                    Img::Secret(s) => image::write_secret(tx, s, replace)?,
-                }
+                    Img::Secret(s) => {
+                        image::write_secret(tx, s, replace)?;
+                        tombstone::secret_names(&s.secret)
+                    }
+                });
                 let detail = format!(
                     "from store {from} (run {}){}",
                     self.run_id,
@@ -366,7 +373,7 @@ impl Sides<'_> {
                 };
                 tx.append_audit(&self.target.audit_entry(&at, action, &c.id, "ok", detail))?;
             }
-            Ok(())
+            tombstone::clear_arrived(tx, &arrived)
         })
     }
 
@@ -454,12 +461,17 @@ impl Sides<'_> {
     ) -> StoreResult<Vec<Option<String>>> {
         let at = rfc3339(now())?;
         let to = self.target.store.location();
+        let departure = tombstone::Departure {
+            to: tombstone::store_name(&to),
+            at: at.clone(),
+            run_id: self.run_id.clone(),
+        };
         write_with(&*self.source.store, |tx| {
             let mut kept = Vec::with_capacity(chunk.len());
             for &i in chunk {
                 let c = &cands[i];
                 if c.kind == ObjectKind::Secret {
-                    tx.delete_secret(&c.id)?;
+                    tombstone::remove_moved(tx, c.kind, &c.id, &departure)?;
                 }
             }
             let in_use: BTreeSet<String> =
@@ -480,7 +492,7 @@ impl Sides<'_> {
                         ));
                         continue;
                     }
-                    tx.delete_key(&c.id)?;
+                    tombstone::remove_moved(tx, c.kind, &c.id, &departure)?;
                 }
                 let action = match c.kind {
                     ObjectKind::Key => "key.export",

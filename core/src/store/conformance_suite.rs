@@ -97,6 +97,8 @@ macro_rules! keystore_conformance_checks {
             grants_round_trip => Single($crate::store::conformance_break_glass::grants_round_trip);
             paging_walks_one_container =>
                 Single($crate::store::conformance_paging::paging_walks_one_container);
+            tombstones_round_trip =>
+                Single($crate::store::conformance_tombstones::tombstones_round_trip);
             race_on_quota => Concurrent($crate::store::conformance_concurrency::race_on_quota);
             race_on_instance_name =>
                 Concurrent($crate::store::conformance_concurrency::race_on_instance_name);

@@ -14,6 +14,12 @@ pub enum StoreError {
         /// The id or name looked up.
         id: String,
     },
+    /// The object is not in this store because a store move took it to
+    /// another one, which a tombstone left here names. Not "not found":
+    /// whoever still points at this store must be told where the object
+    /// went, never conclude that it is gone (and re-create it).
+    #[error("{0}")]
+    Moved(Box<MovedObject>),
     /// An object with that id or unique name already exists.
     #[error("{kind} {id} already exists")]
     AlreadyExists {
@@ -202,6 +208,26 @@ impl From<&str> for DbError {
     fn from(message: &str) -> Self {
         DbError::from(message.to_string())
     }
+}
+
+/// Where a store move took an object ([`StoreError::Moved`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{kind} {id} was moved to the key store {to} at {at} (run {run_id}) and is no longer \
+     in this store. Point the configuration at the new store: `store_url` in the \
+     provider block, or KEYSHIFT_STORE (`--store` for the keyshift CLI)"
+)]
+pub struct MovedObject {
+    /// `key`, `alias`, `secret`, `instance`, ...
+    pub kind: &'static str,
+    /// The id or name looked up.
+    pub id: String,
+    /// The store it went to (a directory or a URL, password masked).
+    pub to: String,
+    /// RFC 3339 time of the move.
+    pub at: String,
+    /// The migration run that moved it.
+    pub run_id: String,
 }
 
 /// Result alias for store operations.

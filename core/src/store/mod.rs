@@ -13,6 +13,7 @@
 //! - [`crypto`]: root key wrapping, sealing of material.
 //! - [`master_key`]: the master key file and its check value.
 //! - [`keygen`]: real key generation per spec and the spec/usage rule.
+//! - [`tombstone`]: what a store move leaves where an object used to be.
 //! - [`conformance`]: the suite every [`KeyStore`] implementation must pass.
 
 pub mod break_glass;
@@ -23,6 +24,7 @@ pub mod conformance_ekms;
 pub mod conformance_paging;
 pub mod conformance_secrets;
 pub mod conformance_suite;
+pub mod conformance_tombstones;
 pub mod crypto;
 pub mod error;
 pub mod keygen;
@@ -36,6 +38,7 @@ mod postgres_records;
 mod postgres_schema;
 pub mod postgres_test_support;
 mod postgres_tls;
+mod postgres_tombstones;
 mod postgres_tx;
 mod postgres_write;
 pub mod sqlite;
@@ -44,18 +47,21 @@ mod sqlite_ekms;
 mod sqlite_migration_runs;
 mod sqlite_paging;
 mod sqlite_secrets;
+mod sqlite_tombstones;
 mod sqlite_trust;
 mod sqlite_tx;
+pub mod tombstone;
 pub mod traits;
 pub mod trust;
 
 pub use break_glass::GrantRecord;
-pub use error::{DbError, StoreError, StoreResult};
+pub use error::{DbError, MovedObject, StoreError, StoreResult};
 pub use location::{OpenOptions, OpenedStore, StoreLocation, open};
 pub use migration_run::MigrationRun;
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use tombstone::{Tombstone, TombstoneKind};
 pub use traits::{
     ContainerRecord, KeyStore, NewAuditEntry, SealedVersion, StoreReader, StoreTx, read_with,
     write_with,

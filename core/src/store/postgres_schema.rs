@@ -18,7 +18,7 @@ use crate::store::trust::{self, CHECK_ROW, MasterSource, TrustView, WRAPPED_ROW}
 use crate::store::{StoreError, StoreResult};
 
 /// The schema version this build writes (row `schema_version` of `store_meta`).
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 /// Version 1: every table of the embedded store's schema version 4.
 const SCHEMA_V1: &str = include_str!("postgres_schema.sql");
 /// The row holding the schema version.
@@ -109,6 +109,12 @@ fn migrate(tx: &mut Transaction<'_>, version: i64, t: Duration) -> StoreResult<(
     if v == 0 {
         tx.batch_execute(SCHEMA_V1).map_err(|e| pg_err(e, t))?;
         v = 1;
+    }
+    if v == 1 {
+        // Tombstones of objects store moves took out (postgres_tombstones.rs).
+        tx.batch_execute(crate::store::postgres_tombstones::MIGRATE_PG_V2)
+            .map_err(|e| pg_err(e, t))?;
+        v = 2;
     }
     if v != version {
         put_meta(tx, VERSION_ROW, v.to_string().as_bytes(), t)?;

@@ -36,11 +36,47 @@ fn schema_is_versioned_and_reopening_is_idempotent() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(v, b"1");
+    assert_eq!(
+        v,
+        crate::store::postgres_schema::PG_SCHEMA_VERSION
+            .to_string()
+            .as_bytes()
+    );
     c.batch_execute("UPDATE store_meta SET value = '99' WHERE name = 'schema_version'")
         .unwrap();
     let err = PostgresStore::open(db.url()).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+/// A version 1 store (before tombstones) upgrades in place on open and
+/// keeps its data; its tombstones then survive a reopen.
+#[test]
+fn v1_store_gains_tombstones() {
+    let Some(db) = fresh_database() else { return };
+    let s = store_on(&db);
+    write_with(&s, |tx| {
+        tx.insert_instance(&crate::store::conformance::sample_instance())
+    })
+    .unwrap();
+    drop(s);
+    let mut c = postgres::Client::connect(db.url(), NoTls).unwrap();
+    c.batch_execute(
+        "DROP TABLE tombstones; UPDATE store_meta SET value = '1' WHERE name = 'schema_version'",
+    )
+    .unwrap();
+    let t = crate::store::Tombstone {
+        kind: crate::store::TombstoneKind::Secret,
+        id: "sec-1".into(),
+        moved_to: "postgres://ks:***@db/new".into(),
+        moved_at: "2026-01-01T00:00:00Z".into(),
+        run_id: "mig-1".into(),
+    };
+    let again = store_on(&db);
+    write_with(&again, |tx| tx.put_tombstone(&t)).unwrap();
+    drop(again);
+    let again = store_on(&db);
+    assert_eq!(read_with(&again, |r| r.tombstones()).unwrap(), vec![t]);
+    assert_eq!(read_with(&again, |r| r.instances()).unwrap().len(), 1);
 }
 
 #[test]

@@ -433,6 +433,18 @@ impl StoreReader for PgTx<'_> {
         self.migration_runs_list()
     }
 
+    fn tombstone(
+        &self,
+        kind: crate::store::TombstoneKind,
+        id: &str,
+    ) -> StoreResult<Option<crate::store::Tombstone>> {
+        self.tombstone_get(kind, id)
+    }
+
+    fn tombstones(&self) -> StoreResult<Vec<crate::store::Tombstone>> {
+        self.tombstone_list()
+    }
+
     fn ekms_config(&self, c: &Container) -> StoreResult<Option<crate::store::EkmsConfig>> {
         self.ekms_get(c)
     }

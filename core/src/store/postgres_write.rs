@@ -221,6 +221,17 @@ impl StoreTx for PgTx<'_> {
         self.migration_run_put(m)
     }
 
+    fn put_tombstone(&mut self, t: &crate::store::Tombstone) -> StoreResult<()> {
+        self.tombstone_put(t)
+    }
+
+    fn clear_tombstones(
+        &mut self,
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64> {
+        self.tombstone_clear(names)
+    }
+
     fn put_ekms_config(&mut self, c: &crate::store::EkmsConfig) -> StoreResult<()> {
         self.ekms_put(c)
     }

@@ -30,7 +30,7 @@ use crate::store::{StoreError, StoreResult};
 /// File name of the database inside the store directory.
 pub const DB_FILE: &str = "keyshift.db";
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// Default time a writer waits for another process's lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -280,6 +280,12 @@ fn migrate(tx: &rusqlite::Transaction<'_>, version: i64, t: Duration) -> StoreRe
         tx.execute_batch(crate::store::sqlite_migration_runs::MIGRATE_V4)
             .map_err(|e| db_err(e, t))?;
         v = 4;
+    }
+    if v == 4 {
+        // Tombstones of objects store moves took out (see sqlite_tombstones.rs).
+        tx.execute_batch(crate::store::sqlite_tombstones::MIGRATE_V5)
+            .map_err(|e| db_err(e, t))?;
+        v = 5;
     }
     if v != version {
         tx.pragma_update(None, "user_version", v)

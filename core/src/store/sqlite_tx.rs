@@ -368,6 +368,19 @@ impl StoreReader for SqliteTx<'_> {
         self.migration_runs_list()
     }
 
+    // -- tombstones (SQL in sqlite_tombstones.rs)
+    fn tombstone(
+        &self,
+        kind: crate::store::TombstoneKind,
+        id: &str,
+    ) -> StoreResult<Option<crate::store::Tombstone>> {
+        self.tombstone_get(kind, id)
+    }
+
+    fn tombstones(&self) -> StoreResult<Vec<crate::store::Tombstone>> {
+        self.tombstone_list()
+    }
+
     // -- paging (SQL in sqlite_paging.rs)
     fn key_ids_page(
         &self,
@@ -655,6 +668,18 @@ impl StoreTx for SqliteTx<'_> {
     // -- migration runs (SQL in sqlite_migration_runs.rs)
     fn put_migration_run(&mut self, m: &crate::store::MigrationRun) -> StoreResult<()> {
         self.migration_run_put(m)
+    }
+
+    // -- tombstones (SQL in sqlite_tombstones.rs)
+    fn put_tombstone(&mut self, t: &crate::store::Tombstone) -> StoreResult<()> {
+        self.tombstone_put(t)
+    }
+
+    fn clear_tombstones(
+        &mut self,
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64> {
+        self.tombstone_clear(names)
     }
 
     // -- ekms (SQL in sqlite_ekms.rs)

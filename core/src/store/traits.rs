@@ -161,6 +161,15 @@ pub trait StoreReader {
     // -- migration runs
     /// Every recorded migration run, oldest first.
     fn migration_runs(&self) -> StoreResult<Vec<crate::store::MigrationRun>>;
+    // -- tombstones (what store moves took out of this store)
+    /// The tombstone of the object `id` of `kind`, if one was left.
+    fn tombstone(
+        &self,
+        kind: crate::store::TombstoneKind,
+        id: &str,
+    ) -> StoreResult<Option<crate::store::Tombstone>>;
+    /// Every tombstone, by kind then id.
+    fn tombstones(&self) -> StoreResult<Vec<crate::store::Tombstone>>;
     // -- paging (a migration run walks a container without loading it whole)
     /// Up to `limit` ids of `container`'s keys greater than `after`, in id
     /// order. The default filters [`StoreReader::keys`]; a backend should
@@ -262,6 +271,18 @@ pub trait StoreTx: StoreReader {
     // -- migration runs
     /// Inserts or replaces a migration run record.
     fn put_migration_run(&mut self, run: &crate::store::MigrationRun) -> StoreResult<()>;
+    // -- tombstones
+    /// Inserts or replaces the tombstone of (`kind`, `id`); the object
+    /// itself need not exist (it usually was just deleted).
+    fn put_tombstone(&mut self, tombstone: &crate::store::Tombstone) -> StoreResult<()>;
+    /// Removes the tombstones of every (`kind`, `id`) of `names`, returning
+    /// how many there were: unlike other deletes, a missing tombstone is not
+    /// an error (objects arriving usually have none). A backend should
+    /// answer it with one statement, whatever the number of names.
+    fn clear_tombstones(
+        &mut self,
+        names: &[(crate::store::TombstoneKind, String)],
+    ) -> StoreResult<u64>;
 }
 
 /// A durable, transactional key store (see the module docs for the contract).

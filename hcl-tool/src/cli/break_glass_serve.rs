@@ -270,6 +270,7 @@ fn store_reply(e: &StoreError) -> Reply {
         StoreError::Invalid { .. } | StoreError::AlreadyExists { .. } => 400,
         StoreError::GrantRefused { .. } => 403,
         StoreError::NotFound { .. } => 404,
+        StoreError::Moved(_) => 410,
         StoreError::Conflict(_) | StoreError::MigrationInProgress { .. } => 409,
         StoreError::Busy(_) => 503,
         _ => 500,

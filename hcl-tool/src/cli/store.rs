@@ -242,15 +242,17 @@ impl KmsFailure {
         &self.source
     }
 
-    /// Exit code: 2 when the input was wrong (unknown key or alias, a key of
-    /// the wrong usage, a malformed ciphertext, a store whose master key is
-    /// missing or wrong, a store that cannot be read); 1 when a valid
+    /// Exit code: 2 when the input was wrong (unknown key or alias, an
+    /// object a store move took to another store, a key of the wrong usage,
+    /// a malformed ciphertext, a store whose master key is missing or
+    /// wrong, a store that cannot be read); 1 when a valid
     /// request could not be carried out (key disabled or pending deletion,
     /// external AWS key unusable, ciphertext fails authentication, store
     /// busy, a damaged root key).
     pub fn exit_code(&self) -> u8 {
         match self.source {
             StoreError::NotFound { .. }
+            | StoreError::Moved(_)
             | StoreError::Invalid { .. }
             | StoreError::AlreadyExists { .. }
             | StoreError::MasterKeyMissing { .. }
@@ -294,6 +296,14 @@ mod tests {
             },
         );
         assert_eq!(nf.exit_code(), 2);
+        let moved = StoreError::Moved(Box::new(keyshift_core::store::MovedObject {
+            kind: "key",
+            id: "k".into(),
+            to: "/srv/b".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            run_id: "mig-1".into(),
+        }));
+        assert_eq!(KmsFailure::new("x", moved).exit_code(), 2);
         assert_eq!(
             KmsFailure::new("x", StoreError::Conflict("disabled".into())).exit_code(),
             1

@@ -9,12 +9,21 @@ use crate::framework::{Attr, AttrPath, Diagnostic, Diagnostics, Object, ToValue,
 use crate::store::{Container, StoreError};
 
 /// The error diagnostic for a failed store call; `Invalid { field }` errors
-/// point at that attribute.
+/// point at that attribute. An object a store move took to another store
+/// (`Moved`, found through the tombstone it left) says so in the summary,
+/// and its detail names the new store: a refresh or import against the old
+/// store fails on it rather than dropping it from state, so no later apply
+/// re-creates it with new material.
 pub(crate) fn store_diag(summary: &str, err: &StoreError) -> Diagnostic {
-    let d = Diagnostic::error(summary, err.to_string());
     match err {
-        StoreError::Invalid { field, .. } => d.at(AttrPath::attr(field)),
-        _ => d,
+        StoreError::Invalid { field, .. } => {
+            Diagnostic::error(summary, err.to_string()).at(AttrPath::attr(field))
+        }
+        StoreError::Moved(_) => Diagnostic::error(
+            format!("{summary}: it was moved to another key store"),
+            err.to_string(),
+        ),
+        _ => Diagnostic::error(summary, err.to_string()),
     }
 }
 
