@@ -21,6 +21,7 @@ pub mod conformance_break_glass;
 pub mod conformance_concurrency;
 pub mod conformance_ekms;
 pub mod conformance_paging;
+pub mod conformance_readers;
 pub mod conformance_secrets;
 pub mod conformance_suite;
 pub mod crypto;
@@ -58,5 +59,5 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     ContainerRecord, KeyStore, NewAuditEntry, SealedVersion, StoreReader, StoreTx, read_with,
-    write_with,
+    try_write_with, write_with,
 };
