@@ -52,6 +52,9 @@ pub struct Finding {
     pub message: String,
     /// Whether `--allow` covers this finding.
     pub allowed: bool,
+    /// For a replacement: the attributes whose change forces it (from the
+    /// plan's `replace_paths`, as configuration paths); empty otherwise.
+    pub replace_paths: Vec<String>,
 }
 
 /// Settings of a check run.
@@ -121,8 +124,9 @@ fn check_change(
                 Severity::Error,
                 FindingKind::Replace,
                 format!(
-                    "{what} would be replaced (destroy, then create){}{}",
+                    "{what} would be replaced (destroy, then create){}{}{}",
                     reason(rc),
+                    forced_by(rc),
                     crate::check_hint::unset_forces_replacement(rc, &cfg.attrs)
                 ),
             ),
@@ -130,8 +134,9 @@ fn check_change(
                 Severity::Error,
                 FindingKind::Replace,
                 format!(
-                    "{what} would be replaced (create, then destroy the old one){}{}",
+                    "{what} would be replaced (create, then destroy the old one){}{}{}",
                     reason(rc),
+                    forced_by(rc),
                     crate::check_hint::unset_forces_replacement(rc, &cfg.attrs)
                 ),
             ),
@@ -148,8 +153,9 @@ fn check_change(
                 format!(
                     "{what} would be replaced: a new object is created and the old one is \
                      forgotten (left in place, no longer managed), so this configuration \
-                     points at new key material{}",
-                    reason(rc)
+                     points at new key material{}{}",
+                    reason(rc),
+                    forced_by(rc)
                 ),
             ),
             ChangeKind::Other => push(
@@ -267,6 +273,25 @@ fn reason(rc: &ResourceChange<'_>) -> String {
     }
 }
 
+/// Most attributes named in a message; the JSON lists them all.
+const FORCED_SHOWN: usize = 10;
+
+/// `; instance_id forces the replacement` from the plan's `replace_paths`
+/// (empty when the plan names none, e.g. a tainted object).
+fn forced_by(rc: &ResourceChange<'_>) -> String {
+    let attrs = rc.change.replace_attrs();
+    let (shown, more) = match attrs.len() {
+        0 => return String::new(),
+        n if n > FORCED_SHOWN => (
+            &attrs[..FORCED_SHOWN],
+            format!(" and {} more", n - FORCED_SHOWN),
+        ),
+        _ => (&attrs[..], String::new()),
+    };
+    let verb = if attrs.len() == 1 { "forces" } else { "force" };
+    format!("; {}{more} {verb} the replacement", shown.join(", "))
+}
+
 fn new_finding(
     rc: &ResourceChange<'_>,
     cfg: &CheckConfig,
@@ -284,6 +309,11 @@ fn new_finding(
     let allowed = cfg.allow.iter().any(|a| {
         allow_matches(a, &rc.address) || previous.as_deref().is_some_and(|p| allow_matches(a, p))
     });
+    let replace_paths = if kind == FindingKind::Replace {
+        rc.change.replace_attrs()
+    } else {
+        Vec::new()
+    };
     Finding {
         severity,
         kind,
@@ -291,6 +321,7 @@ fn new_finding(
         previous_address: previous,
         message,
         allowed,
+        replace_paths,
     }
 }
 

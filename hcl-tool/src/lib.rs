@@ -15,6 +15,7 @@ pub mod hcl;
 pub mod input;
 pub mod moves;
 pub mod plan;
+pub mod plan_path;
 pub mod presets;
 pub mod progress;
 pub mod report;

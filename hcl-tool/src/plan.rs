@@ -123,6 +123,7 @@ pub enum InputError {
 }
 
 pub use crate::input::{read_input, read_input_or_stdin};
+pub use crate::plan_path::{PathStep, path_text};
 
 /// Refuses a JSON array before serde sees it: derived structs also accept
 /// sequences (`["1.2"]` would read as `format_version = "1.2"`), and every
@@ -423,9 +424,19 @@ pub struct Change<'a> {
     /// Present when the resource is being imported.
     #[serde(default, borrow)]
     pub importing: Option<&'a RawValue>,
+    /// The attributes whose change forces a replacement (`replace_paths`:
+    /// one path per attribute, each a list of steps).
+    #[serde(default)]
+    pub replace_paths: Vec<Vec<PathStep>>,
 }
 
 impl Change<'_> {
+    /// The attributes forcing a replacement, as configuration paths
+    /// (see [`path_text`]), in plan order.
+    pub fn replace_attrs(&self) -> Vec<String> {
+        self.replace_paths.iter().map(|p| path_text(p)).collect()
+    }
+
     /// The action list as Terraform wrote it, e.g. `["delete","create"]`.
     pub fn actions_text(&self) -> String {
         serde_json::to_string(&self.actions).unwrap_or_else(|_| "(unreadable)".to_owned())

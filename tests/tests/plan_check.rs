@@ -123,3 +123,56 @@ fn plan_check_on_real_plans() {
         }
     }
 }
+
+/// A replacement names the attribute that forces it (the plan's
+/// `replace_paths`) in text and JSON: on a built-in resource and on a
+/// keyshift key whose `spec` changes.
+#[test]
+fn replacement_names_the_attribute_that_forces_it() {
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "terraform_data trigger",
+            KEY,
+            "resource \"terraform_data\" \"key\" {\n  triggers_replace = \"v2\"\n}\n",
+            "terraform_data.key",
+            "triggers_replace",
+        ),
+        (
+            "keyshift key spec",
+            "resource \"keyshift_key\" \"k\" {\n  spec = \"AES_256\"\n}\n",
+            "resource \"keyshift_key\" \"k\" {\n  spec = \"RSA_2048\"\n}\n",
+            "keyshift_key.k",
+            "spec",
+        ),
+    ];
+    for (name, before, after, address, attr) in cases {
+        let tf = Tf::new();
+        let head = "terraform {\n  required_providers {\n    keyshift = { source = \"keyshift/keyshift\" }\n  }\n}\n\n";
+        tf.write("main.tf", &format!("{head}{before}"));
+        tf.apply();
+        tf.write("main.tf", &format!("{head}{after}"));
+        let plan = tf.save_plan_json("plan.json");
+        let text = plan_check(&tf, &plan, &[]);
+        assert_eq!(text.code, 1, "{name}: {}", text.all());
+        let want = format!("{attr} forces the replacement");
+        let line = text
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("error: {address}: ")))
+            .unwrap_or_else(|| panic!("{name}: no finding for {address}: {}", text.all()));
+        assert!(line.contains(&want), "{name}: {line}");
+        let json = plan_check(&tf, &plan, &["--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let finding = &v["findings"][0];
+        assert_eq!(finding["kind"], "replace", "{name}: {v}");
+        assert_eq!(
+            finding["replace_paths"],
+            serde_json::json!([attr]),
+            "{name}: {v}"
+        );
+        assert!(
+            finding["message"].as_str().unwrap().contains(&want),
+            "{name}: {v}"
+        );
+    }
+}

@@ -12,8 +12,12 @@
 //!   is purged with its last key. An instance that holds no key at all is
 //!   erased at once.
 //! - [`Kms::purge_due`] erases what is due (keys past their date, `deleting`
-//!   instances with no key left) in one write transaction. It runs whenever
-//!   a store is opened (provider configure, every CLI command).
+//!   instances with no key left) in one write transaction. It is a step of
+//!   its own that never waits: it runs whenever a store is opened (provider
+//!   configure, every CLI command), and only when the store's write lock is
+//!   free at that moment; while another writer (a migration, an apply) holds
+//!   it, the purge is skipped and the next open does it. So a read-only
+//!   command never waits for a writer because something was due.
 //! - Cancelling a key's deletion makes it `Disabled` (`PendingImport` if it
 //!   never got material). A `deleting` instance holds only keys pending
 //!   deletion: cancelling one of them, or [`Kms::restore_instance`] (which
@@ -27,7 +31,7 @@ use super::kms_keys::load_key;
 use crate::engine::validate;
 use crate::store::{
     Container, Instance, InstanceStatus, Key, KeyState, StoreError, StoreReader, StoreResult,
-    StoreTx, read_with, write_with,
+    StoreTx, read_with, try_write_with,
 };
 
 /// Whether `key`'s material may be erased at `now`: it is `PendingDeletion`
@@ -129,10 +133,13 @@ pub struct Purged {
     pub keys: Vec<String>,
     /// `deleting` instances left without keys.
     pub instances: Vec<String>,
+    /// Something was due, but another writer held the store's write lock:
+    /// nothing was erased now (the next open tries again).
+    pub put_off: bool,
 }
 
 impl Purged {
-    /// True when nothing was due.
+    /// True when nothing was erased.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.instances.is_empty()
     }
@@ -164,14 +171,16 @@ fn due<R: StoreReader + ?Sized>(r: &R, now: OffsetDateTime) -> StoreResult<Purge
 impl Kms {
     /// Erases what is due at `now` (see the module docs) in one write
     /// transaction, with an audit entry per object (`key.erase`,
-    /// `instance.purge`). Nothing due: no write at all. Run by
-    /// [`Kms::with_store`], so on every store open.
+    /// `instance.purge`). Nothing due: no write at all. Never waits for the
+    /// write lock: while another writer holds it, nothing is erased and the
+    /// result says `put_off`. Run by [`Kms::with_store`], so on every store
+    /// open.
     pub fn purge_due(&self, now: OffsetDateTime) -> StoreResult<Purged> {
         if read_with(&*self.store, |r| due(r, now))?.is_empty() {
             return Ok(Purged::default());
         }
         let at = rfc3339(now)?;
-        write_with(&*self.store, |tx| {
+        let done = try_write_with(&*self.store, |tx| {
             let todo = due(&*tx, now)?;
             for id in &todo.keys {
                 tx.delete_key(id)?;
@@ -185,7 +194,11 @@ impl Kms {
                 tx.append_audit(&e)?;
             }
             Ok(todo)
-        })
+        })?;
+        Ok(done.unwrap_or_else(|| Purged {
+            put_off: true,
+            ..Purged::default()
+        }))
     }
 
     /// Cancels a scheduled deletion: the key becomes `Disabled`

@@ -128,8 +128,9 @@ impl Kms {
     /// A service over any [`KeyStore`] with `internal` wrapping the root keys
     /// of `internal` containers. Creates the shared container if missing and
     /// purges what is due ([`Kms::purge_due`]: keys whose deletion window
-    /// has passed, `deleting` instances left empty); a failed purge is
-    /// logged and retried at the next open.
+    /// has passed, `deleting` instances left empty) unless another writer
+    /// holds the write lock (opening never waits for one); a purge put off
+    /// or failed is logged and retried at the next open.
     pub fn with_store(
         store: Arc<dyn KeyStore>,
         internal: Arc<dyn RootKeyWrapper>,
@@ -142,8 +143,16 @@ impl Kms {
             external: None,
         };
         kms.ensure_shared_container()?;
-        if let Err(e) = kms.purge_due(now()) {
-            tracing::warn!(error = %e, "could not erase keys and instances whose deletion window has passed");
+        match kms.purge_due(now()) {
+            Ok(p) if p.put_off => tracing::info!(
+                "keys or instances whose deletion window has passed are erased at a later open: \
+                 another writer holds the key store"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not erase keys and instances whose deletion window has passed"
+            ),
         }
         Ok(kms)
     }

@@ -108,6 +108,8 @@ macro_rules! keystore_conformance_checks {
                 Concurrent($crate::store::conformance_concurrency::race_repointing_an_alias);
             killed_writer_leaves_nothing =>
                 Concurrent($crate::store::conformance_concurrency::killed_writer_leaves_nothing);
+            reads_do_not_wait_for_a_writer =>
+                Concurrent($crate::store::conformance_readers::reads_do_not_wait_for_a_writer);
         }
     };
 }

@@ -22,6 +22,7 @@ pub mod conformance_break_glass;
 pub mod conformance_concurrency;
 pub mod conformance_ekms;
 pub mod conformance_paging;
+pub mod conformance_readers;
 pub mod conformance_secrets;
 pub mod conformance_suite;
 pub mod conformance_tombstones;
@@ -64,5 +65,5 @@ pub use sqlite::SqliteStore;
 pub use tombstone::{Tombstone, TombstoneKind};
 pub use traits::{
     ContainerRecord, KeyStore, NewAuditEntry, SealedVersion, StoreReader, StoreTx, read_with,
-    write_with,
+    try_write_with, write_with,
 };

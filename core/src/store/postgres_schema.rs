@@ -1,6 +1,9 @@
 //! Schema of the PostgreSQL store, created / migrated on open.
 //!
-//! One transaction does it all, under a transaction-level advisory lock
+//! An established store whose schema is current and whose master key
+//! checks out ([`trust::examine_settled`]) opens in one `READ ONLY`
+//! transaction: opening never waits for a writer. Otherwise one write
+//! transaction does it all, under a transaction-level advisory lock
 //! (so concurrent first opens from many processes do not race on `CREATE
 //! TABLE`) and the store's write lock: read the `schema_version` row of
 //! `store_meta`, apply the master-key rule (`trust.rs`) before any change,
@@ -10,7 +13,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, Transaction};
+use postgres::{Client, IsolationLevel, Transaction};
 
 use crate::store::crypto::SecretKey32;
 use crate::store::postgres::pg_err;
@@ -41,6 +44,9 @@ pub(crate) struct Setup<'a> {
 /// Creates / migrates the schema; returns the verified master key when
 /// `setup.trust` asked for one.
 pub(crate) fn setup(client: &mut Client, setup: &Setup<'_>) -> StoreResult<Option<SecretKey32>> {
+    if let Some(master) = settled(client, setup)? {
+        return Ok(master);
+    }
     let t = setup.lock_timeout;
     let mut tx = client.transaction().map_err(|e| pg_err(e, t))?;
     tx.batch_execute(&format!(
@@ -48,10 +54,7 @@ pub(crate) fn setup(client: &mut Client, setup: &Setup<'_>) -> StoreResult<Optio
         t.as_millis().max(1)
     ))
     .map_err(|e| pg_err(e, t))?;
-    let exists: bool = tx
-        .query_one("SELECT to_regclass('store_meta') IS NOT NULL", &[])
-        .and_then(|r| r.try_get(0))
-        .map_err(|e| pg_err(e, t))?;
+    let exists = store_exists(&mut tx, t)?;
     let version = if exists {
         tx.batch_execute("LOCK TABLE ks_write_lock IN EXCLUSIVE MODE")
             .map_err(|e| pg_err(e, t))?;
@@ -59,12 +62,7 @@ pub(crate) fn setup(client: &mut Client, setup: &Setup<'_>) -> StoreResult<Optio
     } else {
         0
     };
-    if version > PG_SCHEMA_VERSION {
-        return Err(StoreError::database(format!(
-            "store schema version {version} is newer than this binary supports \
-             ({PG_SCHEMA_VERSION}); upgrade keyshift"
-        )));
-    }
+    not_newer(version)?;
     if version == 0 && !setup.create {
         return Err(StoreError::NoStore {
             location: setup.location.clone(),
@@ -90,6 +88,75 @@ pub(crate) fn setup(client: &mut Client, setup: &Setup<'_>) -> StoreResult<Optio
     }
     tx.commit().map_err(|e| pg_err(e, t))?;
     Ok(trust.map(|t| t.master))
+}
+
+/// The read-only way in: `Some` when the store exists, its schema is
+/// current and the master-key rule needs no write; `None` when opening must
+/// take the locks of [`setup`].
+fn settled(client: &mut Client, setup: &Setup<'_>) -> StoreResult<Option<Option<SecretKey32>>> {
+    let t = setup.lock_timeout;
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| pg_err(e, t))?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        t.as_millis().max(1)
+    ))
+    .map_err(|e| pg_err(e, t))?;
+    let exists = store_exists(&mut tx, t)?;
+    if !exists {
+        return Ok(None);
+    }
+    let version = stored_version(&mut tx, t)?;
+    not_newer(version)?;
+    if version != PG_SCHEMA_VERSION {
+        return Ok(None);
+    }
+    let master = match setup.trust {
+        None => None,
+        Some(source) => {
+            let mut view = PgTrustView {
+                tx: &mut tx,
+                version,
+                timeout: t,
+            };
+            match trust::examine_settled(&mut view, source, &setup.location)? {
+                Some(master) => Some(master),
+                None => return Ok(None),
+            }
+        }
+    };
+    tx.commit().map_err(|e| pg_err(e, t))?;
+    Ok(Some(master))
+}
+
+/// Whether the schema's `store_meta` table exists, as of the statement's
+/// snapshot. The catalog is scanned rather than the name looked up
+/// (`to_regclass`): a name lookup may answer from the connection's cache,
+/// still "missing" from an earlier transaction although another process has
+/// since created the table.
+fn store_exists(tx: &mut Transaction<'_>, t: Duration) -> StoreResult<bool> {
+    tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class \
+         WHERE relname = 'store_meta' AND relnamespace = current_schema()::regnamespace)",
+        &[],
+    )
+    .and_then(|r| r.try_get(0))
+    .map_err(|e| pg_err(e, t))
+}
+
+/// A schema newer than this binary supports is an error.
+fn not_newer(version: i64) -> StoreResult<()> {
+    if version > PG_SCHEMA_VERSION {
+        return Err(StoreError::database(format!(
+            "store schema version {version} is newer than this binary supports \
+             ({PG_SCHEMA_VERSION}); upgrade keyshift"
+        )));
+    }
+    Ok(())
 }
 
 fn stored_version(tx: &mut Transaction<'_>, t: Duration) -> StoreResult<i64> {

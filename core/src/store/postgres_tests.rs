@@ -141,7 +141,7 @@ fn serialization_failures_are_retried() {
     let cases = [("40001", true), ("40P01", true), ("23514", false)];
     for (code, retried) in cases {
         let mut runs = 0;
-        let r = s.transact(&begin_write(s.lock_timeout), &mut |tx| {
+        let r = s.transact(&begin_write(s.lock_timeout, true), &mut |tx| {
             runs += 1;
             if runs == 1 {
                 tx.batch(&raise(code))?;
@@ -157,7 +157,7 @@ fn serialization_failures_are_retried() {
         }
     }
     let mut runs = 0;
-    let r = s.transact(&begin_write(s.lock_timeout), &mut |tx| {
+    let r = s.transact(&begin_write(s.lock_timeout, true), &mut |tx| {
         runs += 1;
         tx.batch(&raise("40001"))
     });
@@ -199,7 +199,7 @@ fn a_failed_statement_swallowed_by_the_closure_commits_nothing() {
     let Some(db) = fresh_database() else { return };
     let s = store_on(&db);
     let inst = crate::store::conformance::sample_instance();
-    let r = s.transact(&begin_write(s.lock_timeout), &mut |tx| {
+    let r = s.transact(&begin_write(s.lock_timeout, true), &mut |tx| {
         tx.insert_instance(&inst)?;
         let _ = tx.batch("SELECT no_such_column FROM instances");
         Ok(())

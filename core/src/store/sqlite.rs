@@ -4,9 +4,14 @@
 //!   (10 s by default; a lock held longer surfaces as [`StoreError::Busy`]).
 //! - Every write runs in `BEGIN IMMEDIATE`, so writers from any number of
 //!   processes serialize and readers (WAL snapshots) never see half a change.
-//! - Inside one process the connection sits behind a `Mutex`.
+//! - Reads never take the write lock: each runs a deferred (WAL snapshot)
+//!   transaction on a read connection of its own (`query_only`), kept in a
+//!   small pool, so neither a writer of another process nor one of this
+//!   process (the write connection sits behind a `Mutex`) makes it wait.
 //! - The schema is created / migrated on open under a write lock and
-//!   versioned with `PRAGMA user_version`.
+//!   versioned with `PRAGMA user_version`; a store whose schema is current
+//!   (and, with [`SqliteStore::open_trusted`], whose master key checks out)
+//!   opens with a read transaction only.
 //! - [`SqliteStore::open_trusted`] also applies the master-key rule (see
 //!   `trust.rs`) in that same transaction, before any migration: a
 //!   store that is not new opens only with its own master key, and a
@@ -33,6 +38,8 @@ pub const DB_FILE: &str = "keyshift.db";
 pub const SCHEMA_VERSION: i64 = 5;
 /// Default time a writer waits for another process's lock.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle read connections kept for reuse per store handle.
+const MAX_IDLE_READERS: usize = 4;
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 /// Version 2: `store_meta`, holding the master key's check value.
@@ -50,7 +57,10 @@ pub struct TrustedStore {
 
 /// The embedded SQLite key store.
 pub struct SqliteStore {
+    /// The write connection.
     conn: Mutex<Connection>,
+    /// Idle read connections.
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     busy_timeout: Duration,
 }
@@ -135,6 +145,7 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             conn: Mutex::new(Connection::open(&path).map_err(|e| db_err(e, busy_timeout))?),
+            readers: Mutex::new(Vec::new()),
             path,
             busy_timeout,
         })
@@ -165,9 +176,9 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Pragmas, then in one write transaction: the master-key rule (when
-    /// `trust` names the store directory and key source), the schema, the
-    /// check value.
+    /// Pragmas, then the schema and the master-key rule: in a read
+    /// transaction when nothing needs writing ([`Self::open_settled`]),
+    /// otherwise in one write transaction ([`Self::open_for_write`]).
     fn configure(
         &self,
         trust: Option<(&Path, MasterSource<'_>)>,
@@ -187,17 +198,60 @@ impl SqliteStore {
             .map_err(|e| db_err(e, t))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(e, t))?;
+        if let Some(master) = self.open_settled(&mut conn, trust)? {
+            return Ok(master);
+        }
+        self.open_for_write(&mut conn, trust)
+    }
+
+    /// The read-only way in: `Some` when the schema is current and the
+    /// master-key rule needs no write (see [`trust::examine_settled`]);
+    /// `None` when opening must take the write lock.
+    fn open_settled(
+        &self,
+        conn: &mut Connection,
+        trust: Option<(&Path, MasterSource<'_>)>,
+    ) -> StoreResult<Option<Option<SecretKey32>>> {
+        let t = self.busy_timeout;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| db_err(e, t))?;
+        let version = schema_version(&tx, t)?;
+        if version != SCHEMA_VERSION {
+            return Ok(None);
+        }
+        let master = match trust {
+            None => None,
+            Some((dir, source)) => {
+                let mut view = SqliteTrustView {
+                    tx: &tx,
+                    version,
+                    timeout: t,
+                };
+                let settled =
+                    trust::examine_settled(&mut view, source, &dir.display().to_string())?;
+                match settled {
+                    Some(master) => Some(master),
+                    None => return Ok(None),
+                }
+            }
+        };
+        tx.commit().map_err(|e| db_err(e, t))?;
+        Ok(Some(master))
+    }
+
+    /// In one write transaction: the master-key rule (when `trust` names
+    /// the store directory and key source), the schema, the check value.
+    fn open_for_write(
+        &self,
+        conn: &mut Connection,
+        trust: Option<(&Path, MasterSource<'_>)>,
+    ) -> StoreResult<Option<SecretKey32>> {
+        let t = self.busy_timeout;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_err(e, t))?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| db_err(e, t))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::database(format!(
-                "store schema version {version} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
-            )));
-        }
+        let version = schema_version(&tx, t)?;
         let trust = trust
             .map(|(dir, source)| {
                 let mut view = SqliteTrustView {
@@ -225,18 +279,61 @@ impl SqliteStore {
     }
 }
 
-impl KeyStore for SqliteStore {
-    fn read(&self, f: &mut dyn FnMut(&dyn StoreReader) -> StoreResult<()>) -> StoreResult<()> {
+impl SqliteStore {
+    /// An idle read connection, or a new one (`query_only`: it cannot write).
+    fn reader(&self) -> StoreResult<Connection> {
         let t = self.busy_timeout;
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
+        if let Some(conn) = self.idle_readers().pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open(&self.path).map_err(|e| db_err(e, t))?;
+        conn.busy_timeout(t).map_err(|e| db_err(e, t))?;
+        conn.pragma_update(None, "query_only", "ON")
             .map_err(|e| db_err(e, t))?;
-        f(&SqliteTx {
+        Ok(conn)
+    }
+
+    fn idle_readers(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in the write transaction `tx`, committed if `f` succeeds.
+    fn write_on(
+        &self,
+        tx: rusqlite::Transaction<'_>,
+        f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let t = self.busy_timeout;
+        // On error `tx` is dropped here, which rolls everything back.
+        f(&mut SqliteTx {
             conn: &tx,
             timeout: t,
         })?;
         tx.commit().map_err(|e| db_err(e, t))
+    }
+}
+
+impl KeyStore for SqliteStore {
+    fn read(&self, f: &mut dyn FnMut(&dyn StoreReader) -> StoreResult<()>) -> StoreResult<()> {
+        let t = self.busy_timeout;
+        let mut conn = self.reader()?;
+        let result = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| db_err(e, t))
+            .and_then(|tx| {
+                f(&SqliteTx {
+                    conn: &tx,
+                    timeout: t,
+                })?;
+                tx.commit().map_err(|e| db_err(e, t))
+            });
+        let mut idle = self.idle_readers();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>) -> StoreResult<()> {
@@ -245,17 +342,54 @@ impl KeyStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_err(e, t))?;
-        // On error `tx` is dropped here, which rolls everything back.
-        f(&mut SqliteTx {
-            conn: &tx,
-            timeout: t,
-        })?;
-        tx.commit().map_err(|e| db_err(e, t))
+        self.write_on(tx, f)
+    }
+
+    fn try_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>,
+    ) -> StoreResult<bool> {
+        let t = self.busy_timeout;
+        let mut conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
+        };
+        // No wait for another process's lock: `BEGIN IMMEDIATE` answers
+        // `SQLITE_BUSY` at once.
+        conn.busy_timeout(Duration::ZERO)
+            .map_err(|e| db_err(e, t))?;
+        let refused = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => {
+                tx.busy_timeout(t).map_err(|e| db_err(e, t))?;
+                return self.write_on(tx, f).map(|()| true);
+            }
+            Err(e) => db_err(e, t),
+        };
+        conn.busy_timeout(t).map_err(|e| db_err(e, t))?;
+        match refused {
+            StoreError::Busy(_) => Ok(false),
+            other => Err(other),
+        }
     }
 
     fn location(&self) -> String {
         self.path.display().to_string()
     }
+}
+
+/// The schema version of the store (`PRAGMA user_version`); one newer than
+/// this binary supports is an error.
+fn schema_version(tx: &rusqlite::Transaction<'_>, t: Duration) -> StoreResult<i64> {
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| db_err(e, t))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::database(format!(
+            "store schema version {version} is newer than this binary supports ({SCHEMA_VERSION}); upgrade keyshift"
+        )));
+    }
+    Ok(version)
 }
 
 /// Brings the schema from `version` to [`SCHEMA_VERSION`], one idempotent
@@ -348,139 +482,5 @@ pub(super) fn db_err(e: rusqlite::Error, timeout: Duration) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::traits::write_with;
-
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path()).unwrap();
-        (dir, s)
-    }
-
-    crate::keystore_conformance_tests!(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let location = crate::store::StoreLocation::dir(dir.path());
-        Some((dir, location))
-    });
-
-    #[test]
-    fn pragmas_and_schema_version() {
-        let (_dir, s) = store();
-        let conn = s.lock();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let sync: i64 = conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(sync, 2, "FULL");
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(fk, 1);
-    }
-
-    #[test]
-    fn db_file_is_private_and_reopen_keeps_data() {
-        use std::os::unix::fs::PermissionsExt;
-        let (dir, s) = store();
-        let mode = fs::metadata(s.path()).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        drop(s);
-        let again = SqliteStore::open(dir.path()).unwrap();
-        assert!(again.location().ends_with(DB_FILE));
-    }
-
-    /// A version 2 store (before break-glass grants) upgrades in place and
-    /// keeps its data.
-    #[test]
-    fn v2_store_gains_break_glass_grants() {
-        let (dir, s) = store();
-        write_with(&s, |tx| {
-            tx.insert_instance(&crate::store::conformance::sample_instance())
-        })
-        .unwrap();
-        s.lock()
-            .execute_batch("DROP TABLE break_glass_grants; PRAGMA user_version = 2;")
-            .unwrap();
-        drop(s);
-        let again = SqliteStore::open(dir.path()).unwrap();
-        let v: i64 = again
-            .lock()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
-        let grant = crate::store::conformance_break_glass::sample_grant();
-        write_with(&again, |tx| tx.insert_grant(&grant)).unwrap();
-        assert_eq!(
-            crate::store::traits::read_with(&again, |r| r.instances())
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn newer_schema_is_refused() {
-        let (dir, s) = store();
-        s.lock().pragma_update(None, "user_version", 99).unwrap();
-        drop(s);
-        let err = SqliteStore::open(dir.path()).unwrap_err();
-        assert!(err.to_string().contains("newer"), "{err}");
-    }
-
-    #[test]
-    fn lock_held_too_long_is_busy() {
-        let (dir, s) = store();
-        let other = SqliteStore::open_with_timeout(dir.path(), Duration::from_millis(100)).unwrap();
-        let (held_tx, held_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        std::thread::scope(|sc| {
-            sc.spawn(move || {
-                write_with(&s, |_tx| {
-                    held_tx.send(()).unwrap();
-                    release_rx.recv().unwrap();
-                    Ok(())
-                })
-                .unwrap();
-            });
-            held_rx.recv().unwrap();
-            let err = write_with(&other, |_tx| Ok(())).unwrap_err();
-            assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
-            // Readers are not blocked by the writer (WAL).
-            crate::store::traits::read_with(&other, |r| r.instances()).unwrap();
-            release_tx.send(()).unwrap();
-        });
-    }
-
-    /// Several processes (here: connections) creating the same fresh store at
-    /// once all succeed: SQLite answers some of the first-open lock conflicts
-    /// (switching to WAL, creating the schema) with an immediate
-    /// `SQLITE_BUSY` that its busy handler never retries.
-    #[test]
-    fn concurrent_first_open_succeeds() {
-        for _ in 0..20 {
-            let dir = tempfile::tempdir().unwrap();
-            let start = std::sync::Barrier::new(6);
-            std::thread::scope(|sc| {
-                let opens: Vec<_> = (0..6)
-                    .map(|_| {
-                        sc.spawn(|| {
-                            start.wait();
-                            SqliteStore::open(dir.path()).map(|_| ())
-                        })
-                    })
-                    .collect();
-                for o in opens {
-                    o.join().unwrap().unwrap();
-                }
-            });
-        }
-    }
-}
+#[path = "sqlite_tests.rs"]
+mod tests;

@@ -13,7 +13,18 @@
 //!   changes they allow happen atomically — nobody can rotate a key between
 //!   the moment `move_key` reads its versions and the moment it re-seals them.
 //!   If the closure returns an error, **nothing** it did is kept.
-//! - `read` sees one consistent snapshot of committed data.
+//! - `read` sees one consistent snapshot of committed data. It never takes
+//!   the write lock and never waits for a writer: a write transaction in
+//!   progress (in this process or any other) neither blocks nor fails a
+//!   read, which sees the data as of the last commit (SQLite: a WAL reader
+//!   on a connection of its own; PostgreSQL: a plain `READ ONLY` snapshot).
+//! - `try_write` is `write` for work that may be put off (purging what is
+//!   due): it runs only when the write lock is free at that moment, and
+//!   otherwise returns at once without running the closure.
+//!
+//! Opening a store follows the same rule: an established store whose
+//! schema is current and whose master key checks out opens with reads
+//! only; the write lock is taken only to create or upgrade a store.
 //!
 //! Compound operations therefore need no dedicated trait method: the engine
 //! composes them from record operations, and a new backend only implements
@@ -37,8 +48,9 @@
 //! - deleting an instance or container that still holds keys returns
 //!   [`StoreError::Conflict`];
 //! - another writer holding the lock past the backend's timeout returns
-//!   [`StoreError::Busy`]; other backend failures return
-//!   [`StoreError::Database`];
+//!   [`StoreError::Busy`] from `write` only: `read` never returns it because
+//!   of a writer, and `try_write` answers `Ok(false)` instead of waiting;
+//!   other backend failures return [`StoreError::Database`];
 //! - messages never contain key material (records only carry sealed blobs).
 
 use crate::store::WrappingStrategy;
@@ -292,6 +304,14 @@ pub trait KeyStore: Send + Sync {
     /// Runs `f` in one write transaction: committed if `f` returns `Ok`,
     /// otherwise rolled back (nothing changes) and the error returned.
     fn write(&self, f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>) -> StoreResult<()>;
+    /// Like [`KeyStore::write`] when the write lock is free right now;
+    /// `Ok(false)`, without running `f` and without waiting, when another
+    /// writer (of this process or another) holds it. `Ok(true)`: `f` ran and
+    /// was committed.
+    fn try_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>,
+    ) -> StoreResult<bool>;
     /// Where the store lives, for messages (e.g. the database path).
     fn location(&self) -> String;
 }
@@ -320,4 +340,22 @@ pub fn write_with<T>(
         Ok(())
     })?;
     out.ok_or_else(|| StoreError::database("write transaction did not run"))
+}
+
+/// Runs `f` in one write transaction of `store` if the write lock is free
+/// right now ([`KeyStore::try_write`]): `Ok(None)` when another writer holds
+/// it (nothing ran).
+pub fn try_write_with<T>(
+    store: &dyn KeyStore,
+    mut f: impl FnMut(&mut dyn StoreTx) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let mut out = None;
+    if !store.try_write(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })? {
+        return Ok(None);
+    }
+    out.map(Some)
+        .ok_or_else(|| StoreError::database("write transaction did not run"))
 }

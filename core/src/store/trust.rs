@@ -1,6 +1,5 @@
 //! The master-key rule, shared by every backend. It runs inside the
-//! transaction that opens a store, under the store's write lock and before
-//! any schema change:
+//! transaction that opens a store, before any schema change:
 //!
 //! - a **new** store (no container, instance, key, secret or check value)
 //!   takes the master key from its source, creating it when there is none
@@ -13,8 +12,13 @@
 //!   internally wrapped root keys) is [`StoreError::MasterKeyMismatch`].
 //!   Either error rolls the opening transaction back: nothing is written.
 //!
-//! Every process opening a store takes the same lock first, so two
-//! processes opening a fresh store at once agree on one master key.
+//! An established store whose stored check value verifies the key needs
+//! no write: [`examine_settled`] decides that in a read transaction, so
+//! opening such a store never waits for a writer. Everything else (a new
+//! store, one without a check value yet, a damaged check value) is decided
+//! by [`examine`] under the store's write lock, which every process opening
+//! a store takes first, so two processes opening a fresh store at once agree
+//! on one master key.
 //! Backends only provide the [`TrustView`] queries and store the rows of
 //! [`Trust::meta_rows`].
 
@@ -85,6 +89,27 @@ impl Trust {
         }
         Ok(rows)
     }
+}
+
+/// The master key of an established store that opens without writing
+/// anything: its check value is stored and verifies the key from `source`.
+/// `Ok(None)` when the rule needs the write lock ([`examine`]): a new store,
+/// no check value yet, or one that does not verify the key (then the root
+/// keys decide). Errors are those of [`examine`] (a missing or unusable
+/// key); nothing is ever created here.
+pub(crate) fn examine_settled(
+    view: &mut dyn TrustView,
+    source: MasterSource<'_>,
+    store: &str,
+) -> StoreResult<Option<SecretKey32>> {
+    if view.check_value()?.is_none() {
+        return Ok(None);
+    }
+    let trust = examine(view, source, store)?;
+    if trust.record_check || trust.new_wrapped.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(trust.master))
 }
 
 /// Decides which master key opens the store `store` (its location, for

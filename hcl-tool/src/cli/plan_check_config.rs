@@ -31,6 +31,7 @@ pub fn prepared_findings(dir: &Path, cfg: &CheckConfig) -> Result<Vec<Finding>, 
             ),
             address: p.address,
             previous_address: None,
+            replace_paths: Vec::new(),
         })
         .collect())
 }

@@ -1,25 +1,24 @@
 //! `keyshift rewrite [DIR]`: write migration attributes into resource
 //! blocks so that the plan becomes clean.
 
-use crate::cli::rewrite_verify::verify_selection;
+use crate::cli::rewrite_verify::{Verdict, verify_written};
 use crate::cli::{CliError, Outcome};
 use crate::plan::{Plan, read_input};
 use crate::presets::{ANY_TYPE, MigrationAttrs, is_ident};
 use crate::progress;
 use crate::report::Report;
+use crate::rewrite::Refusal;
 use crate::rewrite::apply::{RewritePlan, plan_rewrite};
 use crate::rewrite::config::Config;
 use crate::rewrite::everywhere::{Types, plan_everywhere, tf_files_recursive};
 use crate::rewrite::select::{Selection, from_selection};
 use crate::rewrite::targets::{Derivation, from_plan, from_report};
 use crate::rewrite::write::commit;
-use crate::rewrite::{Refusal, RewriteError};
 use crate::state::State;
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 /// Output format of rewrite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -65,8 +64,9 @@ pub struct RewriteArgs {
     /// Write nothing; print a unified diff and exit 1 if edits are needed.
     #[arg(long)]
     pub check: bool,
-    /// After writing, run `terraform plan -detailed-exitcode` in DIR and
-    /// fail unless the plan is clean.
+    /// After writing, run `terraform plan` in DIR and fail unless the plan
+    /// is clean (with --select: exactly the migration asked for); a plan
+    /// that errors rolls the edits back.
     #[arg(long, conflicts_with = "check")]
     pub verify: bool,
     /// Terraform binary for `--verify`.
@@ -115,6 +115,10 @@ pub(crate) struct JsonSummary<'a> {
     /// The `--verify` result (null without it); absent for prepare/finalize.
     #[serde(skip_serializing_if = "Option::is_none")]
     verified: Option<Option<bool>>,
+    /// With `--select … --verify`: the in-place updates of the placement
+    /// the verified plan has (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    planned_updates: Option<usize>,
 }
 
 impl<'a> JsonSummary<'a> {
@@ -135,6 +139,7 @@ impl<'a> JsonSummary<'a> {
             warnings: &plan.warnings,
             unchanged: plan.unchanged,
             verified: None,
+            planned_updates: None,
         }
     }
 
@@ -167,7 +172,7 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
     } else {
         Outcome::Findings
     };
-    let mut verified = None;
+    let mut verdict = None;
     if args.check {
         if needs_edits {
             outcome = Outcome::Findings;
@@ -177,28 +182,26 @@ pub fn run(args: &RewriteArgs, out: &mut dyn Write) -> Result<Outcome, CliError>
         }
     } else {
         commit(&plan.changes)?;
-        if let (true, Some(sel)) = (args.verify, selection(args)?) {
-            let failures = verify_selection(&args.dir, &args.terraform_bin, &sel, &attrs)?;
-            for f in &failures {
-                writeln!(out, "verify: {f}")?;
-            }
-            verified = Some(failures.is_empty());
-            if !failures.is_empty() {
+        if args.verify {
+            let sel = selection(args)?;
+            let v = verify_written(
+                &args.dir,
+                &args.terraform_bin,
+                sel.as_ref().map(|s| (s, &attrs)),
+                &plan.changes,
+            )?;
+            if !v.ok() {
                 outcome = Outcome::Findings;
             }
-        } else if args.verify {
-            let clean = verify(&args.dir, &args.terraform_bin)?;
-            verified = Some(clean);
-            if !clean {
-                outcome = Outcome::Findings;
-            }
+            verdict = Some(v);
         }
     }
     match args.format {
-        RewriteFormat::Text => write_text(out, &plan, args.check, verified)?,
+        RewriteFormat::Text => write_text(out, &plan, args.check, verdict.as_ref())?,
         RewriteFormat::Json => {
             let summary = JsonSummary {
-                verified: Some(verified),
+                verified: Some(verdict.as_ref().map(Verdict::ok)),
+                planned_updates: verdict.as_ref().and_then(Verdict::planned_updates),
                 ..JsonSummary::of(&plan, args.check)
             };
             summary.write(out)?;
@@ -314,7 +317,7 @@ fn write_text(
     out: &mut dyn Write,
     plan: &RewritePlan,
     check: bool,
-    verified: Option<bool>,
+    verdict: Option<&Verdict>,
 ) -> std::io::Result<()> {
     let verb = if check { "would set" } else { "set" };
     for a in &plan.applied {
@@ -341,36 +344,5 @@ fn write_text(
         n => format!(", {n} refused"),
     };
     writeln!(out, "{summary}{refused}")?;
-    match verified {
-        Some(true) => writeln!(out, "verify: terraform plan is clean"),
-        Some(false) => writeln!(out, "verify: terraform plan is NOT clean (see stderr)"),
-        None => Ok(()),
-    }
-}
-
-/// Runs `terraform plan -detailed-exitcode`; `Ok(false)` when it shows changes.
-fn verify(dir: &Path, terraform: &Path) -> Result<bool, RewriteError> {
-    let output = Command::new(terraform)
-        .args([
-            "plan",
-            "-detailed-exitcode",
-            "-input=false",
-            "-no-color",
-            "-lock=false",
-        ])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| RewriteError::Terraform(format!("cannot run {}: {e}", terraform.display())))?;
-    match output.status.code() {
-        Some(0) => Ok(true),
-        Some(2) => {
-            eprintln!("{}", String::from_utf8_lossy(&output.stdout));
-            Ok(false)
-        }
-        _ => Err(RewriteError::Terraform(format!(
-            "`terraform plan` failed in {}: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))),
-    }
+    verdict.map_or(Ok(()), |v| v.write(out))
 }

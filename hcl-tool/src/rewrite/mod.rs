@@ -96,6 +96,26 @@ pub enum RewriteError {
     /// Running Terraform for `--verify` failed.
     #[error("terraform: {0}")]
     Terraform(String),
+    /// `--verify` could not plan after the edits were written: the edits
+    /// were rolled back (files listed in `not_restored` excepted, which
+    /// someone changed since or which could not be written).
+    #[error(
+        "--verify could not run terraform plan, so the edits were rolled back; {}",
+        if not_restored.is_empty() {
+            "no file was changed".to_owned()
+        } else {
+            format!(
+                "these files still hold the edit (changed since, or unwritable): {}",
+                not_restored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            )
+        }
+    )]
+    VerifyFailed {
+        /// Why the plan failed.
+        source: Box<RewriteError>,
+        /// Files left with the new text.
+        not_restored: Vec<PathBuf>,
+    },
 }
 
 /// A resource the tool will not edit, and why.

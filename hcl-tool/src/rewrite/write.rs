@@ -56,6 +56,33 @@ fn restore(done: &[(&FileChange, PathBuf)]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Undoes a committed rewrite (a `--verify` whose `terraform plan` could not
+/// run): every file `changes` wrote gets its original bytes back. A file
+/// that no longer holds what the run wrote (someone edited it since) is left
+/// alone; it is returned, like one that cannot be written.
+pub fn revert(changes: &[FileChange]) -> Vec<PathBuf> {
+    changes
+        .iter()
+        .filter(|c| !revert_one(c))
+        .map(|c| c.source.path.clone())
+        .collect()
+}
+
+/// Puts one file back; false when it was not.
+fn revert_one(change: &FileChange) -> bool {
+    let Ok(real) = real_path(&change.source.path) else {
+        return false;
+    };
+    let written = change.source.bytes_for(&change.new_text);
+    if !std::fs::read(&real).is_ok_and(|now| now == written) {
+        return false;
+    }
+    let original = change.source.bytes_for(&change.source.text);
+    stage(&real, &original)
+        .and_then(|tmp| tmp.persist(&real).map_err(|e| e.error))
+        .is_ok()
+}
+
 /// Why one file could not be replaced.
 enum Failure {
     Io(std::io::Error),
@@ -184,6 +211,30 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(real.join("keys.tf")).unwrap(),
             "k = 2\n"
+        );
+    }
+
+    #[test]
+    fn revert_restores_the_original_bytes_and_spares_files_edited_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let bom = "\u{feff}a = 1\r\n";
+        std::fs::write(dir.path().join("a.tf"), bom).unwrap();
+        let a = FileChange {
+            source: SourceFile::read(&dir.path().join("a.tf")).unwrap(),
+            new_text: "a = 2\r\n".to_string(),
+        };
+        let b = change(&dir.path().join("b.tf"), "b = 1\n", "b = 2\n");
+        commit(&[a.clone(), b.clone()]).unwrap();
+        std::fs::write(dir.path().join("b.tf"), "b = 3 # theirs\n").unwrap();
+        let left = revert(&[a, b]);
+        assert_eq!(left, vec![dir.path().join("b.tf")]);
+        assert_eq!(
+            std::fs::read(dir.path().join("a.tf")).unwrap(),
+            bom.as_bytes()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("b.tf")).unwrap(),
+            "b = 3 # theirs\n"
         );
     }
 
