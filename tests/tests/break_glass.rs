@@ -2,7 +2,8 @@
 //! real `keyshift` binary: break glass, use the credential in scope, refused
 //! out of scope and for an ungranted permission, expiry that keeps the plan
 //! clean (state shows `expired` after a refresh, nothing is re-issued), a
-//! change under the same change request refused, repair on destroy; the
+//! change under the same change request warned at plan and refused at
+//! apply, repair on destroy; the
 //! credential appears in no state, plan, TRACE log or audit output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -160,16 +161,27 @@ fn break_use_expire_and_repair_glass() {
         r.stderr
     );
 
-    // Changing the grant under the same change request is refused at plan.
+    // Changing the grant under the same change request: the plan warns (an
+    // error there would also block a destroy) and the apply is refused.
     tf.write_main(&config(r#"["decrypt", "sign", "encrypt"]"#));
     let r = tf.plan_code();
+    assert_eq!(r.code, 2, "{}", r.all());
+    for want in [
+        "Warning: A break-glass grant cannot be changed",
+        "now expired",
+        "use a new change_request",
+    ] {
+        assert!(r.flat().contains(want), "{want:?}: {}", r.all());
+    }
+    let r = tf.run(&["apply", "-auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.flat().contains("A break-glass grant cannot be changed"),
+        r.flat()
+            .contains("Error: A break-glass grant cannot be changed"),
         "{}",
         r.all()
     );
-    assert!(r.flat().contains("use a new change_request"), "{}", r.all());
+    seen += &r.all();
     tf.write_main(&config(r#"["decrypt", "sign"]"#));
 
     // Destroy = repair glass.

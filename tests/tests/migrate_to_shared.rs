@@ -1,8 +1,8 @@
 //! `keyshift migrate --from kst-… --to shared --rewrite . --verify` on
 //! objects terraform placed in an instance: they move back to the shared
 //! KMS, the report names the target `shared`, main.tf gets
-//! `instance_id = null` (the shared KMS) in place of the instance, and the
-//! plan is clean; ciphertexts made before still decrypt.
+//! `instance_id = "shared"` (the shared KMS) in place of the instance, and
+//! the plan is clean; ciphertexts made before still decrypt.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyshift_core::engine::Kms;
@@ -51,7 +51,7 @@ fn keyshift_stdin(tf: &Tf, args: &[&str], stdin: &str) -> (i32, String) {
 }
 
 #[test]
-fn back_to_shared_rewrites_instance_id_to_null_and_the_plan_stays_clean() {
+fn back_to_shared_rewrites_instance_id_to_shared_and_the_plan_stays_clean() {
     let tf = Tf::new();
     tf.write_main(CONFIG);
     tf.apply().ok();
@@ -113,11 +113,11 @@ fn back_to_shared_rewrites_instance_id_to_null_and_the_plan_stays_clean() {
 
     let main = std::fs::read_to_string(tf.path().join("main.tf")).unwrap();
     assert!(
-        main.contains("  description = \"app\"\n  instance_id = null\n"),
+        main.contains("  description = \"app\"\n  instance_id = \"shared\"\n"),
         "{main}"
     );
     assert!(
-        main.contains("  secret_data       = \"s3cret\"\n  instance_id       = null\n"),
+        main.contains("  secret_data       = \"s3cret\"\n  instance_id       = \"shared\"\n"),
         "{main}"
     );
     assert!(
@@ -131,6 +131,6 @@ fn back_to_shared_rewrites_instance_id_to_null_and_the_plan_stays_clean() {
     let (code, plain) = keyshift_stdin(&tf, &["decrypt"], &ct);
     assert_eq!((code, plain.as_str()), (0, "before"));
     tf.run(&["apply", "-refresh-only", "-auto-approve"]).ok();
-    assert_eq!(tf.resource("keyshift_key.app")["instance_id"], Json::Null);
+    assert_eq!(tf.resource("keyshift_key.app")["instance_id"], "shared");
     tf.assert_clean_plan();
 }

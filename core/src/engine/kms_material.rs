@@ -1,6 +1,5 @@
-//! Operations on key material: BYOK import, in-place migration between
-//! containers, and encrypt/decrypt (AES-256-GCM with `AES_256` keys,
-//! RSAES-OAEP-SHA-256 with RSA `ENCRYPT/DECRYPT` keys, see `kms_rsa`).
+//! Operations on key material: BYOK import and encrypt/decrypt
+//! (AES-256-GCM with `AES_256` keys, RSAES-OAEP-SHA-256 with RSA `ENCRYPT/DECRYPT` keys, see `kms_rsa`).
 //! Rotation is in `rotation.rs`.
 //!
 //! Ciphertexts are self-describing: a header
@@ -10,18 +9,15 @@
 //! (RSA): the body is the RSAES-OAEP ciphertext with the header as the
 //! OAEP label. Either way the key and version ids are authenticated.
 
-use super::kms::{Kms, container_instance, container_record, now, rfc3339, unlocked_container};
+use super::kms::{Kms, container_record, now, rfc3339, unlocked_container};
 use super::kms_keys::{ensure_enabled, load_key, new_version_id, resolve};
-use super::kms_move_ends::MoveEnds;
 use super::kms_rsa;
-use super::migration_rules::{self, MigrationPlan};
 use crate::store::crypto::{SecretKey32, seal, unseal, version_aad};
 use crate::store::keygen::{self, Material};
 use crate::store::{
-    Container, Key, KeyOrigin, KeySpec, KeyState, KeyUsage, SealedVersion, StoreError, StoreReader,
+    Key, KeyOrigin, KeySpec, KeyState, KeyUsage, SealedVersion, StoreError, StoreReader,
     StoreResult, read_with,
 };
-use crate::store::{StoreTx, write_with};
 
 /// First byte of ciphertexts made by [`Kms::encrypt`] with `AES_256` keys.
 pub const CIPHERTEXT_FORMAT_V1: u8 = 1;
@@ -191,136 +187,6 @@ impl Kms {
             let key = load_key(r, id)?;
             self.material_import_rule(r, &key, material).map(drop)
         })
-    }
-
-    /// The migration rule for one key, reading the current state
-    /// of both containers: `Ok(())` if `key` may move to `target`.
-    pub fn check_key_migratable(&self, key: &Key, target: &Container) -> StoreResult<()> {
-        read_with(&*self.store, |r| {
-            let source_instance = container_instance(r, &key.container)?;
-            let target_instance = container_instance(r, target)?;
-            migration_rules::check(&MigrationPlan {
-                key,
-                source_instance: source_instance.as_ref(),
-                target,
-                target_instance: target_instance.as_ref(),
-                target_key_count: r.count_keys(target)?,
-                lock_held: false,
-            })
-        })
-    }
-
-    /// Moves one key in place to `target`: every version is re-sealed under
-    /// the target's root key in one transaction; id, state, protection,
-    /// aliases, tags and versions are unchanged, and earlier ciphertexts
-    /// still decrypt. A key already in `target` is returned unchanged.
-    pub fn move_key(&self, id: &str, target: &Container) -> StoreResult<Key> {
-        self.relocate(id, target, false)
-    }
-
-    /// [`Kms::move_key`] for the holder of the migration lock
-    /// ([`Kms::set_migrating`] on the source or target): the lock is
-    /// required instead of refused.
-    pub fn migrate_key_locked(&self, id: &str, target: &Container) -> StoreResult<Key> {
-        self.relocate(id, target, true)
-    }
-
-    fn relocate(&self, id: &str, target: &Container, lock_held: bool) -> StoreResult<Key> {
-        self.mutate("key.move", id, |tx, detail| {
-            self.relocate_in(tx, id, target, lock_held, None, detail)
-        })
-    }
-
-    /// [`Kms::migrate_key_locked`] for many keys in one transaction (one
-    /// commit for the batch, one audit entry per key): all move, or, on the
-    /// first refusal or error, none does and that error is returned (the
-    /// caller then moves them one by one to learn each key's reason).
-    pub fn migrate_keys_locked(&self, ids: &[String], target: &Container) -> StoreResult<()> {
-        let at = rfc3339(now())?;
-        write_with(&*self.store, |tx| {
-            // Counted once; each key of the batch adds one (a key already in
-            // the target is counted too, which can only refuse early).
-            let first = tx.count_keys(target)?;
-            // Both ends (records, instances, root keys) are read once per
-            // source container, not once per key.
-            let mut ends: Option<MoveEnds> = None;
-            for (count, id) in (first..).zip(ids) {
-                let mut detail = String::new();
-                let key = load_key(&*tx, id)?;
-                if key.container == *target {
-                    detail = format!("already in {target}");
-                } else {
-                    let mut e = match ends.take() {
-                        Some(e) if e.source == key.container => e,
-                        _ => MoveEnds::read(&*tx, &key.container, target, true)?,
-                    };
-                    self.relocate_with(tx, key, &mut e, Some(count), &mut detail)?;
-                    ends = Some(e);
-                }
-                tx.append_audit(&self.audit_entry(&at, "key.move", id, "ok", detail))?;
-            }
-            Ok(())
-        })
-    }
-
-    /// The body of one key move inside the caller's transaction.
-    fn relocate_in(
-        &self,
-        tx: &mut dyn StoreTx,
-        id: &str,
-        target: &Container,
-        lock_held: bool,
-        target_count: Option<i64>,
-        detail: &mut String,
-    ) -> StoreResult<Key> {
-        let key = load_key(&*tx, id)?;
-        if key.container == *target {
-            *detail = format!("already in {target}");
-            return Ok(key);
-        }
-        let mut ends = MoveEnds::read(&*tx, &key.container, target, lock_held)?;
-        self.relocate_with(tx, key, &mut ends, target_count, detail)
-    }
-
-    /// Moves `key` (not in the target) between `ends`: the migration rule,
-    /// then every version re-sealed under the target's root key, then the
-    /// key's new container. Returns the moved key.
-    fn relocate_with(
-        &self,
-        tx: &mut dyn StoreTx,
-        mut key: Key,
-        ends: &mut MoveEnds,
-        target_count: Option<i64>,
-        detail: &mut String,
-    ) -> StoreResult<Key> {
-        let target = &ends.target.clone();
-        migration_rules::check(&MigrationPlan {
-            key: &key,
-            source_instance: ends.source_instance.as_ref(),
-            target,
-            target_instance: ends.target_instance.as_ref(),
-            target_key_count: match target_count {
-                Some(n) => n,
-                None => tx.count_keys(target)?,
-            },
-            lock_held: ends.lock_held,
-        })?;
-        let (src_root, dst_root) = ends.roots(self)?;
-        let id = key.id.clone();
-        let versions = tx.versions(&id)?;
-        for v in &versions {
-            let aad = version_aad(&id, &v.version_id);
-            let plain = unseal(src_root, &aad, &v.sealed)?;
-            let sealed = seal(dst_root, &aad, &plain)?;
-            tx.put_version(&SealedVersion {
-                sealed,
-                ..v.clone()
-            })?;
-        }
-        key.container = target.clone();
-        tx.update_key(&key)?;
-        *detail = format!("{} -> {target}, {} version(s)", ends.source, versions.len());
-        Ok(key)
     }
 
     /// Encrypts with the current version of an enabled `ENCRYPT/DECRYPT`

@@ -1,11 +1,14 @@
 //! The two ends of an in-place key move, read once per move (or once per
 //! batch of keys from the same container): both container records (with
 //! the lock rule), both instances, and both root keys (unwrapped on first
-//! use, so a move the migration rule refuses never needs them).
+//! use, so a move the migration rule refuses never needs them), and
+//! whether the source holds secrets at all (counted on first use).
 
 use super::kms::{Kms, container_instance, container_record, unlocked_container};
 use crate::store::crypto::SecretKey32;
-use crate::store::{Container, ContainerRecord, Instance, StoreError, StoreReader, StoreResult};
+use crate::store::{
+    Container, ContainerRecord, Instance, Secret, StoreError, StoreReader, StoreResult,
+};
 
 /// Source and target of a move.
 pub(super) struct MoveEnds {
@@ -18,6 +21,8 @@ pub(super) struct MoveEnds {
     /// The caller holds the migration lock on one end.
     pub(super) lock_held: bool,
     roots: Option<(SecretKey32, SecretKey32)>,
+    /// Whether the source holds any secret.
+    has_secrets: Option<bool>,
 }
 
 impl MoveEnds {
@@ -53,6 +58,7 @@ impl MoveEnds {
             target_instance: container_instance(r, target)?,
             lock_held,
             roots: None,
+            has_secrets: None,
         })
     }
 
@@ -66,6 +72,24 @@ impl MoveEnds {
         match &self.roots {
             Some((s, d)) => Ok((s, d)),
             None => Err(StoreError::Database("root keys not loaded".into())),
+        }
+    }
+
+    /// The secrets of the source that `key_id` seals (its dependents, see
+    /// `key_dependents`): one query per key, none when the source holds no
+    /// secret (counted once per batch).
+    pub(super) fn dependents(
+        &mut self,
+        r: &dyn StoreReader,
+        key_id: &str,
+    ) -> StoreResult<Vec<Secret>> {
+        let has = match self.has_secrets {
+            Some(h) => h,
+            None => *self.has_secrets.insert(r.count_secrets(&self.source)? > 0),
+        };
+        match has {
+            true => r.secrets_sealed_by(&self.source, key_id),
+            false => Ok(Vec::new()),
         }
     }
 }

@@ -88,23 +88,39 @@ pub fn version_id(id: &str) -> StoreResult<()> {
     }
 }
 
-/// The secret with that id, or `NotFound { kind: "secret" }`.
 /// A secret called `name` may be added to `container`: the name is free
 /// there and the instance's secret quota is not reached.
 fn room_for<R: StoreReader + ?Sized>(r: &R, container: &Container, name: &str) -> StoreResult<()> {
+    room_for_all(r, container, &[name])
+}
+
+/// Secrets called `names` (distinct) may all be added to `container`: every
+/// name is free there and the instance's secret quota has room for all.
+/// The room rule for a secret created or moved alone, and for the secrets a
+/// key's move carries ([`super::key_dependents`]).
+pub(super) fn room_for_all<R: StoreReader + ?Sized>(
+    r: &R,
+    container: &Container,
+    names: &[&str],
+) -> StoreResult<()> {
     if let Some(inst) = container_instance(r, container)? {
-        if r.count_secrets(container)? >= inst.secret_quota {
+        let held = r.count_secrets(container)?;
+        let wanted = i64::try_from(names.len()).unwrap_or(i64::MAX);
+        if held.saturating_add(wanted) > inst.secret_quota {
             return Err(StoreError::Conflict(format!(
-                "instance {} is full: secret quota {} reached; raise secret_quota or delete secrets",
+                "instance {} is full: secret quota {} reached ({held} held, {wanted} to add); \
+                 raise secret_quota or delete secrets",
                 inst.id, inst.secret_quota
             )));
         }
     }
-    if r.secret_by_name(container, name)?.is_some() {
-        return Err(StoreError::AlreadyExists {
-            kind: "secret",
-            id: format!("{container}/{name}"),
-        });
+    for name in names {
+        if r.secret_by_name(container, name)?.is_some() {
+            return Err(StoreError::AlreadyExists {
+                kind: "secret",
+                id: format!("{container}/{name}"),
+            });
+        }
     }
     Ok(())
 }
@@ -166,10 +182,8 @@ pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
     key: &Key,
     action: &str,
 ) -> StoreResult<()> {
-    let names: Vec<String> = r
-        .secrets(Some(&key.container))?
+    let names: Vec<String> = super::key_dependents::of(r, key)?
         .into_iter()
-        .filter(|s| s.encryption_key_id == key.id)
         .map(|s| s.name)
         .collect();
     if names.is_empty() {
@@ -184,6 +198,7 @@ pub(super) fn refuse_if_secrets_depend<R: StoreReader + ?Sized>(
     )))
 }
 
+/// The secret with that id, or `NotFound { kind: "secret" }`.
 pub(super) fn load_secret<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResult<Secret> {
     r.secret(id)?
         .ok_or_else(|| tombstone::missing(r, TombstoneKind::Secret, id))

@@ -494,8 +494,9 @@ fn secrets_migrate_with_or_after_their_key_and_pin_it_against_deletion() {
     // A plan that also moves the key there passes the same rule.
     kms.check_secret_movable(&s.id, &target, None, Some(&target))
         .unwrap();
-    // Key first: the secret stays readable (sealed under the key's material).
+    // The key's move carries the secret (sealed under the key's material).
     kms.move_key(&k.id, &target).unwrap();
+    assert_eq!(kms.get_secret(&s.id).unwrap().container, target);
     assert_eq!(&*kms.get_secret_value(&s.id, None).unwrap(), MARKER);
     kms.check_secret_movable(&s.id, &target, None, None)
         .unwrap();
@@ -525,9 +526,32 @@ fn secret_move_respects_name_and_quota_in_the_target() {
     let s = kms
         .create_secret(new_secret(Container::Shared, "db", &shared_key.id), MARKER)
         .unwrap();
+    // The key would carry "db" into a container that has one: refused, nothing moves.
+    let e = kms
+        .move_key(&shared_key.id, &target)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("with the secrets it encrypts") && e.contains("db"),
+        "{e}"
+    );
+    assert_eq!(
+        kms.get_key(&shared_key.id).unwrap().container,
+        Container::Shared
+    );
+    // A secret moving on its own hits the same name rule.
+    let other_key = aes(&kms, &Container::Shared);
+    kms.update_secret(
+        &s.id,
+        SecretUpdate {
+            encryption_key_id: Some(other_key.id.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     kms.move_key(&shared_key.id, &target).unwrap();
     assert!(matches!(
-        kms.move_secret(&s.id, &target, None),
+        kms.move_secret(&s.id, &target, Some(&target_key.id)),
         Err(StoreError::AlreadyExists { kind: "secret", .. })
     ));
 }

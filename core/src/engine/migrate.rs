@@ -3,7 +3,11 @@
 //! containers, move, unlock, report.
 //!
 //! [`select`] decides which objects a run takes (a whole container, or the
-//! ids the patterns match) and checks the input before anything moves;
+//! ids the patterns match) and checks the input before anything moves,
+//! including the key–secret dependency rule ([`key_dependents::check`]): a
+//! key never leaves its container without the secrets there it seals, so
+//! with `include_secrets` they move with it, and without, the run is
+//! refused naming them;
 //! [`run`] (in `migrate_run.rs`) walks them page by page under the
 //! migration lock ([`Kms::begin_migration`]), deciding per object with the
 //! one per-key rule [`super::migration_rules::check`] and the per-secret
@@ -12,8 +16,10 @@
 //! waits, while encrypt, decrypt, sign and verify keep working.
 
 use super::ekms_wrapper::ExternalKeyService;
+use super::key_dependents::{self, Dependents, KeysHoldSecrets};
 use super::kms::Kms;
-use crate::store::{Container, Instance, StoreError, read_with};
+use crate::store::{Container, Instance, Key, Secret, StoreError, read_with};
+use std::collections::{BTreeSet, HashMap};
 use thiserror::Error;
 
 pub use super::migrate_run::{BATCH, run};
@@ -35,7 +41,9 @@ pub struct Request {
     pub patterns: Vec<String>,
     /// Every object of the source.
     pub all: bool,
-    /// Also migrate secrets (otherwise only keys).
+    /// Also migrate secrets: the secrets the patterns match, and the
+    /// secrets of the source the selected keys seal (otherwise only keys,
+    /// and a key that seals secrets there is refused).
     pub include_secrets: bool,
 }
 
@@ -74,6 +82,8 @@ pub struct Candidate {
     pub source: Container,
     /// Whether and why (not) it moves.
     pub decision: Decision,
+    /// A secret that moves with its encryption key: that key's id.
+    pub with_key: Option<String>,
 }
 
 /// Which objects a run takes.
@@ -87,11 +97,14 @@ pub enum Scope {
         include_secrets: bool,
     },
     /// The keys and secrets (ids, sorted) the patterns matched in the source
-    /// or the target: at most [`MANUAL_LIMIT`] in all.
+    /// or the target, with the secrets the selected keys carry: at most
+    /// [`MANUAL_LIMIT`] in all.
     Ids {
         /// Key ids.
         keys: Vec<String>,
-        /// Secret ids.
+        /// Secret ids, without those that move with a selected key (the
+        /// key's move reports them); with `include_secrets`, the secrets of
+        /// the source sealed by a selected key already in the target.
         secrets: Vec<String>,
     },
 }
@@ -107,6 +120,8 @@ pub struct Selection {
     pub source: Container,
     /// The objects.
     pub scope: Scope,
+    /// Keys carry the secrets of the source they seal (`--include-secrets`).
+    pub include_secrets: bool,
     /// The source's instance (`None` for the shared KMS).
     pub source_instance: Option<Instance>,
     /// The target's instance (`None` for the shared KMS).
@@ -121,7 +136,7 @@ impl Selection {
     pub fn has_secrets(&self) -> bool {
         match &self.scope {
             Scope::All { include_secrets } => *include_secrets,
-            Scope::Ids { secrets, .. } => !secrets.is_empty(),
+            Scope::Ids { secrets, .. } => self.include_secrets || !secrets.is_empty(),
         }
     }
 
@@ -180,7 +195,7 @@ pub enum MigrateError {
     },
     /// Too many objects for a manual selection.
     #[error(
-        "the patterns select {count} keys and secrets; a run selected by pattern takes at most {MANUAL_LIMIT} (use --all to migrate a whole container)"
+        "the patterns select {count} keys and secrets (with the secrets the selected keys carry); a run selected by pattern takes at most {MANUAL_LIMIT} (use --all to migrate a whole container)"
     )]
     TooMany {
         /// How many matched.
@@ -198,6 +213,9 @@ pub enum MigrateError {
         /// What to do.
         remediation: &'static str,
     },
+    /// Selected keys seal secrets of the source and `include_secrets` is off.
+    #[error("{0}; nothing was migrated")]
+    KeysHoldSecrets(#[from] KeysHoldSecrets),
     /// The store refused (unknown instance, unhealthy EKMS key, ...).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -248,6 +266,9 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
     };
     let (source_instance, target_instance) = (find(&source)?, find(&req.target)?);
     let scope = if req.all {
+        if !req.include_secrets {
+            refuse_all_holders(kms, &source)?;
+        }
         Scope::All {
             include_secrets: req.include_secrets,
         }
@@ -260,6 +281,7 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
         target: req.target.clone(),
         source,
         scope,
+        include_secrets: req.include_secrets,
         source_instance,
         target_instance,
         stale_lock,
@@ -267,7 +289,8 @@ pub fn select(kms: &Kms, req: &Request) -> Result<Selection, MigrateError> {
 }
 
 /// The ids the patterns of a manual selection match in the source or the
-/// target; every pattern must match, and at most [`MANUAL_LIMIT`] in all.
+/// target; every pattern must match, and at most [`MANUAL_LIMIT`] in all,
+/// counting the secrets the selected keys carry ([`with_dependents`]).
 fn match_patterns(kms: &Kms, req: &Request, source: &Container) -> Result<Scope, MigrateError> {
     let mut hits = vec![0usize; req.patterns.len()];
     let mut pick = |id: &str, names: &[String]| {
@@ -280,16 +303,11 @@ fn match_patterns(kms: &Kms, req: &Request, source: &Container) -> Result<Scope,
         }
         any
     };
-    let mut keys: Vec<String> = Vec::new();
+    let mut keys: Vec<Key> = Vec::new();
     let mut secrets: Vec<String> = Vec::new();
     for c in [source, &req.target] {
         let found = kms.list_keys(Some(c))?;
-        keys.extend(
-            found
-                .into_iter()
-                .filter(|k| pick(&k.id, &k.aliases))
-                .map(|k| k.id),
-        );
+        keys.extend(found.into_iter().filter(|k| pick(&k.id, &k.aliases)));
         if req.include_secrets {
             let found = kms.list_secrets(Some(c))?;
             let matched = found
@@ -309,13 +327,82 @@ fn match_patterns(kms: &Kms, req: &Request, source: &Container) -> Result<Scope,
             containers: format!("{source} or {}", req.target),
         });
     }
-    let count = keys.len() + secrets.len();
+    let carried = with_dependents(kms, req, source, &keys, &mut secrets)?;
+    let count = keys.len() + secrets.len() + carried;
     if count > MANUAL_LIMIT {
         return Err(MigrateError::TooMany { count });
     }
+    let mut keys: Vec<String> = keys.into_iter().map(|k| k.id).collect();
     keys.sort();
-    secrets.sort();
     Ok(Scope::Ids { keys, secrets })
+}
+
+/// The dependency rule for the selected `keys`: those leaving `source`
+/// carry the secrets of `source` they seal (which leave `secrets`: the
+/// key's move reports them), or, without `include_secrets`, the selection
+/// is refused naming them. With `include_secrets`, the secrets of `source`
+/// sealed by a selected key already in the target join `secrets` (they
+/// were left behind; now they follow). Returns how many secrets are
+/// carried; `secrets` ends sorted, without duplicates.
+fn with_dependents(
+    kms: &Kms,
+    req: &Request,
+    source: &Container,
+    keys: &[Key],
+    secrets: &mut Vec<String>,
+) -> Result<usize, MigrateError> {
+    // Per selected key, the secrets of the source it seals: carried when
+    // the key leaves the source, left behind when it is already elsewhere.
+    let sealed: Vec<(&Key, Vec<Secret>)> = read_with(&*kms.store, |r| {
+        let mut sealed = Vec::with_capacity(keys.len());
+        for k in keys {
+            sealed.push((k, r.secrets_sealed_by(source, &k.id)?));
+        }
+        Ok(sealed)
+    })?;
+    let (held, behind): (Vec<_>, Vec<_>) = sealed
+        .into_iter()
+        .partition(|(k, _)| k.container == *source);
+    let pairs: Vec<(&Key, &[Secret])> = held.iter().map(|(k, s)| (*k, s.as_slice())).collect();
+    let how = match req.include_secrets {
+        true => Dependents::Carry,
+        false => Dependents::Refuse,
+    };
+    key_dependents::check(source, &pairs, how)?;
+    let carried: BTreeSet<&str> = held
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.id.as_str()))
+        .collect();
+    secrets.retain(|id| !carried.contains(id.as_str()));
+    if req.include_secrets {
+        let left = behind
+            .into_iter()
+            .filter(|(k, _)| k.container == req.target);
+        secrets.extend(left.flat_map(|(_, s)| s).map(|s| s.id));
+    }
+    secrets.sort();
+    secrets.dedup();
+    Ok(carried.len())
+}
+
+/// `--all` without `include_secrets`: refused when a key of `source` seals
+/// secrets there (they would be stranded), naming them.
+fn refuse_all_holders(kms: &Kms, source: &Container) -> Result<(), MigrateError> {
+    let held: Vec<(Key, Vec<Secret>)> = read_with(&*kms.store, |r| {
+        let index: HashMap<String, Vec<Secret>> = key_dependents::by_key(r, source)?;
+        let mut held = Vec::new();
+        for (key_id, secrets) in index {
+            match r.key(&key_id)? {
+                Some(k) if k.container == *source => held.push((k, secrets)),
+                _ => {}
+            }
+        }
+        held.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        Ok(held)
+    })?;
+    let pairs: Vec<(&Key, &[Secret])> = held.iter().map(|(k, s)| (k, s.as_slice())).collect();
+    key_dependents::check(source, &pairs, Dependents::Refuse)?;
+    Ok(())
 }
 
 /// Checks the EKMS key of the source and of the target (where one is

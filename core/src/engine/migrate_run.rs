@@ -2,8 +2,12 @@
 //! (ids in id order, one page of keys per target transaction), decides per
 //! object whether it moves ([`migration_rules::check`] for keys,
 //! [`Kms::check_secret_movable`] for secrets), moves and reports each one
-//! through a callback. Nothing holds the whole selection: memory is one
-//! page, whatever the number of objects.
+//! through a callback. A key carries the secrets of the source it seals
+//! (with `include_secrets`; see `key_dependents`): they move in its
+//! transaction and are reported right after it. Nothing holds the whole
+//! selection: memory is one page, whatever the number of objects (a dry
+//! run also keeps the ids of the keys it would move and the source's
+//! secrets by key).
 //!
 //! Crash safety: every batch of keys is one transaction (re-sealed versions,
 //! the new container and one audit entry per key commit together), and each
@@ -14,11 +18,12 @@
 //! lock over and walks the source again: what already moved is reported as
 //! already in the target, the rest moves.
 
+use super::key_dependents::{self, Dependents};
 use super::kms::Kms;
 use super::migrate::{Candidate, Decision, ObjectKind, Outcome, Scope, Selection};
 use super::migration_rules::{self, MigrationPlan, is_service_key};
 use crate::store::{Container, Key, Secret, StoreReader, StoreResult, read_with};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// Default number of keys moved per transaction (one commit, one fsync,
 /// per batch), also the page size of the walk.
@@ -29,7 +34,9 @@ pub const BATCH: usize = 256;
 /// takes over a lock left by a dead process) and releases the locks at the
 /// end (also when a move failed). Keys move first, `batch_size` per
 /// transaction (a batch that fails is retried key by key so each gets its
-/// own outcome), then secrets. `report` receives every object, in order,
+/// own outcome), each with the secrets it carries, then the other secrets;
+/// with `--all`, what is already in the target is reported first.
+/// `report` receives every object, in order,
 /// with its outcome as soon as it is known; a dry run reports what would
 /// happen and changes nothing. A lock held by a live run is an error and
 /// nothing moves.
@@ -50,11 +57,16 @@ pub fn run(
         dry_run,
         batch_size: batch_size.max(1),
         target_count: read_with(&*kms.store, |r| r.count_keys(&sel.target))?,
+        how: match sel.include_secrets {
+            true => Dependents::Carry,
+            false => Dependents::Refuse,
+        },
         moving: BTreeSet::new(),
+        dependents: None,
         failed: false,
         report,
     };
-    let walked = walk.keys().and_then(|()| walk.secrets());
+    let walked = walk.walk();
     if let Some(lock) = lock {
         let outcome = match (&walked, walk.failed) {
             (Ok(()), false) => "completed",
@@ -73,9 +85,13 @@ struct Walk<'a> {
     batch_size: usize,
     /// Keys in the target, counting those this run moves (the quota rule).
     target_count: i64,
-    /// Dry run with secrets only: the keys that would move (a secret may
-    /// follow its key). A real run moves keys first and reads the store.
+    /// What a moving key does with the secrets it seals.
+    how: Dependents,
+    /// Dry run carrying secrets only: the keys that would move (their
+    /// secrets were reported with them). A real run moves and reads the store.
     moving: BTreeSet<String>,
+    /// Dry run carrying secrets only: the source's secrets by key.
+    dependents: Option<HashMap<String, Vec<Secret>>>,
     /// Some object failed.
     failed: bool,
     report: &'a mut dyn FnMut(&Candidate, &Outcome),
@@ -85,58 +101,63 @@ struct Walk<'a> {
 type PageFn = fn(&dyn StoreReader, &Container, Option<&str>, usize) -> StoreResult<Vec<String>>;
 
 impl Walk<'_> {
-    /// Calls `f` with each page of ids of one kind: the listed ids in
-    /// chunks, or every id of the target then of the source.
-    fn pages(
+    /// The whole walk: listed keys then listed secrets; or, for `--all`,
+    /// the target's keys and secrets (already there), then the source's
+    /// keys (with the secrets they carry) and the source's other secrets.
+    fn walk(&mut self) -> StoreResult<()> {
+        let sel = self.sel;
+        match &sel.scope {
+            Scope::Ids { keys, secrets } => {
+                self.listed(keys, &mut |w, ids| w.key_page(&ids))?;
+                self.listed(secrets, &mut |w, ids| w.secret_page(&ids))
+            }
+            Scope::All { include_secrets } => {
+                let keys: PageFn = |r, c, after, n| r.key_ids_page(c, after, n);
+                let secrets: PageFn = |r, c, after, n| r.secret_ids_page(c, after, n);
+                for c in [&sel.target, &sel.source] {
+                    self.pages(c, keys, &mut |w, ids| w.key_page(&ids))?;
+                    if *include_secrets {
+                        self.pages(c, secrets, &mut |w, ids| w.secret_page(&ids))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `f` with the listed ids in chunks.
+    fn listed(
         &mut self,
-        listed: Option<&[String]>,
-        page: PageFn,
+        ids: &[String],
         f: &mut dyn FnMut(&mut Self, Vec<String>) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        if let Some(ids) = listed {
-            for chunk in ids.chunks(self.batch_size) {
-                f(self, chunk.to_vec())?;
-            }
-            return Ok(());
-        }
-        let store = &*self.kms.store;
-        for c in [&self.sel.target, &self.sel.source] {
-            let mut after: Option<String> = None;
-            loop {
-                let n = self.batch_size;
-                let ids = read_with(store, |r| page(r, c, after.as_deref(), n))?;
-                let Some(last) = ids.last().cloned() else {
-                    break;
-                };
-                f(self, ids)?;
-                after = Some(last);
-            }
+        for chunk in ids.chunks(self.batch_size) {
+            f(self, chunk.to_vec())?;
         }
         Ok(())
     }
 
-    fn keys(&mut self) -> StoreResult<()> {
-        let listed = match &self.sel.scope {
-            Scope::All { .. } => None,
-            Scope::Ids { keys, .. } => Some(keys.as_slice()),
-        };
-        let page: PageFn = |r, c, after, n| r.key_ids_page(c, after, n);
-        self.pages(listed, page, &mut |w, ids| w.key_page(&ids))
+    /// Calls `f` with each page of ids of one kind in container `c`.
+    fn pages(
+        &mut self,
+        c: &Container,
+        page: PageFn,
+        f: &mut dyn FnMut(&mut Self, Vec<String>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let n = self.batch_size;
+            let ids = read_with(&*self.kms.store, |r| page(r, c, after.as_deref(), n))?;
+            let Some(last) = ids.last().cloned() else {
+                return Ok(());
+            };
+            f(self, ids)?;
+            after = Some(last);
+        }
     }
 
-    fn secrets(&mut self) -> StoreResult<()> {
-        let listed = match &self.sel.scope {
-            Scope::All {
-                include_secrets: false,
-            } => return Ok(()),
-            Scope::All { .. } => None,
-            Scope::Ids { secrets, .. } => Some(secrets.as_slice()),
-        };
-        let page: PageFn = |r, c, after, n| r.secret_ids_page(c, after, n);
-        self.pages(listed, page, &mut |w, ids| w.secret_page(&ids))
-    }
-
-    /// Decides, moves (one transaction) and reports one page of keys.
+    /// Decides, moves (one transaction) and reports one page of keys, each
+    /// followed by the secrets it carries.
     fn key_page(&mut self, ids: &[String]) -> StoreResult<()> {
         let keys: Vec<Key> = read_with(&*self.kms.store, |r| {
             let mut keys = Vec::with_capacity(ids.len());
@@ -152,29 +173,63 @@ impl Walk<'_> {
             .map(|c| c.id.clone())
             .collect();
         if self.dry_run {
-            if self.sel.has_secrets() {
-                self.moving.extend(moving);
-            }
-            for c in &page {
-                self.emit(c, planned(c));
-            }
-            return Ok(());
+            return self.planned_key_page(&page, moving);
         }
-        let together = !moving.is_empty()
-            && self
+        let together = match moving.is_empty() {
+            true => None,
+            false => self
                 .kms
-                .migrate_keys_locked(&moving, &self.sel.target)
-                .is_ok();
+                .migrate_keys_locked(&moving, &self.sel.target, self.how)
+                .ok(),
+        };
         for c in &page {
-            let o = match (&c.decision, together) {
-                (Decision::Move, true) => Outcome::Migrated,
-                _ => self.move_one(c),
+            let (o, carried) = match (&c.decision, &together) {
+                (Decision::Move, Some(moves)) => {
+                    let m = moves.iter().find(|m| m.key.id == c.id);
+                    (
+                        Outcome::Migrated,
+                        m.map(|m| m.carried.clone()).unwrap_or_default(),
+                    )
+                }
+                _ => self.move_key(c),
             };
-            self.emit(c, o);
+            self.emit(c, o.clone());
+            for s in carried {
+                self.emit(&carried_candidate(s, &c.id, &c.source), o.clone());
+            }
         }
-        if !together && !moving.is_empty() {
+        if together.is_none() && !moving.is_empty() {
             // Some may have failed: count what the target really holds.
             self.target_count = read_with(&*self.kms.store, |r| r.count_keys(&self.sel.target))?;
+        }
+        Ok(())
+    }
+
+    /// A dry run's page of keys: each reported as it would end, a key that
+    /// would move followed by the secrets it would carry.
+    fn planned_key_page(&mut self, page: &[Candidate], moving: Vec<String>) -> StoreResult<()> {
+        let carry = self.how == Dependents::Carry && !moving.is_empty();
+        if carry && self.dependents.is_none() {
+            let source = &self.sel.source;
+            self.dependents = Some(read_with(&*self.kms.store, |r| {
+                key_dependents::by_key(r, source)
+            })?);
+        }
+        if carry {
+            self.moving.extend(moving);
+        }
+        for c in page {
+            self.emit(c, planned(c));
+            let carried = match (&c.decision, &mut self.dependents) {
+                (Decision::Move, Some(d)) => d.remove(&c.id).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for s in carried {
+                self.emit(
+                    &carried_candidate(s, &c.id, &c.source),
+                    Outcome::WouldMigrate,
+                );
+            }
         }
         Ok(())
     }
@@ -190,6 +245,9 @@ impl Walk<'_> {
             Ok(found)
         })?;
         for s in secrets {
+            if self.dry_run && self.moving.contains(&s.encryption_key_id) {
+                continue; // reported with the key that would carry it
+            }
             let c = self.decide_secret(s);
             let o = match self.dry_run {
                 true => planned(&c),
@@ -238,6 +296,7 @@ impl Walk<'_> {
             names: key.aliases,
             source: key.container,
             decision,
+            with_key: None,
         }
     }
 
@@ -265,26 +324,51 @@ impl Walk<'_> {
             names: vec![s.name],
             source: s.container,
             decision,
+            with_key: None,
         }
     }
 
-    /// The outcome of one object moved on its own.
+    /// The outcome of one key moved on its own, and the secrets it carried.
+    fn move_key(&self, c: &Candidate) -> (Outcome, Vec<Secret>) {
+        if c.decision != Decision::Move {
+            return (self.move_one(c), Vec::new());
+        }
+        match self
+            .kms
+            .migrate_key_locked(&c.id, &self.sel.target, self.how)
+        {
+            Ok(m) => (Outcome::Migrated, m.carried),
+            Err(e) => (Outcome::Failed(e.to_string()), Vec::new()),
+        }
+    }
+
+    /// The outcome of one object moved on its own (a key without the
+    /// secrets it carries: see [`Walk::move_key`]).
     fn move_one(&self, c: &Candidate) -> Outcome {
         let target = &self.sel.target;
-        match &c.decision {
-            Decision::AlreadyThere => Outcome::Skipped(format!("already in {target}")),
-            Decision::Skip(why) | Decision::Refuse(why) => Outcome::Skipped(why.clone()),
-            Decision::Move => {
-                let moved = match c.kind {
-                    ObjectKind::Key => self.kms.migrate_key_locked(&c.id, target).map(drop),
-                    ObjectKind::Secret => self.kms.migrate_secret_locked(&c.id, target).map(drop),
-                };
-                match moved {
-                    Ok(()) => Outcome::Migrated,
+        match (&c.decision, c.kind) {
+            (Decision::AlreadyThere, _) => Outcome::Skipped(format!("already in {target}")),
+            (Decision::Skip(why) | Decision::Refuse(why), _) => Outcome::Skipped(why.clone()),
+            (Decision::Move, ObjectKind::Key) => self.move_key(c).0,
+            (Decision::Move, ObjectKind::Secret) => {
+                match self.kms.migrate_secret_locked(&c.id, target) {
+                    Ok(_) => Outcome::Migrated,
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
             }
         }
+    }
+}
+
+/// The candidate of a secret that moves with its encryption key `key_id`.
+fn carried_candidate(s: Secret, key_id: &str, source: &Container) -> Candidate {
+    Candidate {
+        id: s.id,
+        kind: ObjectKind::Secret,
+        names: vec![s.name],
+        source: source.clone(),
+        decision: Decision::Move,
+        with_key: Some(key_id.to_string()),
     }
 }
 

@@ -463,3 +463,41 @@ fn a_run_walks_pages_and_reports_what_is_already_there() {
     assert_eq!(moved, 5);
     assert_eq!(kms.list_keys(Some(&t)).unwrap().len(), 9);
 }
+
+#[test]
+fn secrets_left_behind_by_a_key_already_in_the_target_follow_it() {
+    let (_d, kms) = kms();
+    let target = soft(&kms);
+    let k = kms
+        .create_key(new_key(Container::Shared, KeySpec::Aes256))
+        .unwrap();
+    kms.create_alias("alias/payments/app", &k.id).unwrap();
+    let s = secret(&kms, &Container::Shared, "payments/db", &k.id);
+    // What a key move left behind before the dependency rule: the key in
+    // the target, its secret in the source.
+    crate::store::write_with(&*kms.store, |tx| {
+        let mut key = tx.key(&k.id)?.unwrap();
+        key.container = target.clone();
+        tx.update_key(&key)
+    })
+    .unwrap();
+    let sel = select(&kms, &req(&target, &["alias/payments/*"])).unwrap();
+    assert!(
+        matches!(&sel.scope, Scope::Ids { keys, secrets } if keys.as_slice() == std::slice::from_ref(&k.id) && secrets.as_slice() == std::slice::from_ref(&s.id)),
+        "{:?}",
+        sel.scope
+    );
+    let seen = walk(&kms, &sel, false);
+    let got: Vec<(&str, &Outcome)> = seen.iter().map(|(c, o)| (c.id.as_str(), o)).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                k.id.as_str(),
+                &Outcome::Skipped(format!("already in {target}"))
+            ),
+            (s.id.as_str(), &Outcome::Migrated)
+        ]
+    );
+    assert_eq!(kms.get_secret(&s.id).unwrap().container, target);
+}

@@ -7,7 +7,9 @@
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - [`deletion`]: deletion windows, purge of what is due, cancel/restore.
-//! - `kms_material`: import, in-place migration, encrypt/decrypt.
+//! - `kms_material`: import, encrypt/decrypt.
+//! - `kms_key_move`: in-place key moves between containers.
+//! - [`key_dependents`]: a key never leaves a container while secrets there depend on it.
 //! - [`rotation`]: the rotation rule, the due rule, on-demand and scheduled rotation.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
 //! - [`migrate`]: container → container migration runs (select, lock, move, report).
@@ -23,8 +25,10 @@ mod break_glass_use;
 pub mod deletion;
 pub mod ekms_master;
 pub mod ekms_wrapper;
+pub mod key_dependents;
 pub mod kms;
 pub mod kms_ekms;
+mod kms_key_move;
 mod kms_keys;
 mod kms_material;
 mod kms_move_ends;
@@ -58,8 +62,11 @@ mod tests_deletion;
 #[cfg(test)]
 mod tests_ekms;
 #[cfg(test)]
+mod tests_key_dependents;
+#[cfg(test)]
 mod tests_locking;
 #[cfg(test)]
 mod tests_material;
 
 pub use kms::Kms;
+pub use kms_key_move::KeyMove;

@@ -1,6 +1,7 @@
 //! Engine tests: material (encrypt/decrypt, import, rotation), in-place
 //! migration, and material never at rest in plaintext.
 
+use super::key_dependents::Dependents;
 use super::test_support::{inst, kms, new_key};
 use crate::store::{
     Container, InstanceType, KeyOrigin, KeySpec, KeyState, KeyUpdate, ProtectionLevel, StoreError,
@@ -189,13 +190,15 @@ fn move_refused_when_target_full_or_locked_and_lock_holder_moves() {
         matches!(locked, Err(StoreError::MigrationInProgress { .. })),
         "{locked:?}"
     );
-    let moved = kms.migrate_key_locked(&k.id, &target).unwrap();
-    assert_eq!(moved.container, target);
+    let moved = kms
+        .migrate_key_locked(&k.id, &target, Dependents::Refuse)
+        .unwrap();
+    assert_eq!(moved.key.container, target);
     kms.set_migrating(&target, false).unwrap();
     let k2 = kms
         .create_key(new_key(Container::Shared, KeySpec::Aes256))
         .unwrap();
-    let no_lock = kms.migrate_key_locked(&k2.id, &target);
+    let no_lock = kms.migrate_key_locked(&k2.id, &target, Dependents::Refuse);
     assert!(
         matches!(no_lock, Err(StoreError::Conflict(_))),
         "{no_lock:?}"

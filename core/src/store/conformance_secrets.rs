@@ -96,6 +96,25 @@ pub fn secrets_round_trip(store: &dyn KeyStore) -> ConformanceResult {
     );
     let all = ok("list all", read_with(store, |r| r.secrets(None)))?;
     ensure!(all.iter().any(|x| x.id == s.id), "listed in all");
+    let key = s.encryption_key_id.clone();
+    let sealed = ok(
+        "sealed by its key",
+        read_with(store, |r| r.secrets_sealed_by(&c, &key)),
+    )?;
+    ensure!(
+        sealed.len() == 1 && sealed[0].id == s.id && sealed[0].versions.len() == 1,
+        "found by its key, with versions",
+    );
+    for (what, container, key) in [
+        ("other key", &c, "key-other"),
+        ("other container", &Container::Shared, key.as_str()),
+    ] {
+        let none = ok(
+            what,
+            read_with(store, |r| r.secrets_sealed_by(container, key)),
+        )?;
+        ensure!(none.is_empty(), "sealed by: {what}");
+    }
 
     // A second version demotes the first; upsert replaces stages.
     let v2 = sample_version(&s.id, 2, &["ACSCurrent"]);

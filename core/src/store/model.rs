@@ -120,11 +120,16 @@ pub enum Container {
 }
 
 impl Container {
-    /// From an optional `instance_id` attribute.
+    /// The name `instance_id` attributes give the shared KMS explicitly
+    /// (null means it too).
+    pub const SHARED: &'static str = "shared";
+
+    /// From an optional `instance_id` attribute: null and
+    /// [`Container::SHARED`] name the shared KMS, anything else an instance.
     pub fn from_instance_id(id: Option<&str>) -> Self {
         match id {
+            None | Some(Container::SHARED) => Container::Shared,
             Some(i) => Container::Instance(i.to_string()),
-            None => Container::Shared,
         }
     }
 

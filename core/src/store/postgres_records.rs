@@ -204,6 +204,20 @@ impl PgTx<'_> {
         }
     }
 
+    pub(crate) fn secret_list_sealed_by(
+        &self,
+        c: &Container,
+        key_id: &str,
+    ) -> StoreResult<Vec<Secret>> {
+        self.secret_query(
+            &format!(
+                "SELECT {SECRET_COLS} FROM secrets WHERE container_id = $1 \
+                 AND encryption_key_id = $2 ORDER BY created_at, ord"
+            ),
+            &[&container_id(c), &key_id],
+        )
+    }
+
     pub(crate) fn secret_count(&self, c: &Container) -> StoreResult<i64> {
         self.count(
             "SELECT COUNT(*) FROM secrets WHERE container_id = $1",

@@ -473,6 +473,14 @@ impl StoreReader for PgTx<'_> {
         self.secret_count(c)
     }
 
+    fn secrets_sealed_by(
+        &self,
+        c: &Container,
+        key_id: &str,
+    ) -> StoreResult<Vec<crate::store::Secret>> {
+        self.secret_list_sealed_by(c, key_id)
+    }
+
     fn secret_versions(&self, id: &str) -> StoreResult<Vec<crate::store::SealedSecretVersion>> {
         self.secret_versions_of(id)
     }

@@ -142,6 +142,21 @@ impl SqliteTx<'_> {
         }
     }
 
+    /// `StoreReader::secrets_sealed_by`.
+    pub(super) fn secret_list_sealed_by(
+        &self,
+        c: &Container,
+        key_id: &str,
+    ) -> StoreResult<Vec<Secret>> {
+        self.sec_query(
+            &format!(
+                "SELECT {COLS} FROM secrets WHERE container_id = ?1 AND encryption_key_id = ?2 \
+                 ORDER BY created_at, rowid"
+            ),
+            [container_id(c), key_id],
+        )
+    }
+
     /// `StoreReader::count_secrets`.
     pub(super) fn secret_count(&self, c: &Container) -> StoreResult<i64> {
         let mut st = self

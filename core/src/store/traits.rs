@@ -203,6 +203,18 @@ pub trait StoreReader {
         keys.retain(|k| k.deletion_date.is_some());
         Ok(keys)
     }
+    /// The secrets of `container` sealed by key `key_id` (by creation time
+    /// then id): what a move of that key carries. The default filters
+    /// [`StoreReader::secrets`]; a backend should answer it with one query.
+    fn secrets_sealed_by(
+        &self,
+        container: &Container,
+        key_id: &str,
+    ) -> StoreResult<Vec<crate::store::Secret>> {
+        let mut secrets = self.secrets(Some(container))?;
+        secrets.retain(|s| s.encryption_key_id == key_id);
+        Ok(secrets)
+    }
     /// Like [`StoreReader::key_ids_page`] for secrets.
     fn secret_ids_page(
         &self,

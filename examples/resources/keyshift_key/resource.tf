@@ -1,5 +1,5 @@
 resource "keyshift_key" "example" {
-  instance_id             = keyshift_kms_instance.example.id # omit for the shared KMS
+  instance_id             = keyshift_kms_instance.example.id # omit, or "shared", for the shared KMS
   spec                    = "AES_256"
   usage                   = "ENCRYPT/DECRYPT"
   description             = "application data key"

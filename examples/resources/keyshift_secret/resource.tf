@@ -9,6 +9,8 @@ variable "db_password" {
   ephemeral = true
 }
 
+# No instance_id: the secret follows its key (a key's move carries the
+# secrets it encrypts).
 resource "keyshift_secret" "db" {
   name                   = "app/db-password"
   type                   = "RDS"

@@ -49,7 +49,10 @@ pub struct MigrateArgs {
     /// record and with --include-secrets every secret.
     #[arg(long)]
     pub all: bool,
-    /// Also migrate secrets (each needs its encryption key in the target).
+    /// Also migrate secrets: those the patterns match, and every secret
+    /// the selected keys encrypt in the source, which moves with its key in
+    /// the same transaction. Without it, a selected key that encrypts
+    /// secrets there is refused before anything moves.
     #[arg(long)]
     pub include_secrets: bool,
     /// Keys moved per transaction (larger is faster; a failure in a batch
@@ -64,7 +67,7 @@ pub struct MigrateArgs {
     pub report: Option<PathBuf>,
     /// Apply the report to the Terraform configuration in DIR (needs an
     /// initialised DIR with state: runs `terraform show -json` there);
-    /// with `--to shared` the moved resources get `instance_id = null`.
+    /// with `--to shared` the moved resources get `instance_id = "shared"`.
     #[arg(long, value_name = "DIR")]
     pub rewrite: Option<PathBuf>,
     /// With --rewrite: run `terraform plan -detailed-exitcode` after writing

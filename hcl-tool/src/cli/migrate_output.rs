@@ -55,9 +55,13 @@ pub struct Line {
 impl Line {
     /// The line of an object the run reported with outcome `o`.
     pub fn new(c: &Candidate, o: &migrate::Outcome) -> Line {
+        let with_key = c
+            .with_key
+            .as_ref()
+            .map(|k| format!("with its encryption key {k}"));
         let (status, reason) = match (o, &c.decision) {
-            (migrate::Outcome::Migrated, _) => (Status::Migrated, None),
-            (migrate::Outcome::WouldMigrate, _) => (Status::WouldMigrate, None),
+            (migrate::Outcome::Migrated, _) => (Status::Migrated, with_key),
+            (migrate::Outcome::WouldMigrate, _) => (Status::WouldMigrate, with_key),
             (migrate::Outcome::Failed(why), _) => (Status::Failed, Some(why.clone())),
             (migrate::Outcome::Skipped(_), Decision::Refuse(why)) => {
                 (Status::Refused, Some(why.clone()))

@@ -78,7 +78,7 @@ pub fn side_from_state(path: &Path, c: &Container) -> Result<Side, CliError> {
 fn configures(r: &StateResource, c: &Container) -> bool {
     match r.values.get("instance_id") {
         None | Some(Value::Null) => *c == Container::Shared,
-        Some(Value::String(id)) => c.instance_id() == Some(id.as_str()),
+        Some(Value::String(id)) => Container::from_instance_id(Some(id)) == *c,
         Some(_) => false,
     }
 }

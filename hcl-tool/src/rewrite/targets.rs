@@ -191,11 +191,7 @@ pub fn from_report(report: &Report, state: &State, attrs: &MigrationAttrs) -> De
                 let value = match object {
                     Some(o) => {
                         matched.insert(o.id.as_str());
-                        // The shared KMS is no instance: `instance_id = null`.
-                        let v = match o.target_instance_id.as_str() {
-                            "shared" => Value::Null,
-                            id => Value::String(id.to_owned()),
-                        };
+                        let v = placement(&o.target_instance_id, &current);
                         target.needs_edit |= v != current;
                         v
                     }
@@ -215,6 +211,18 @@ pub fn from_report(report: &Report, state: &State, attrs: &MigrationAttrs) -> De
         });
     }
     out
+}
+
+/// The value pinning an object to `target` (a report's
+/// `target_instance_id`): the instance id, or for the shared KMS
+/// `"shared"`, which the provider moves an object to (`null` plans
+/// nothing); an object that is already in the shared KMS without naming
+/// it (`current` null) keeps null, so its plan stays clean.
+fn placement(target: &str, current: &Value) -> Value {
+    match (target, current) {
+        ("shared", Value::Null) => Value::Null,
+        (id, _) => Value::String(id.to_owned()),
+    }
 }
 
 /// The module call names of a module instance address:
@@ -275,6 +283,20 @@ mod tests {
         for (name, addr, want) in cases {
             let want = want.map(|w| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
             assert_eq!(module_path(addr), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_shared_kms_is_pinned_as_shared_unless_already_null() {
+        let kst = Value::String("kst-0123456789ab".into());
+        let shared = Value::String("shared".into());
+        for (name, target, current, want) in [
+            ("to an instance", "kst-0123456789ab", Value::Null, &kst),
+            ("back to shared", "shared", kst.clone(), &shared),
+            ("shared, said so", "shared", shared.clone(), &shared),
+            ("shared, left null", "shared", Value::Null, &Value::Null),
+        ] {
+            assert_eq!(&placement(target, &current), want, "{name}");
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod value;
 pub use decode::{Attr, Decoder, FromValue, Model, ToValue};
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use numbers::check_whole_numbers;
-pub use plan::{PlanRequest, PlanResponse, default_plan};
+pub use plan::{PlanRequest, PlanResponse, default_plan, unknown_volatile_on_update};
 pub use resource::{ApplyRequest, DataSource, EphemeralResource, Provider, Resource};
 pub use schema::{AttrDefault, AttrType, Attribute, Schema};
 pub use value::{Object, Value};

@@ -1,6 +1,6 @@
 //! Generic planning rules shared by all resources.
 
-use super::{AttrPath, Schema, Value};
+use super::{AttrPath, Diagnostics, Schema, Value};
 
 /// What `PlanResourceChange` hands a resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,13 +26,21 @@ impl PlanRequest {
     }
 }
 
-/// A planned new state and the attributes that force a replacement.
+/// A planned new state, the attributes that force a replacement, and
+/// warnings to show with the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanResponse {
     /// The planned state (`Null` for destroy).
     pub planned: Value,
     /// Paths whose change makes this a replacement.
     pub requires_replace: Vec<AttrPath>,
+    /// Warning diagnostics (what the apply will also do, or refuse).
+    ///
+    /// An update the apply will refuse is planned with a warning rather
+    /// than refused by an error: `terraform destroy` (and `plan -destroy`)
+    /// first runs a normal plan of the same configuration, and an error
+    /// there would block the destroy.
+    pub warnings: Diagnostics,
 }
 
 /// The default plan:
@@ -51,6 +59,7 @@ pub fn default_plan(schema: &Schema, req: &PlanRequest) -> PlanResponse {
         return PlanResponse {
             planned: Value::Null,
             requires_replace: Vec::new(),
+            warnings: Vec::new(),
         };
     }
     let mut planned = req.proposed.clone();
@@ -76,6 +85,22 @@ pub fn default_plan(schema: &Schema, req: &PlanRequest) -> PlanResponse {
     PlanResponse {
         planned,
         requires_replace,
+        warnings: Vec::new(),
+    }
+}
+
+/// The rule for computed attributes another actor may change
+/// ([`super::Attribute::volatile`]): when a plan updates an existing object
+/// (its planned state differs from the prior state), each such attribute is
+/// planned unknown, since the apply reports the value the store has then.
+/// A plan without changes keeps the prior values, so it stays clean.
+/// Called by the protocol layer after every resource's plan.
+pub fn unknown_volatile_on_update(schema: &Schema, prior: &Value, planned: &mut Value) {
+    if prior.is_null() || planned.is_null() || planned == prior {
+        return;
+    }
+    for attr in schema.attributes.iter().filter(|a| a.volatile) {
+        planned.set(attr.name, Value::Unknown);
     }
 }
 
@@ -189,6 +214,30 @@ mod tests {
                 &want,
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn volatile_attributes_are_unknown_only_on_an_update() {
+        let mut s = schema();
+        s.attributes
+            .push(Attribute::computed("version", AttrType::String, "v").volatile());
+        let prior = obj(&[
+            ("id", "k".into()),
+            ("spec", "AES_256".into()),
+            ("description", "a".into()),
+            ("version", "v1".into()),
+        ]);
+        let mut changed = prior.clone();
+        changed.set("description", "b".into());
+        for (name, prior, planned, want) in [
+            ("no change", prior.clone(), prior.clone(), Value::from("v1")),
+            ("update", prior.clone(), changed, Value::Unknown),
+            ("create", Value::Null, prior.clone(), Value::from("v1")),
+        ] {
+            let mut planned = planned;
+            unknown_volatile_on_update(&s, &prior, &mut planned);
+            assert_eq!(planned.get("version"), &want, "{name}");
         }
     }
 

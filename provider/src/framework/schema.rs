@@ -116,6 +116,11 @@ pub struct Attribute {
     pub force_new: bool,
     /// Planned when configuration leaves the attribute null (Optional+Computed).
     pub default: Option<AttrDefault>,
+    /// Computed, and another actor may change it at any time (a rotation
+    /// by `keyshift key rotate`, an expiry): planned unknown whenever the
+    /// resource is updated, so an apply never contradicts its plan (see
+    /// [`super::plan::unknown_volatile_on_update`]).
+    pub volatile: bool,
 }
 
 impl Attribute {
@@ -131,6 +136,7 @@ impl Attribute {
             write_only: false,
             force_new: false,
             default: None,
+            volatile: false,
         }
     }
 
@@ -182,17 +188,30 @@ impl Attribute {
     }
 
     /// The description as shown to users: with `Default: ...` appended when
-    /// the attribute has a default.
+    /// the attribute has a default, and what a plan shows of a volatile one.
     pub fn full_description(&self) -> String {
-        match self.default {
+        let mut s = match self.default {
             Some(d) => format!("{} Default: `{d}`.", self.description),
             None => self.description.to_string(),
+        };
+        if self.volatile {
+            s.push_str(
+                " Known after apply whenever the resource is updated: another actor may change it between plan and apply.",
+            );
         }
+        s
     }
 
     /// Mark as requiring replacement when changed.
     pub fn force_new(mut self) -> Self {
         self.force_new = true;
+        self
+    }
+
+    /// Mark a computed attribute as one another actor may change: planned
+    /// unknown on every update of the resource.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
         self
     }
 

@@ -12,6 +12,7 @@ use super::server::{
 };
 use crate::framework::{
     ApplyRequest, Diagnostic, Diagnostics, PlanRequest, Provider, check_whole_numbers,
+    unknown_volatile_on_update,
 };
 
 type Rpc<T> = Result<Response<T>, Status>;
@@ -250,8 +251,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 return Err(numbers);
             }
             let e2 = e.clone();
-            let mut plan =
-                blocking("plan", &req.type_name, move || e2.imp.plan(&ctx, &plan_req)).await?;
+            let mut plan = blocking("plan", &req.type_name, move || {
+                let mut plan = e2.imp.plan(&ctx, &plan_req)?;
+                unknown_volatile_on_update(&e2.schema, &plan_req.prior, &mut plan.planned);
+                Ok(plan)
+            })
+            .await?;
             scrub_write_only(&e.schema, &mut plan.planned);
             let planned = encode(&plan.planned, &e.ty, "planned state")?;
             let replace = plan
@@ -259,12 +264,15 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .iter()
                 .map(convert::path)
                 .collect::<Vec<_>>();
-            Ok((planned, replace))
+            Ok((planned, replace, plan.warnings))
         }
         .await;
-        let (out, diagnostics) = split(result);
+        let (out, mut diagnostics) = split(result);
         let (planned_state, requires_replace) = match out {
-            Some((p, r)) => (Some(p), r),
+            Some((p, r, warnings)) => {
+                diagnostics.extend(warnings.iter().map(convert::diagnostic));
+                (Some(p), r)
+            }
             None => (None, Vec::new()),
         };
         ok(pb::plan_resource_change::Response {

@@ -4,9 +4,12 @@
 //! `engine/break_glass.rs`). The credential is issued into a store secret;
 //! state holds only that secret's id. A grant is fixed once broken: a new
 //! `change_request` replaces it (a new grant), and changing anything else
-//! under the same change request is refused at plan. Expiry changes only the
-//! computed `status` (read from the store on refresh), so an expired grant
-//! leaves the plan clean and is never re-issued.
+//! under the same change request is refused at apply, before anything
+//! changes, and shown as a warning at plan (an error there would also block
+//! `terraform destroy`, whose first step is a normal plan of the same
+//! configuration). Expiry changes only the computed `status` (read from the
+//! store on refresh), so an expired grant leaves the plan clean and is
+//! never re-issued.
 
 use super::ProviderCtx;
 use super::common::{object, store_diag, text_value};
@@ -33,9 +36,9 @@ fn attributes() -> Vec<Attribute> {
         A::required("ttl", Str, "How long the grant lasts: `h`, `m`, `s` parts such as `90s`, `30m`, `1h30m`; 1 second to 24 hours. The grant expires on its own when it ends."),
         A::optional("reason", Str, "Why glass is broken (up to 1024 characters)."),
         A::required("credential_key_id", Str, "An `Enabled` `AES_256` key sealing the credential secret; the secret lives in this key's container."),
-        A::computed("status", Str, "`active`, `expired` (past `expires_at`, whether or not it was destroyed) or `revoked` (repaired). Read from the store on every refresh; an expired grant is never re-issued."),
+        A::computed("status", Str, "`active`, `expired` (past `expires_at`, whether or not it was destroyed) or `revoked` (repaired). Read from the store on every refresh; an expired grant is never re-issued.").volatile(),
         A::computed("expires_at", Str, "RFC 3339 time from which the grant is expired."),
-        A::computed("credential_secret_id", Str, "The store secret holding the one-time credential (fetch it with `keyshift break-glass credential ID`); null once repaired. The credential itself never reaches state or plans."),
+        A::computed("credential_secret_id", Str, "The store secret holding the one-time credential (fetch it with `keyshift break-glass credential ID`); null once repaired. The credential itself never reaches state or plans.").volatile(),
     ]
 }
 
@@ -298,14 +301,8 @@ impl Resource<ProviderCtx> for BreakGlassResource {
         }
         let prior = GrantModel::from_value(&req.prior)?;
         if let Some(attr) = changed_fixed(&prior.args, &planned, &mut resp.planned) {
-            return Err(vec![Diagnostic::attr_error(
-                attr,
-                "A break-glass grant cannot be changed",
-                format!(
-                    "grant {} was broken for {} and is fixed; to break glass again with a different {attr}, use a new change_request",
-                    prior.id, prior.args.change_request
-                ),
-            )]);
+            let d = fixed_diag(&prior, req.prior.get("status").as_str(), attr, true);
+            resp.warnings.push(d);
         }
         Ok(resp)
     }
@@ -322,7 +319,13 @@ impl Resource<ProviderCtx> for BreakGlassResource {
         let g = if req.is_create() {
             ctx.kms.break_glass(&p.new_grant()?)
         } else {
-            ctx.kms.grant(&GrantModel::from_value(&req.prior)?.id)
+            let prior = GrantModel::from_value(&req.prior)?;
+            let planned = GrantConfig::from_value(&req.planned)?;
+            if let Some(attr) = changed_fixed(&prior.args, &planned, &mut req.planned.clone()) {
+                let status = req.prior.get("status").as_str();
+                return Err(vec![fixed_diag(&prior, status, attr, false)]);
+            }
+            ctx.kms.grant(&prior.id)
         }
         .map_err(|e| vec![store_diag("Cannot break glass", &e)])?;
         Ok(grant_state(&g, Some(&p), p.credential_key_id.clone()))
@@ -347,6 +350,29 @@ impl Resource<ProviderCtx> for BreakGlassResource {
             .map_err(|e| vec![store_diag("Cannot import break-glass grant", &e)])?;
         Ok(grant_state(&g, None, credential_key(ctx, &g)))
     }
+}
+
+/// The refusal of a change to fixed attribute `attr` of grant `prior`
+/// (whose `status` the prior state gives): a warning in the plan, the
+/// error of the apply (which changes nothing).
+fn fixed_diag(prior: &GrantModel, status: Option<&str>, attr: &str, plan: bool) -> Diagnostic {
+    let status = status.map(|s| format!(", now {s}")).unwrap_or_default();
+    let detail = format!(
+        "grant {} was broken for {}{status} and is fixed: {attr} cannot change. {} To break \
+         glass again with a different {attr}, use a new change_request; to repair glass, \
+         destroy the grant (a pending change does not block terraform destroy).",
+        prior.id,
+        prior.args.change_request,
+        match plan {
+            true => "Applying this plan will fail on this grant and change nothing.",
+            false => "Nothing was changed.",
+        }
+    );
+    let mut d = Diagnostic::attr_error(attr, "A break-glass grant cannot be changed", detail);
+    if plan {
+        d.severity = crate::framework::Severity::Warning;
+    }
+    d
 }
 
 /// The key sealing a grant's credential secret (none once it is destroyed).

@@ -106,16 +106,32 @@ fn a_grant_is_fixed_under_its_change_request() {
         ),
         ("reason", Value::string("more")),
     ];
+    // A change under the same change request: a warning at plan (an error
+    // would block a destroy), refused at apply.
     for (attr, v) in cases {
-        let d = plan(&ctx, &state, &cfg(&key, vec![(attr, v)]))
+        let config = cfg(&key, vec![(attr, v)]);
+        let p = plan(&ctx, &state, &config).unwrap_or_else(|_| panic!("{attr}: plan failed"));
+        let w = &p.warnings;
+        assert_eq!(w.len(), 1, "{attr}: {w:?}");
+        assert_eq!(w[0].severity, crate::framework::Severity::Warning, "{attr}");
+        let req = ApplyRequest {
+            prior: state.clone(),
+            planned: p.planned,
+            config,
+        };
+        let d = BreakGlassResource
+            .apply(&ctx, &req)
             .err()
-            .unwrap_or_else(|| panic!("{attr}: accepted"));
-        assert_eq!(d[0].path, Some(AttrPath::attr(attr)), "{attr}");
-        assert!(
-            d[0].detail.contains("use a new change_request"),
-            "{attr}: {}",
-            d[0].detail
-        );
+            .unwrap_or_else(|| panic!("{attr}: applied"));
+        for d in [&w[0], &d[0]] {
+            assert_eq!(d.path, Some(AttrPath::attr(attr)), "{attr}");
+            assert!(
+                d.detail.contains("use a new change_request"),
+                "{attr}: {}",
+                d.detail
+            );
+        }
+        assert_eq!(d[0].severity, crate::framework::Severity::Error, "{attr}");
     }
     let new_cr = plan(
         &ctx,

@@ -149,8 +149,8 @@ pub(crate) fn default_if_null(planned: &mut Value, config_null: bool, attr: &str
     }
 }
 
-/// The container a planned `instance_id` names (null: the shared KMS);
-/// `None` while it is unknown.
+/// The container a planned `instance_id` names (null and `"shared"`: the
+/// shared KMS); `None` while it is unknown.
 pub(crate) fn planned_container(instance_id: &Attr<String>) -> Option<Container> {
     match instance_id {
         Attr::Unknown => None,
@@ -162,6 +162,28 @@ pub(crate) fn planned_container(instance_id: &Attr<String>) -> Option<Container>
 pub(crate) fn check_instance_id(attr: &'static str, v: &Attr<String>, diags: &mut Diagnostics) {
     if let Some(Err(e)) = v.known().map(|s| validate::instance_id(attr, s)) {
         diags.push(store_diag("Invalid instance id", &e));
+    }
+}
+
+/// Adds the engine's container rule's error when a known placement `attr`
+/// (a key's or secret's `instance_id`: an instance id, or `"shared"` for
+/// the shared KMS) breaks it.
+pub(crate) fn check_placement(attr: &'static str, v: &Attr<String>, diags: &mut Diagnostics) {
+    if let Some(Err(e)) = v.known().map(|s| validate::container(attr, s)) {
+        diags.push(store_diag("Invalid instance id", &e));
+    }
+}
+
+/// The `instance_id` a key or secret in `container` has in state: the
+/// instance id; for the shared KMS `"shared"` when `shape` (the planned or
+/// prior `instance_id`) names a container, so a configuration that says
+/// `"shared"` reads back as written and an object moved to the shared KMS
+/// from an instance reads as `"shared"`, else null (never placed; import).
+pub(crate) fn placement_value(container: &Container, shape: Option<Option<&str>>) -> Value {
+    match (container, shape) {
+        (Container::Instance(id), _) => Value::string(id),
+        (Container::Shared, Some(Some(_))) => Value::string(Container::SHARED),
+        (Container::Shared, _) => Value::Null,
     }
 }
 
@@ -188,6 +210,41 @@ mod tests {
                 assert_eq!(d.path, Some(AttrPath::attr("instance_id")), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn placement_reads_back_as_configured() {
+        let kst = Container::Instance("kst-0123456789ab".into());
+        for (name, c, shape, want) in [
+            ("instance", &kst, None, Value::string("kst-0123456789ab")),
+            ("shared, imported", &Container::Shared, None, Value::Null),
+            ("shared, null", &Container::Shared, Some(None), Value::Null),
+            (
+                "shared, said so",
+                &Container::Shared,
+                Some(Some("shared")),
+                Value::string("shared"),
+            ),
+            (
+                "moved to shared",
+                &Container::Shared,
+                Some(Some("kst-0123456789ab")),
+                Value::string("shared"),
+            ),
+        ] {
+            assert_eq!(placement_value(c, shape), want, "{name}");
+        }
+        let mut d = Vec::new();
+        for ok in ["shared", "kst-0123456789ab"] {
+            check_placement("instance_id", &Attr::Known(ok.to_string()), &mut d);
+        }
+        assert!(d.is_empty(), "{d:?}");
+        check_placement("instance_id", &Attr::Known(String::new()), &mut d);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            planned_container(&Attr::Known("shared".to_string())),
+            Some(Container::Shared)
+        );
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //!   "external"`, the default). `"internal"` only registers the key.
 //! - Changing `aws_kms_key_arn` is an in-place update that re-wraps the
 //!   root key; both keys must be ACTIVE.
-//! - No revert: `external` → `internal` is refused at plan time, and so is
-//!   destroy, unless `allow_revert_to_internal = true` was applied first.
+//! - No revert: destroy is refused at plan time unless
+//!   `allow_revert_to_internal = true` was applied first, and `external` →
+//!   `internal` in place is refused at apply (before anything changes) and
+//!   shown as a warning at plan, which says what the applied state allows:
+//!   an error there would also block `terraform destroy`, whose first step
+//!   is a normal plan of the same configuration.
 //! - Every read runs a health check, so `refresh`/`plan` show `key_status`.
 
 use super::ProviderCtx;
@@ -177,6 +181,37 @@ fn no_revert(c: &str, arn: &str) -> String {
     )
 }
 
+/// The refusal of `wrapping_strategy = "internal"` on an externally
+/// wrapped configuration, as the applied state (`prior`) allows: a warning
+/// in the plan, the error of the apply (which changes nothing).
+fn internal_refusal(prior: &EkmsArgs, plan: bool) -> Diagnostic {
+    let c = prior.container().to_string();
+    let why = if prior.allow_revert_to_internal {
+        format!(
+            "container {c} is wrapped by AWS KMS key {}, and wrapping_strategy cannot be set back \
+             to internal in place. allow_revert_to_internal = true is already applied: to revert \
+             to internal wrapping, destroy this keyshift_ekms_config (for example terraform \
+             destroy -target=<its address>), and keep wrapping_strategy = \"external\" until then.",
+            prior.aws_kms_key_arn
+        )
+    } else {
+        no_revert(&c, &prior.aws_kms_key_arn)
+    };
+    let outcome = match plan {
+        true => "Applying this plan will fail on this configuration and change nothing.",
+        false => "Nothing was changed.",
+    };
+    let mut d = Diagnostic::attr_error(
+        "wrapping_strategy",
+        "Cannot switch back to internal wrapping",
+        format!("{why} {outcome}"),
+    );
+    if plan {
+        d.severity = crate::framework::Severity::Warning;
+    }
+    d
+}
+
 impl Resource<ProviderCtx> for EkmsConfigResource {
     fn type_name(&self) -> &'static str {
         "keyshift_ekms_config"
@@ -264,11 +299,7 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
         if prior.wrapping_strategy == WrappingStrategy::External
             && planned.wrapping_strategy.known() == Some(&WrappingStrategy::Internal)
         {
-            return Err(vec![Diagnostic::attr_error(
-                "wrapping_strategy",
-                "Cannot switch back to internal wrapping",
-                no_revert(&prior.container().to_string(), &prior.aws_kms_key_arn),
-            )]);
+            resp.warnings.push(internal_refusal(&prior, true));
         }
         if planned
             .aws_kms_key_arn
@@ -310,6 +341,11 @@ impl Resource<ProviderCtx> for EkmsConfigResource {
             return Ok(state_of(&info, recorded_health(&info)));
         }
         let prior = EkmsArgs::from_value(&req.prior)?;
+        if prior.wrapping_strategy == WrappingStrategy::External
+            && p.wrapping_strategy == WrappingStrategy::Internal
+        {
+            return Err(vec![internal_refusal(&prior, false)]);
+        }
         let planned_health = PlannedHealth::from_value(&req.planned)?;
         let arn_changed = p.aws_kms_key_arn != prior.aws_kms_key_arn;
         if arn_changed {

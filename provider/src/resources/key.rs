@@ -3,17 +3,28 @@
 //! Placement (`instance_id`) is Optional+Computed and changes in place: a
 //! new value plans `~ update` and applies as a migration of the key
 //! (`Kms::move_key`), never a replacement, so material is never destroyed
-//! to change where a key lives. Destroy schedules deletion.
+//! to change where a key lives. `"shared"` names the shared KMS explicitly
+//! (null means it too). A key never leaves a container while secrets there
+//! depend on it: its move carries them in the same transaction, and the
+//! plan says so in a warning naming them. Destroy schedules deletion.
+//!
+//! An update never contradicts its plan: the rotation attributes another
+//! actor may change (`keyshift key rotate`) are planned unknown on every
+//! update, the settings are written as planned whatever the store holds by
+//! then, and an update that does not move the key reports the planned
+//! `instance_id` (a move made by another actor since shows on the next
+//! refresh).
 
 use base64::Engine as _;
 
 use super::ProviderCtx;
 use super::common::{
-    check_instance_id, check_reference, default_if_null, planned_container, reference_diag,
+    check_placement, check_reference, default_if_null, planned_container, reference_diag,
     store_diag, store_err,
 };
 pub(crate) use super::key_model::key_value;
 use super::key_model::{KeyArgs, KeyConfig, KeyModel};
+use super::key_moves::{carried_warning, check_move, moves};
 use crate::engine::rotation::{self, NotRotatable};
 use crate::engine::validate;
 use crate::framework::{
@@ -33,7 +44,7 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
     use Attribute as A;
     vec![
         A::computed("id", Str, "Key id, `key-` followed by a UUID."),
-        A::optional_computed("instance_id", Str, "KMS instance holding the key; null means the shared KMS. Changing it migrates the key in place (`~ update`), keeping id, versions and material; after an out-of-band migration, leaving it unset keeps the plan clean."),
+        A::optional_computed("instance_id", Str, "KMS instance holding the key, or `\"shared\"` for the shared KMS (null means the shared KMS too). Changing it migrates the key in place (`~ update`), keeping id, versions and material; `\"shared\"` moves it back to the shared KMS. The secrets of its container that the key encrypts move with it, in the same transaction (the plan names them in a warning): a `keyshift_secret` whose `instance_id` is unset or references this key's follows it with a clean plan. After an out-of-band migration, leaving it unset keeps the plan clean."),
         A::optional_computed("spec", Str, "Key spec: `AES_256` (default), `RSA_2048`, `RSA_3072`, `EC_P256`, `EC_P256K` or `EC_SM2`. Changing it replaces the key.").force_new(),
         A::optional_computed("usage", Str, "`ENCRYPT/DECRYPT` (default for AES and RSA) or `SIGN/VERIFY` (default and only choice for EC). Changing it replaces the key.").force_new(),
         A::optional_computed("protection_level", Str, "`SOFTWARE` (default) or `HSM` (hardware instances only). Changing it replaces the key.").force_new(),
@@ -49,10 +60,10 @@ pub(crate) fn key_attributes() -> Vec<Attribute> {
         A::optional("key_material_wo_version", Number, "Version of `key_material_wo`; change it to import the material again (Terraform cannot see write-only values change)."),
         A::computed("state", Str, "`Enabled`, `Disabled`, `PendingDeletion` or `PendingImport` (EXTERNAL key without material)."),
         A::computed("deletion_date", Str, "When the material of a key pending deletion is erased (RFC 3339); null unless `state` is `PendingDeletion`."),
-        A::computed("current_version", Str, "Id of the newest key version (empty while `PendingImport`)."),
+        A::computed("current_version", Str, "Id of the newest key version (empty while `PendingImport`).").volatile(),
         A::computed("creation_date", Str, "Creation time (RFC 3339)."),
-        A::computed("last_rotation_date", Str, "Time of the last rotation (RFC 3339): when the current version was created, once the key has more than one version; null before the first rotation. A refresh shows rotations made outside Terraform (`keyshift key rotate`, `keyshift rotate --due`)."),
-        A::computed("next_rotation_date", Str, "When the key is next due for rotation (RFC 3339): the last rotation (or creation) plus `rotation_interval`; null without an interval. `keyshift rotate --due` rotates keys whose date has passed."),
+        A::computed("last_rotation_date", Str, "Time of the last rotation (RFC 3339): when the current version was created, once the key has more than one version; null before the first rotation. A refresh shows rotations made outside Terraform (`keyshift key rotate`, `keyshift rotate --due`).").volatile(),
+        A::computed("next_rotation_date", Str, "When the key is next due for rotation (RFC 3339): the last rotation (or creation) plus `rotation_interval`; null without an interval. `keyshift rotate --due` rotates keys whose date has passed.").volatile(),
     ]
 }
 
@@ -176,7 +187,7 @@ impl Resource<ProviderCtx> for KeyResource {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let (c, mut diags) = KeyConfig::from_value_partial(config);
-        check_instance_id("instance_id", &c.instance_id, &mut diags);
+        check_placement("instance_id", &c.instance_id, &mut diags);
         if let Some(&w) = c.deletion_window_in_days.known() {
             if validate::deletion_window(w).is_err() {
                 let days = &validate::DELETION_WINDOW_DAYS;
@@ -236,6 +247,7 @@ impl Resource<ProviderCtx> for KeyResource {
             let due = planned.key_material_wo_version != prior.args.key_material_wo_version;
             (update(ctx, &prior, &planned)?, due)
         };
+        let moved = !req.is_create() && moves(&req.prior, &planned);
         if let (true, Some(m)) = (material_due, cfg.key_material_wo.known()) {
             let bytes = decode_material(m).map_err(|d| vec![d])?;
             key = ctx
@@ -253,7 +265,12 @@ impl Resource<ProviderCtx> for KeyResource {
                     .map_err(|e| partial(&key, "Cannot disable key", &e))?;
             }
         }
-        Ok(key_value(&key, Some(&planned)))
+        let mut state = key_value(&key, Some(&planned));
+        if !req.is_create() && !moved {
+            // Not moved by this update: the placement the plan promised.
+            state.set("instance_id", req.planned.get("instance_id").clone());
+        }
+        Ok(state)
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Value, Diagnostics> {
@@ -297,12 +314,14 @@ fn plan_create(
     cfg: &KeyConfig,
     mut resp: PlanResponse,
 ) -> Result<PlanResponse, Diagnostics> {
-    check_reference(
-        &cfg.instance_id,
-        true,
-        ("instance_id", "Invalid instance_id"),
-        |id| ctx.kms.instance_for_new_objects(id).map(drop),
-    )?;
+    if let Some(Container::Instance(_)) = planned_container(&cfg.instance_id) {
+        check_reference(
+            &cfg.instance_id,
+            true,
+            ("instance_id", "Invalid instance_id"),
+            |id| ctx.kms.instance_for_new_objects(id).map(drop),
+        )?;
+    }
     let spec = cfg.spec.known_or_null_as(KeySpec::Aes256);
     let usage = spec.map_or(Value::Unknown, |s| validate::default_usage(s).to_value());
     let p = &mut resp.planned;
@@ -368,11 +387,15 @@ fn plan_update(
     if reimport && was_pending {
         p.set("current_version", Value::Unknown);
     }
-    if planned.instance_id.changes(old.instance_id.as_ref()) {
-        if let Some(target) = planned_container(&planned.instance_id) {
-            check_move(ctx, &prior.id, &target)?;
+    let from = Container::from_instance_id(old.instance_id.as_deref());
+    let mut warning = None;
+    match planned_container(&planned.instance_id) {
+        Some(target) if target != from => {
+            let m = check_move(ctx, &prior.id, &target)?;
+            warning = carried_warning(&m, &target);
             ctx.planned_key_moves.record(&prior.id, &target);
         }
+        _ => {}
     }
     if planned
         .rotation_interval
@@ -384,6 +407,7 @@ fn plan_update(
         };
         p.set("next_rotation_date", next);
     }
+    resp.warnings.extend(warning);
     Ok(resp)
 }
 
@@ -413,23 +437,6 @@ fn partial(key: &Key, summary: &str, e: &StoreError) -> Diagnostics {
     vec![d]
 }
 
-fn check_move(ctx: &ProviderCtx, id: &str, target: &Container) -> Result<(), Diagnostics> {
-    let key = ctx
-        .kms
-        .get_key(id)
-        .map_err(store_err("Cannot plan key migration"))?;
-    ctx.kms.check_key_migratable(&key, target).map_err(|e| {
-        vec![Diagnostic::attr_error(
-            "instance_id",
-            "Key cannot be migrated",
-            format!(
-                "moving key {} from {} to {} is refused: {e}",
-                key.id, key.container, target
-            ),
-        )]
-    })
-}
-
 fn create(ctx: &ProviderCtx, a: &KeyArgs) -> Result<Key, Diagnostics> {
     let new = NewKey {
         container: Container::from_instance_id(a.instance_id.as_deref()),
@@ -450,9 +457,14 @@ fn create(ctx: &ProviderCtx, a: &KeyArgs) -> Result<Key, Diagnostics> {
         .map_err(|e| vec![reference_diag("Cannot create key", "instance_id", &e)])
 }
 
+/// Moves the key when the plan changes its container, then writes every
+/// setting that differs from what the store holds now (so a change made
+/// by another actor since the plan is set back as planned).
 fn update(ctx: &ProviderCtx, prior: &KeyModel, p: &KeyArgs) -> Result<Key, Diagnostics> {
     let (id, old) = (prior.id.as_str(), &prior.args);
-    if p.instance_id != old.instance_id {
+    if Container::from_instance_id(p.instance_id.as_deref())
+        != Container::from_instance_id(old.instance_id.as_deref())
+    {
         let target = Container::from_instance_id(p.instance_id.as_deref());
         ctx.kms.move_key(id, &target).map_err(|e| {
             vec![
@@ -461,21 +473,23 @@ fn update(ctx: &ProviderCtx, prior: &KeyModel, p: &KeyArgs) -> Result<Key, Diagn
             ]
         })?;
     }
+    let cur = ctx.kms.get_key(id).map_err(store_err("Cannot read key"))?;
+    let toggles = matches!(cur.state, KeyState::Enabled | KeyState::Disabled);
+    let description = p.description.clone().unwrap_or_default();
+    let tags = p.tags.clone().unwrap_or_default();
     let upd = KeyUpdate {
-        description: (p.description != old.description)
-            .then(|| p.description.clone().unwrap_or_default()),
-        tags: (p.tags != old.tags).then(|| p.tags.clone().unwrap_or_default()),
-        enabled: (p.enabled != old.enabled && prior.state != KeyState::PendingImport)
-            .then_some(p.enabled),
-        deletion_protection: (p.deletion_protection != old.deletion_protection)
+        description: (description != cur.description).then_some(description),
+        tags: (tags != cur.tags).then_some(tags),
+        enabled: (toggles && p.enabled != (cur.state == KeyState::Enabled)).then_some(p.enabled),
+        deletion_protection: (p.deletion_protection != cur.deletion_protection)
             .then_some(p.deletion_protection),
-        deletion_window_in_days: (p.deletion_window_in_days != old.deletion_window_in_days)
+        deletion_window_in_days: (p.deletion_window_in_days != cur.deletion_window_in_days)
             .then_some(p.deletion_window_in_days),
-        rotation_interval: (p.rotation_interval != old.rotation_interval)
+        rotation_interval: (p.rotation_interval != cur.rotation_interval)
             .then(|| p.rotation_interval.clone()),
     };
     if upd == KeyUpdate::default() {
-        return ctx.kms.get_key(id).map_err(store_err("Cannot read key"));
+        return Ok(cur);
     }
     ctx.kms
         .update_key(id, upd)

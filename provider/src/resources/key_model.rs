@@ -4,7 +4,7 @@
 //! prior state holds ([`KeyModel`]); and the state encoded from a store
 //! [`Key`].
 
-use super::common::{Tags, object, tags_value, text_value};
+use super::common::{Tags, object, placement_value, tags_value, text_value};
 use crate::engine::rotation;
 use crate::framework::{Attr, Decoder, Model, ToValue, Value};
 use crate::store::{Key, KeyOrigin, KeySpec, KeyState, KeyUsage, ProtectionLevel};
@@ -131,7 +131,7 @@ pub(crate) fn key_value(key: &Key, shape: Option<&KeyArgs>) -> Value {
         ("id", key.id.to_value()),
         (
             "instance_id",
-            key.container.instance_id().map(str::to_string).to_value(),
+            placement_value(&key.container, shape.map(|s| s.instance_id.as_deref())),
         ),
         ("spec", key.spec.to_value()),
         ("usage", key.usage.to_value()),

@@ -28,7 +28,7 @@ pub(crate) fn instance_attributes() -> Vec<Attribute> {
         Attribute::optional_computed("region", AttrType::String, "Region of the instance. Default: the provider's `region`. Changing it replaces the instance.").force_new(),
         Attribute::optional_computed("key_quota", AttrType::Number, "Maximum number of keys (default 1000). Updatable; not below the number of keys held."),
         Attribute::optional_computed("secret_quota", AttrType::Number, "Maximum number of secrets (default 100). Updatable; not below the number of secrets held."),
-        Attribute::computed("status", AttrType::String, "`active`, `migrating` or `deleting`."),
+        Attribute::computed("status", AttrType::String, "`active`, `migrating` or `deleting`.").volatile(),
         Attribute::computed("created_at", AttrType::String, "Creation time (RFC 3339)."),
     ]
 }

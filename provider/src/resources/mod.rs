@@ -9,6 +9,7 @@ mod ekms_key_policy_data;
 mod key;
 mod key_data;
 mod key_model;
+mod key_moves;
 mod key_status_data;
 mod kms_instance;
 mod kms_instance_data;

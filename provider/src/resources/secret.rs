@@ -11,10 +11,14 @@
 //! Refresh and import never read a value back from the store, and a
 //! configuration without a value adopts an existing secret (after import)
 //! without touching its stored value. Placement
-//! (`instance_id`) changes in place, as for keys: an in-place migration,
-//! never a replacement. A secret moves with or after its encryption key
-//! (the key's own update runs first when the secret references it), or
-//! together with a switch to a key that already lives in the target.
+//! (`instance_id`, `"shared"` naming the shared KMS explicitly) changes in
+//! place, as for keys: an in-place migration, never a replacement. A
+//! secret moves with or after its encryption key (the key's own update
+//! runs first when the secret references it), or together with a switch to
+//! a key that already lives in the target. A key's move carries the
+//! secrets it encrypts (`key_dependents`): when the plan moves this
+//! secret's key, a secret whose `instance_id` is unset is planned to follow
+//! it, and one pinned elsewhere is refused at plan, naming the fix.
 //!
 //! There is no `rotation_interval`: rotating a secret's value needs a
 //! rotation function that knows how to make and install a new credential
@@ -25,7 +29,8 @@
 
 use super::ProviderCtx;
 use super::common::{
-    check_instance_id, default_if_null, planned_container, secret_exists_diag, store_diag,
+    check_placement, default_if_null, placement_value, planned_container, secret_exists_diag,
+    store_diag,
 };
 use super::secret_model::{SecretArgs, SecretConfig, SecretModel, secret_state};
 use crate::engine::kms_secrets::{secret_name, secret_value};
@@ -45,7 +50,7 @@ fn attributes() -> Vec<Attribute> {
     vec![
         A::computed("id", Str, "Secret id, `sec-` followed by a UUID."),
         A::required("name", Str, "Secret name, unique in its container: 1 to 192 characters of letters, digits and `/ _ + = . @ -`. Changing it replaces the secret.").force_new(),
-        A::optional_computed("instance_id", Str, "KMS instance holding the secret; null means the shared KMS. It must be the container of `encryption_key_id`. Changing it migrates the secret in place (`~ update`, never a replacement), keeping id, versions and stages; the encryption key must be in the target by then: move the key in the same apply (with `encryption_key_id` referencing the key resource, so Terraform plans and moves the key first), or switch `encryption_key_id` to a key of the target. A move that would leave the key behind is refused at plan, on this attribute. Leaving it unset keeps the plan clean after an out-of-band move."),
+        A::optional_computed("instance_id", Str, "KMS instance holding the secret, or `\"shared\"` for the shared KMS (null means the shared KMS too). It must be the container of `encryption_key_id`. Changing it migrates the secret in place (`~ update`, never a replacement), keeping id, versions and stages; the encryption key must be in the target by then: move the key in the same apply (with `encryption_key_id` referencing the key resource, so Terraform plans and moves the key first), or switch `encryption_key_id` to a key of the target. A move that would leave the key behind is refused at plan, on this attribute. A key's move carries the secrets it encrypts: when unset, this attribute follows the key's planned move; set to another container, the plan is refused. Leaving it unset keeps the plan clean after an out-of-band move."),
         A::optional_computed("type", Str, "`Generic` (default), `RAM`, `RDS` or `ECS`. Changing it is an in-place update of the secret's metadata: id, versions and values are kept. Leaving it unset keeps the type the secret has."),
         A::required("encryption_key_id", Str, "Id of the key that encrypts the values: an `Enabled` `AES_256` (`ENCRYPT/DECRYPT`) key in the same container as the secret. Changing it is an in-place update that re-seals every version under the new key (version ids and stages are kept)."),
         A::optional("description", Str, "Free-text description."),
@@ -53,7 +58,7 @@ fn attributes() -> Vec<Attribute> {
         A::optional("secret_data_wo", Str, "The secret value, write-only (Terraform 1.11+): never stored in state or plans. Written on create and whenever `secret_data_wo_version` changes. Set exactly one of `secret_data_wo` and `secret_data`.").sensitive().write_only(),
         A::optional("secret_data_wo_version", Number, "Version of `secret_data_wo`, required with it: change it to write the current `secret_data_wo` as a new secret version (Terraform cannot see write-only values change). After `terraform import` the first version set is adopted without writing (the stored value stays); bump it to write."),
         A::optional("secret_data", Str, "The secret value as a sensitive attribute, which Terraform keeps in state (prefer `secret_data_wo`). A change writes a new version. Never read back from the store: refresh keeps the configured value and import leaves it null (the next apply then writes it as a new version only if it differs from the stored value). A new secret needs a value; an existing (e.g. imported) one may leave both value attributes unset, and its stored value is then left as it is. Removing the value from the configuration leaves the stored value too.").sensitive(),
-        A::computed("version_id", Str, "Id of the current (`ACSCurrent`) version; changes whenever a new value is written."),
+        A::computed("version_id", Str, "Id of the current (`ACSCurrent`) version; changes whenever a new value is written.").volatile(),
     ]
 }
 
@@ -168,7 +173,7 @@ impl Resource<ProviderCtx> for SecretResource {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let (c, mut diags) = SecretConfig::from_value_partial(config);
-        check_instance_id("instance_id", &c.instance_id, &mut diags);
+        check_placement("instance_id", &c.instance_id, &mut diags);
         if let Some(Err(e)) = c.name.known().map(|n| secret_name(n)) {
             diags.push(store_diag("Invalid name", &e));
         }
@@ -197,7 +202,9 @@ impl Resource<ProviderCtx> for SecretResource {
             default_if_null(p, cfg.secret_type.is_null(), "type", generic);
             None
         } else {
-            Some(SecretModel::from_value(&req.prior)?)
+            let prior = SecretModel::from_value(&req.prior)?;
+            follow_key(ctx, &prior, &cfg, p)?;
+            Some(prior)
         };
         let planned = SecretConfig::from_value(p)?;
         // A value write seals under the encryption key: the apply refuses a
@@ -312,6 +319,52 @@ impl Resource<ProviderCtx> for SecretResource {
     }
 }
 
+/// When the plan moves the secret's encryption key (unchanged by this plan)
+/// out of the secret's container, the key's move carries the secret: with
+/// `instance_id` unset, it is planned to follow the key; set to another
+/// container, the plan is refused (the key cannot leave without it).
+fn follow_key(
+    ctx: &ProviderCtx,
+    prior: &SecretModel,
+    cfg: &SecretConfig,
+    planned: &mut Value,
+) -> Result<(), Diagnostics> {
+    let old = &prior.args;
+    let key = &old.encryption_key_id;
+    let switches = cfg.encryption_key_id.known() != Some(key);
+    let Some(target) = ctx.planned_key_moves.target_of(key).filter(|_| !switches) else {
+        return Ok(());
+    };
+    let here = Container::from_instance_id(old.instance_id.as_deref());
+    if here == target {
+        return Ok(());
+    }
+    match &cfg.instance_id {
+        Attr::Null => {
+            planned.set(
+                "instance_id",
+                placement_value(&target, Some(old.instance_id.as_deref())),
+            );
+            Ok(())
+        }
+        Attr::Known(c) if Container::from_instance_id(Some(c)) != target => {
+            Err(vec![Diagnostic::attr_error(
+                "instance_id",
+                "Secret cannot stay behind its encryption key",
+                format!(
+                    "this plan moves key {key} from {here} to {target}, and a key never leaves a \
+                     container while secrets there depend on it: the key's move carries secret \
+                     {} ({}) with it, but instance_id keeps it in {c}. Set instance_id to \
+                     {target} (or reference the key's instance_id, or remove it), or switch \
+                     encryption_key_id to a key that stays in {here}.",
+                    old.name, prior.id
+                ),
+            )])
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A planned move of the secret to another container must pass the rule
 /// [`Kms::move_secret`] applies (the same engine rule, same arguments),
 /// counting a move of the key involved that an earlier plan of this walk
@@ -355,21 +408,26 @@ fn update(
     cfg: &SecretConfig,
 ) -> Result<Value, Diagnostics> {
     let (id, old) = (prior.id.as_str(), &prior.args);
-    let moved = p.instance_id != old.instance_id;
-    let key_changed = p.encryption_key_id != old.encryption_key_id;
+    let cur = ctx
+        .kms
+        .get_secret(id)
+        .map_err(|e| vec![store_diag("Cannot read secret", &e)])?;
+    let target = Container::from_instance_id(p.instance_id.as_deref());
+    let key_changed = p.encryption_key_id != cur.encryption_key_id;
+    let moved = relocates(prior, p, cfg, &cur.container, key_changed);
     if moved {
-        let target = Container::from_instance_id(p.instance_id.as_deref());
         let new_key = key_changed.then_some(p.encryption_key_id.as_str());
         ctx.kms.move_secret(id, &target, new_key).map_err(|e| {
             vec![store_diag("Cannot migrate secret", &e).at(AttrPath::attr("instance_id"))]
         })?;
     }
+    let description = p.description.clone().unwrap_or_default();
+    let tags = p.tags.clone().unwrap_or_default();
     let upd = SecretUpdate {
-        description: (p.description != old.description)
-            .then(|| p.description.clone().unwrap_or_default()),
-        tags: (p.tags != old.tags).then(|| p.tags.clone().unwrap_or_default()),
+        description: (description != cur.description).then_some(description),
+        tags: (tags != cur.tags).then_some(tags),
         encryption_key_id: (key_changed && !moved).then(|| p.encryption_key_id.clone()),
-        secret_type: (p.secret_type != old.secret_type).then_some(p.secret_type),
+        secret_type: (p.secret_type != cur.secret_type).then_some(p.secret_type),
     };
     let mut s = if upd == SecretUpdate::default() {
         ctx.kms
@@ -406,7 +464,31 @@ fn update(
                 })?;
         }
     }
-    Ok(secret_state(&s, Some(p)))
+    let mut state = secret_state(&s, Some(p));
+    if s.container != target {
+        // Moved by another actor since the plan, which did not move it: the
+        // placement the plan promised (the next refresh shows the move).
+        state.set("instance_id", p.instance_id.to_value());
+    }
+    Ok(state)
+}
+
+/// Whether the update moves the secret (to the planned container) from
+/// `now`, where the store has it: when the plan changes its container;
+/// or, when it is elsewhere by now (carried by its key, or moved by
+/// another actor), when the configuration pins `instance_id` or the plan
+/// switches its key (which must be in the secret's container).
+fn relocates(
+    prior: &SecretModel,
+    p: &SecretArgs,
+    cfg: &SecretConfig,
+    now: &Container,
+    key_changed: bool,
+) -> bool {
+    let target = Container::from_instance_id(p.instance_id.as_deref());
+    let planned_move = target != Container::from_instance_id(prior.args.instance_id.as_deref());
+    let elsewhere = *now != target;
+    planned_move || (elsewhere && (!cfg.instance_id.is_null() || key_changed))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! reads from a planned value and a prior state holds ([`SecretArgs`],
 //! [`SecretModel`]); and the state encoded from a store [`Secret`].
 
-use super::common::{Tags, object, tags_value, text_value};
+use super::common::{Tags, object, placement_value, tags_value, text_value};
 use crate::framework::{Attr, Decoder, Model, ToValue, Value};
 use crate::store::{Secret, SecretType};
 
@@ -88,7 +88,7 @@ pub(super) fn secret_state(s: &Secret, shape: Option<&SecretArgs>) -> Value {
         ("name", s.name.to_value()),
         (
             "instance_id",
-            s.container.instance_id().map(str::to_string).to_value(),
+            placement_value(&s.container, shape.map(|a| a.instance_id.as_deref())),
         ),
         ("type", s.secret_type.to_value()),
         ("encryption_key_id", s.encryption_key_id.to_value()),

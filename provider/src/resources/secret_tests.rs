@@ -580,3 +580,71 @@ fn move_with_a_key_switch_checks_the_target_at_plan() {
     let e = plan(&ctx, &s, &conf("mover", &sign, Some(&roomy.id))).unwrap_err();
     assert_eq!(first_path(&e), Some(AttrPath::attr("encryption_key_id")));
 }
+
+#[test]
+fn a_secret_follows_its_keys_planned_move_or_is_refused_when_pinned() {
+    let (_d, ctx) = ctx();
+    let inst = ctx
+        .kms
+        .create_instance(NewInstance {
+            name: "dest".into(),
+            instance_type: InstanceType::Software,
+            region: "r".into(),
+            key_quota: 5,
+            secret_quota: 5,
+        })
+        .unwrap();
+    let k = key(
+        &ctx,
+        Container::Shared,
+        KeySpec::Aes256,
+        KeyUsage::EncryptDecrypt,
+    );
+    let conf = |placement: Value| {
+        cfg(vec![
+            ("name", "db".into()),
+            ("encryption_key_id", k.as_str().into()),
+            ("secret_data", "v".into()),
+            ("instance_id", placement),
+        ])
+    };
+    let s = plan_apply(&ctx, &Value::Null, &conf(Value::Null));
+    // Before the key's plan: nothing to follow.
+    let p = plan(&ctx, &s, &conf(Value::Null)).unwrap();
+    assert_eq!(p.planned.get("instance_id"), &Value::Null);
+    // The key's plan moved it: unset follows, pinned elsewhere is refused.
+    let target = Container::Instance(inst.id.clone());
+    ctx.planned_key_moves.record(&k, &target);
+    let p = plan(&ctx, &s, &conf(Value::Null)).unwrap();
+    assert_eq!(
+        p.planned.get("instance_id").as_str(),
+        Some(inst.id.as_str())
+    );
+    for pinned in ["shared", "kst-0123456789ab"] {
+        let e = plan(&ctx, &s, &conf(pinned.into())).unwrap_err();
+        assert_eq!(
+            first_path(&e),
+            Some(AttrPath::attr("instance_id")),
+            "{pinned}"
+        );
+        assert!(
+            e[0].detail.contains("Set instance_id to"),
+            "{pinned}: {e:?}"
+        );
+    }
+    let p = plan(&ctx, &s, &conf(inst.id.as_str().into())).unwrap();
+    assert_eq!(
+        p.planned.get("instance_id").as_str(),
+        Some(inst.id.as_str())
+    );
+    // The key's move carries it; the secret's own apply then finds it there.
+    ctx.kms.move_key(&k, &target).unwrap();
+    let req = ApplyRequest {
+        prior: s.clone(),
+        planned: p.planned,
+        config: conf(Value::Null),
+    };
+    let after = SecretResource.apply(&ctx, &req).unwrap();
+    assert_eq!(after.get("instance_id").as_str(), Some(inst.id.as_str()));
+    assert_eq!(ctx.kms.get_secret(&id_of(&s)).unwrap().container, target);
+}
