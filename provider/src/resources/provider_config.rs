@@ -51,7 +51,7 @@ pub(super) const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "store_url",
         STORE_ENV,
         AttrType::String,
-        "Where the key store lives: `postgres://user@host:port/db` for a store shared by a team (TLS options as libpq query parameters, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`), or `sqlite:PATH` / a directory path for the embedded store. Conflicts with `store_path`. Default: `KEYSHIFT_STORE` (any of these forms), else `./.keyshift`. Sensitive: Terraform does not show it, and Keyshift redacts a password in it from every message.",
+        "Where the key store lives: `postgres://user@host:port/db` for a store shared by a team (TLS options as libpq query parameters, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`) or the same as a libpq connection string (`host=db port=5432 user=ks dbname=keyshift sslmode=verify-full`), or `sqlite:PATH` / a directory path for the embedded store. Text that starts like a URL (`scheme:`) or a connection string (`word=`) but is not a valid one is refused, never taken as a directory. Conflicts with `store_path`. Default: `KEYSHIFT_STORE` (any of these forms), else `./.keyshift`. Sensitive: Terraform does not show it, and Keyshift redacts a password in it (URL or `password=`) from every message.",
     ),
     (
         "master_key_file",
@@ -174,14 +174,14 @@ fn store_location(config: &Value, env: Env<'_>) -> Result<StoreLocation, Diagnos
             "Conflicting store settings",
             "Set either `store_path` (a directory of the embedded store) or `store_url`, not both.",
         )),
-        (Some(path), None) if path.trim().is_empty() || path.contains("://") => {
-            Err(Diagnostic::attr_error(
+        (Some(path), None) => match StoreLocation::parse(&path) {
+            Ok(dir @ StoreLocation::Sqlite(_)) => Ok(dir),
+            _ => Err(Diagnostic::attr_error(
                 "store_path",
                 "Invalid store_path",
-                "`store_path` is the directory of the embedded store (leave it unset for the default); put a database URL in `store_url`.",
-            ))
-        }
-        (Some(path), None) => Ok(StoreLocation::dir(std::path::Path::new(&path))),
+                "`store_path` is the directory of the embedded store (leave it unset for the default); put a database URL or connection string in `store_url`.",
+            )),
+        },
         (None, Some(url)) => {
             StoreLocation::parse(&url).map_err(|e| invalid("store_url", "store_url", e))
         }
