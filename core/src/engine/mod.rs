@@ -7,6 +7,7 @@
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - [`deletion`]: deletion windows, purge of what is due, cancel/restore.
+//! - [`duration`]: the one way durations (rotation interval, grant ttl) are written.
 //! - `kms_material`: import, in-place migration, encrypt/decrypt.
 //! - [`rotation`]: the rotation rule, the due rule, on-demand and scheduled rotation.
 //! - `kms_sign`: sign/verify with `SIGN/VERIFY` keys.
@@ -20,6 +21,7 @@
 pub mod break_glass;
 mod break_glass_use;
 pub mod deletion;
+pub mod duration;
 pub mod ekms_master;
 pub mod ekms_wrapper;
 pub mod kms;
