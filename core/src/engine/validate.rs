@@ -268,6 +268,18 @@ pub fn free_text(field: &'static str, value: &str, max: usize) -> StoreResult<()
     }
 }
 
+/// The boolean rule of every setting given as text (an environment
+/// variable such as `KEYSHIFT_LEGACY_SUPPORT`, read by the provider and the
+/// CLI alike): `true` or `1`, `false` or `0`, in any case, surrounding
+/// spaces ignored. `None` for anything else.
+pub fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

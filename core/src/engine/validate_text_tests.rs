@@ -55,3 +55,22 @@ fn free_text_keeps_lines_and_refuses_escapes() {
         assert_eq!(free_text("reason", value, 1024).is_ok(), ok, "{name}");
     }
 }
+
+#[test]
+fn booleans_as_text() {
+    let cases = [
+        ("true", Some(true)),
+        ("1", Some(true)),
+        ("TRUE", Some(true)),
+        (" True ", Some(true)),
+        ("false", Some(false)),
+        ("0", Some(false)),
+        ("FALSE", Some(false)),
+        ("yes", None),
+        ("", None),
+        ("2", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(boolean(text), want, "{text:?}");
+    }
+}

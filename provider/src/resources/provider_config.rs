@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::DEFAULT_REGION;
 use crate::engine::ekms_master::AwsMasterKeyWrapper;
 use crate::engine::ekms_wrapper::ExternalKeyService;
+use crate::engine::validate;
 use crate::framework::{AttrType, Diagnostic, Diagnostics, Value};
 use crate::store::crypto::RootKeyWrapper;
 use crate::store::{OpenOptions, StoreError, StoreLocation};
@@ -291,14 +292,17 @@ impl ProviderConfig {
                     diags.push(d);
                     None
                 });
-        let legacy_support = match legacy.as_deref() {
-            None | Some("false" | "0" | "") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
+        let legacy_support = match legacy.as_deref().map(validate::boolean) {
+            None => false,
+            Some(Some(b)) => b,
+            Some(None) => {
                 diags.push(Diagnostic::attr_error(
                     "legacy_support",
                     "Invalid legacy_support",
-                    format!("{other:?} is not a boolean (true/false)"),
+                    format!(
+                        "{:?} is not a boolean (true, false, 1 or 0)",
+                        legacy.unwrap_or_default()
+                    ),
                 ));
                 false
             }

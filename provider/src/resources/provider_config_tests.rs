@@ -304,3 +304,30 @@ fn open_errors_name_the_attribute_and_hide_the_password() {
     assert!(format!("{pg:?}").contains("ks:***@"), "Debug redacts too");
     assert!(!format!("{pg:?}").contains("hunter2"));
 }
+
+#[test]
+fn legacy_support_reads_booleans_like_the_cli() {
+    let cases = [
+        ("1", Some(true)),
+        ("true", Some(true)),
+        ("TRUE", Some(true)),
+        ("0", Some(false)),
+        ("false", Some(false)),
+        ("yes", None),
+    ];
+    for (value, want) in cases {
+        let got = resolve(&[], &[("KEYSHIFT_LEGACY_SUPPORT", value)]);
+        match (got, want) {
+            (Ok(c), Some(w)) => assert_eq!(c.legacy_support, w, "{value}"),
+            (Err(d), None) => {
+                assert_eq!(d[0].path, Some(AttrPath::attr("legacy_support")), "{value}");
+                assert!(
+                    d[0].detail.contains("true, false, 1 or 0"),
+                    "{}",
+                    d[0].detail
+                );
+            }
+            (got, want) => panic!("{value}: {:?} vs {want:?}", got.map(|c| c.legacy_support)),
+        }
+    }
+}
