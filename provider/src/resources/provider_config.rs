@@ -100,9 +100,30 @@ pub(super) const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "service_principal",
         "KEYSHIFT_SERVICE_PRINCIPAL",
         AttrType::String,
-        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+        SERVICE_PRINCIPAL_DOC,
     ),
 ];
+
+/// `service_principal`'s description; [`ACTIONS_PLACEHOLDER`] stands for
+/// the required key-policy actions (see [`attr_description`]).
+const SERVICE_PRINCIPAL_DOC: &str = "Principal that EKMS key policies must allow {actions} (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.";
+
+/// Stands for the required key-policy actions in a description.
+const ACTIONS_PLACEHOLDER: &str = "{actions}";
+
+/// The description of provider attribute `desc` as the schema shows it:
+/// the required key-policy actions filled in from the one list the policy
+/// check and `data.keyshift_ekms_key_policy` use.
+pub(super) fn attr_description(desc: &'static str) -> &'static str {
+    static FILLED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        SERVICE_PRINCIPAL_DOC.replace(ACTIONS_PLACEHOLDER, &crate::aws::required_actions_text())
+    });
+    if desc == SERVICE_PRINCIPAL_DOC {
+        FILLED.as_str()
+    } else {
+        desc
+    }
+}
 
 /// Environment variable naming the store (any form `store_url` accepts).
 const STORE_ENV: &str = "KEYSHIFT_STORE";
