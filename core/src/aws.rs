@@ -45,7 +45,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::runtime::Runtime;
 
 pub use arn::{KmsKeyArn, parse_kms_key_arn};
-pub use policy::{REQUIRED_ACTIONS, required_policy, required_statement};
+pub use policy::{REQUIRED_ACTIONS, required_actions_text, required_policy, required_statement};
 
 use crate::aws::key_status::KeyStatus;
 

@@ -2,7 +2,11 @@
 //!
 //! Exit codes: 0 clean, 1 findings (or `--check` needing edits; a blocked
 //! preflight, an invalid signature, a key-store operation that failed),
-//! 2 usage or input error.
+//! 2 usage or input error, 141 (128 + SIGPIPE, what a shell reports for a
+//! program stopped by a closed pipe) when the reader of standard output
+//! went away (`keyshift … | head`): nothing is printed then, and the code
+//! never reads as success, so a pipeline under `set -o pipefail` cannot
+//! take a cut-off check for a clean one.
 use clap::{Parser, Subcommand};
 use keyshift::cli::{self, Outcome};
 use std::process::ExitCode;
@@ -76,6 +80,24 @@ enum Command {
     Audit(cli::audit::AuditArgs),
 }
 
+/// Exit code when standard output's reader went away (128 + SIGPIPE).
+const CLOSED_PIPE: u8 = 141;
+
+/// True when `e` (or an error it wraps) is a write into a closed pipe.
+fn closed_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -109,6 +131,11 @@ fn main() -> ExitCode {
         Command::BreakGlass(cmd) => cli::break_glass::run(cmd, store, &mut stdout),
         Command::Audit(args) => cli::audit::run(args, store, &mut stdout),
     };
+    if let Err(e) = &result {
+        if closed_pipe(e) {
+            return ExitCode::from(CLOSED_PIPE);
+        }
+    }
     let code = result.as_ref().err().map_or(2, cli::CliError::exit_code);
     match result.map_err(anyhow::Error::from) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -252,3 +252,216 @@ fn credential_is_used_only_as_granted_and_repair_finishes_a_pending_repair() {
         Some(1)
     );
 }
+
+/// A grant's credential secret opens only through `keyshift break-glass
+/// credential` (audited): `secret get` by name or id, in any format or
+/// version, is refused, shows nothing of the credential and is itself
+/// audited as a refused credential read.
+#[test]
+fn credential_secret_is_read_only_through_the_audited_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let kms = Kms::open(&store, "test").unwrap();
+    let k = new_key(
+        &kms,
+        Container::Shared,
+        KeySpec::Aes256,
+        KeyUsage::EncryptDecrypt,
+    )
+    .id;
+    let id = grant(&kms, "CHG0030011", &[&k], &["decrypt"], "1h", &k);
+    let secret = kms.grant(&id).unwrap().record.credential_secret_id.unwrap();
+    drop(kms);
+    let name = format!("break-glass/{id}");
+    let cases: &[(&str, Vec<&str>)] = &[
+        ("by name", vec!["secret", "get", &name]),
+        ("by id", vec!["secret", "get", &secret]),
+        ("as json", vec!["secret", "get", &name, "--format", "json"]),
+        (
+            "by stage",
+            vec!["secret", "get", &name, "--stage", "ACSCurrent"],
+        ),
+        (
+            "in its container",
+            vec!["secret", "get", &name, "--instance", "shared"],
+        ),
+    ];
+    let mut seen = String::new();
+    for (case, args) in cases {
+        let o = keyshift(&store, args);
+        seen += &stdout(&o);
+        seen += &stderr(&o);
+        assert_eq!(code(&o), 1, "{case}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{case}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains(&format!("keyshift break-glass credential {id}")),
+            "{case}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(!seen.contains("kbg1."), "no credential shown: {seen}");
+    let o = keyshift(&store, &["break-glass", "credential", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with(&format!("kbg1.{id}.")));
+
+    let o = keyshift(
+        &store,
+        &[
+            "audit",
+            "--change-request",
+            "CHG0030011",
+            "--format",
+            "json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let reads: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "break_glass.credential")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(reads.len(), cases.len() + 1, "{reads:?}");
+    assert_eq!(
+        reads.iter().filter(|o| o.starts_with("refused: ")).count(),
+        cases.len(),
+        "every refused read is audited: {reads:?}"
+    );
+    assert_eq!(reads.last(), Some(&"ok"));
+}
+
+/// Stored text cannot forge the audit trail: the table escapes every field
+/// (a principal holding a newline, tabs and an escape sequence stays on its
+/// own row), `--change-request` matches the change request exactly (a
+/// principal naming another change request does not pull its grant in),
+/// and the JSON carries every field exactly, with `schema_version`.
+#[test]
+fn audit_trail_cannot_be_forged_by_stored_text() {
+    use keyshift_core::store::{GrantRecord, NewAuditEntry, write_with};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let kms = Kms::open(&store, "test").unwrap();
+    let k = new_key(
+        &kms,
+        Container::Shared,
+        KeySpec::Aes256,
+        KeyUsage::EncryptDecrypt,
+    )
+    .id;
+    let victim = grant(&kms, "CHG0030002", &[&k], &["decrypt"], "1h", &k);
+    // A principal that names another change request, as the engine accepts it.
+    let posing = kms
+        .break_glass(&NewGrant {
+            change_request: "CHG0030003".into(),
+            principal: "mallory change_request=CHG0030002 x".into(),
+            key_ids: vec![k.clone()],
+            instance_id: None,
+            permissions: vec!["decrypt".into()],
+            ttl: "1h".into(),
+            reason: String::new(),
+            credential_key_id: k.clone(),
+        })
+        .unwrap()
+        .record
+        .id;
+    // A grant recorded before principals were checked, with a principal
+    // crafted to print a fake repair row of the victim's grant.
+    let fake_row = format!(
+        "2026-12-01T00:00:00Z\tbreak_glass.repair\t{victim}\tok\tchange_request=CHG0030002 principal=bob"
+    );
+    let forged_principal = format!("mallory\n{fake_row}\u{1b}[8m");
+    let forged = GrantRecord {
+        id: "bg-00000000000000aa".into(),
+        change_request: "CHG0030001".into(),
+        principal: forged_principal.clone(),
+        key_ids: vec![k.clone()],
+        instance_id: None,
+        permissions: vec!["decrypt".into()],
+        reason: String::new(),
+        created_at: "2026-12-01T00:00:00Z".into(),
+        expires_at: "2026-12-01T01:00:00Z".into(),
+        credential_hash: vec![0; 32],
+        credential_secret_id: None,
+        revoked_at: None,
+        pending_repair: None,
+    };
+    let forged_detail = format!("change_request=CHG0030001 principal={forged_principal}");
+    write_with(kms.store(), |tx| {
+        tx.insert_grant(&forged)?;
+        tx.append_audit(&NewAuditEntry {
+            at: "2026-12-01T00:00:00Z".into(),
+            actor: "terraform".into(),
+            action: "break_glass.break".into(),
+            object: forged.id.clone(),
+            outcome: "ok".into(),
+            detail: forged_detail.clone(),
+        })
+        .map(drop)
+    })
+    .unwrap();
+    drop(kms);
+
+    let o = keyshift(&store, &["audit"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let table = stdout(&o);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 1 + 3, "header + one row per break:\n{table}");
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.starts_with("2026-12-01T00:00:00Z\tbreak_glass.repair")),
+        "a forged row:\n{table}"
+    );
+    assert!(
+        !table.contains('\u{1b}'),
+        "an escape sequence reached the terminal"
+    );
+    assert!(
+        table.contains("principal=mallory\\n2026-12-01T00:00:00Z\\tbreak_glass.repair"),
+        "{table}"
+    );
+    let o = keyshift(&store, &["break-glass", "list"]);
+    assert_eq!(stdout(&o).lines().count(), 1 + 3, "{}", stdout(&o));
+    assert!(!stdout(&o).contains('\u{1b}'));
+
+    let o = keyshift(
+        &store,
+        &[
+            "audit",
+            "--change-request",
+            "CHG0030002",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let objects: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(objects, vec![victim.as_str()], "only the victim's grant");
+    assert!(!objects.contains(&posing.as_str()));
+
+    let o = keyshift(
+        &store,
+        &[
+            "audit",
+            "--change-request",
+            "CHG0030001",
+            "--format",
+            "json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        doc["entries"][0]["detail"].as_str(),
+        Some(forged_detail.as_str()),
+        "JSON carries the stored text exactly"
+    );
+}

@@ -97,6 +97,17 @@ fn request(
     Ok((status, serde_json::from_str(body).unwrap()))
 }
 
+/// The server process, killed if the test ends early (a failed
+/// assertion), so that it never outlives the test holding its output open.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn post(path: &str, body: &str) -> Vec<u8> {
     format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
@@ -139,14 +150,16 @@ fn mutual_tls_break_and_repair_glass() {
         "--client-ca".into(),
         write(dir.path(), "ca.pem", &pem("CERTIFICATE", &ca_der)),
     ];
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
-        .args(&args)
-        .env_remove("KEYSHIFT_STORE")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Server(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
+            .args(&args)
+            .env_remove("KEYSHIFT_STORE")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
+    BufReader::new(child.0.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line
@@ -179,6 +192,13 @@ fn mutual_tls_break_and_repair_glass() {
         "no credential in the response"
     );
 
+    let day = grant
+        .replace("CHG0030001", "CHG0030009")
+        .replace(r#""1h""#, r#""1d""#);
+    let (status, body) =
+        request(port, &ca_der, Some(&client), &post("/v1/break-glass", &day)).unwrap();
+    assert_eq!(status, 201, "a ttl of 1d: {body}");
+
     let big = format!(
         "POST /v1/break-glass HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
         10 * 1024 * 1024
@@ -187,8 +207,29 @@ fn mutual_tls_break_and_repair_glass() {
         (
             "again",
             post("/v1/break-glass", &grant),
-            400,
+            409,
             "breaking glass again needs a new change request",
+        ),
+        (
+            "principal forging an audit row",
+            post(
+                "/v1/break-glass",
+                &grant.replace(
+                    r#""oncall""#,
+                    r#""oncall\n2026-12-01T00:00:00Z\tbreak_glass.repair""#,
+                ),
+            ),
+            400,
+            "invalid principal: contains the control character U+000A",
+        ),
+        (
+            "principal with an escape sequence",
+            post(
+                "/v1/break-glass",
+                &grant.replace(r#""oncall""#, r#""\u001b[2Joncall""#),
+            ),
+            400,
+            "invalid principal",
         ),
         (
             "malformed",
@@ -289,20 +330,27 @@ fn mutual_tls_break_and_repair_glass() {
     );
 
     std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     let mut rest = String::new();
     child
+        .0
         .stdout
         .take()
         .unwrap()
         .read_to_string(&mut rest)
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
     assert!(rest.contains("stopped"), "{rest:?}");
     let o = support::keyshift(&store, &["break-glass", "list", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["grants"][0]["status"], "revoked");
+    let first = doc["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(first["status"], "revoked");
 }

@@ -325,3 +325,45 @@ fn status_without_ekms_configs_and_missing_store() {
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+/// Writing into a pipe whose reader is gone (`keyshift … | head`) ends
+/// quietly with exit 141 (128 + SIGPIPE, as a shell reports a program a
+/// closed pipe stopped): no panic, no error chain on stderr, and never 0.
+#[test]
+fn a_closed_pipe_ends_quietly_with_141() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let kms = Kms::open(&store, "test").unwrap();
+    let key = new_key(
+        &kms,
+        Container::Shared,
+        KeySpec::Aes256,
+        KeyUsage::EncryptDecrypt,
+    )
+    .id;
+    drop(kms);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyshift"))
+        .args(["--store", store.to_str().unwrap(), "encrypt", "--key", &key])
+        .env_remove("KEYSHIFT_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the command has read its input, so its
+    // first write lands in a closed pipe.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&payload()).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "nothing on stderr");
+}

@@ -211,19 +211,30 @@ fn shared_container_and_legacy_env() {
     let o = keyshift(&args);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("(legacy rule)"));
-    let o = Command::cargo_bin("keyshift")
-        .unwrap()
-        .env("KEYSHIFT_LEGACY_SUPPORT", "true")
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("supported (row 6)"));
+    // KEYSHIFT_LEGACY_SUPPORT reads booleans as the provider does.
+    let cases = [
+        ("true", 0, "supported (row 6)"),
+        ("1", 0, "supported (row 6)"),
+        ("TRUE", 0, "supported (row 6)"),
+        ("false", 1, "(legacy rule)"),
+        ("0", 1, "(legacy rule)"),
+        ("yes", 2, "\"yes\" is not a boolean (true, false, 1 or 0)"),
+    ];
+    for (value, want, says) in cases {
+        let o = Command::cargo_bin("keyshift")
+            .unwrap()
+            .env("KEYSHIFT_LEGACY_SUPPORT", value)
+            .args(args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(want), "{value}: {all}");
+        assert!(all.contains(says), "{value}: {all}");
+    }
 }
 
 #[test]

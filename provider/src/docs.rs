@@ -3,6 +3,9 @@
 //!
 //! The test `docs_are_current` fails when a file under `docs/` differs from
 //! what the schemas say; run it with `KEYSHIFT_UPDATE_DOCS=1` to rewrite them.
+//! Lists that the hand-written guides repeat (the key-policy actions an
+//! EKMS key must allow, `crate::aws::REQUIRED_ACTIONS`) are checked against
+//! the code the same way.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -163,5 +166,21 @@ mod tests {
             stale.is_empty(),
             "stale docs (run with KEYSHIFT_UPDATE_DOCS=1): {stale:?}"
         );
+    }
+
+    /// The hand-written pages that list the key-policy actions an EKMS key
+    /// must allow list exactly the ones the check and the data source use.
+    #[test]
+    fn written_pages_list_the_required_key_policy_actions() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let want = crate::aws::required_actions_text();
+        for page in ["docs/guides/design.md", "README.md"] {
+            let text = std::fs::read_to_string(root.join(page)).unwrap();
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains(&want),
+                "{page} does not list the required key-policy actions as {want}"
+            );
+        }
     }
 }

@@ -37,6 +37,7 @@ use std::process::{Command, Output};
 use serde_json::Value as Json;
 
 pub mod pg;
+pub mod pg_proxy;
 
 /// Directory holding the release binaries.
 pub fn release_dir() -> PathBuf {

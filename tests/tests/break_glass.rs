@@ -324,6 +324,31 @@ fn invalid_grants_fail_at_plan_with_the_attribute() {
             "resource \"keyshift_break_glass\" \"g\"",
             "set key_ids, instance_id or both",
         ),
+        (
+            "principal forging an audit row",
+            grant("CHG0030001", "[\"decrypt\"]", "1h", scope).replace(
+                "\"oncall\"",
+                "\"oncall\\n2026-12-01T00:00:00Z\\tbreak_glass.repair\\tbg-0\\tok\"",
+            ),
+            "principal = \"oncall\\n2026-12-01T00:00:00Z",
+            "invalid principal: contains the control character U+000A at position 7",
+        ),
+        (
+            "principal with an escape sequence",
+            grant("CHG0030001", "[\"decrypt\"]", "1h", scope)
+                .replace("\"oncall\"", "\"\\u001b[2Joncall\""),
+            "principal = \"\\u001b[2Joncall\"",
+            "invalid principal: contains the control character U+001B at position 1",
+        ),
+        (
+            "reason with an escape sequence",
+            grant("CHG0030001", "[\"decrypt\"]", "1h", scope).replace(
+                "  permissions",
+                "  reason            = \"INC1\\u001b[8m\"\n  permissions",
+            ),
+            "reason = \"INC1\\u001b[8m\"",
+            "invalid reason: contains the control character U+001B",
+        ),
     ];
     for (name, hcl, source_line, message) in cases {
         let tf = Tf::new();
@@ -338,4 +363,94 @@ fn invalid_grants_fail_at_plan_with_the_attribute() {
         assert!(all.contains(message), "{name}: {all}");
         assert!(!tf.store().exists(), "{name}: the store was touched");
     }
+}
+
+/// A grant of one day, written `1d` like a rotation interval, is accepted.
+#[test]
+fn a_ttl_of_one_day_is_accepted() {
+    let tf = Tf::new();
+    tf.write_main(&config(r#"["decrypt"]"#).replace(r#""15s""#, r#""1d""#));
+    tf.apply();
+    let g = tf.resource("keyshift_break_glass.g");
+    assert_eq!(g["ttl"], "1d");
+    let list = tf
+        .keyshift(&["break-glass", "list", "--format", "json"])
+        .ok()
+        .stdout;
+    let doc: Json = serde_json::from_str(&list).unwrap();
+    let (created, expires) = (
+        doc["grants"][0]["created_at"].as_str().unwrap().to_string(),
+        doc["grants"][0]["expires_at"].as_str().unwrap().to_string(),
+    );
+    // Same time of day, another date: one day later.
+    assert_eq!(created[10..], expires[10..], "{created} -> {expires}");
+    assert_ne!(created[..10], expires[..10], "{created} -> {expires}");
+    tf.assert_clean_plan();
+}
+
+/// The credential secret of a grant cannot be read through Terraform: an
+/// ephemeral `keyshift_secret_value` naming it (by id or by name) fails the
+/// plan with the refusal, writes nothing, and the refusal is audited.
+#[test]
+fn the_credential_secret_is_not_readable_through_terraform() {
+    let tf = Tf::new();
+    let base = config(r#"["decrypt"]"#).replace(r#""15s""#, r#""1h""#);
+    tf.write_main(&base);
+    tf.apply();
+    let id = tf.resource("keyshift_break_glass.g")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let readers = [
+        (
+            "by id",
+            "id = keyshift_break_glass.g.credential_secret_id",
+            "id = keyshift_break_glass.g.credential_secret_id",
+        ),
+        (
+            "by name",
+            "name = \"break-glass/${keyshift_break_glass.g.id}\"",
+            "name = \"break-glass/${keyshift_break_glass.g.id}\"",
+        ),
+    ];
+    for (case, selector, line) in readers {
+        tf.write_main(&format!(
+            "{base}\nephemeral \"keyshift_secret_value\" \"cred\" {{\n  {selector}\n}}\n\nresource \"keyshift_secret\" \"leak\" {{\n  name                   = \"leak\"\n  encryption_key_id      = keyshift_key.k.id\n  secret_data_wo         = ephemeral.keyshift_secret_value.cred.value\n  secret_data_wo_version = 1\n}}\n"
+        ));
+        let r = tf.run(&["apply", "-auto-approve"]);
+        let flat = r.flat();
+        assert_eq!(r.code, 1, "{case}: {flat}");
+        assert!(flat.contains("Cannot read secret value"), "{case}: {flat}");
+        assert!(flat.contains(line), "{case}: no attribute in {flat}");
+        assert!(
+            flat.contains(&format!(
+                "read only with `keyshift break-glass credential {id}` (audited)"
+            )),
+            "{case}: {flat}"
+        );
+        assert!(!flat.contains("kbg1."), "{case}: the credential leaked");
+        let list = tf.keyshift(&["secret", "list", "--format", "json"]).ok();
+        assert!(!list.stdout.contains("\"leak\""), "{case}: {}", list.stdout);
+    }
+    let audit = tf
+        .keyshift(&[
+            "audit",
+            "--change-request",
+            "CHG0030001",
+            "--format",
+            "json",
+        ])
+        .ok()
+        .stdout;
+    let doc: Json = serde_json::from_str(&audit).unwrap();
+    let refused = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["action"] == "break_glass.credential"
+                && e["outcome"].as_str().unwrap().starts_with("refused: ")
+        })
+        .count();
+    assert!(refused >= 2, "refused reads are audited: {audit}");
 }

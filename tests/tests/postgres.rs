@@ -357,3 +357,103 @@ fn master_key_wrapped_by_aws_kms() {
     assert!(cli.stderr.contains(&want), "{}", cli.stderr);
     assert_eq!(fingerprint(&db), before);
 }
+
+/// `url` (`postgres://user@host:port/db?k=v`) as libpq's keyword/value
+/// connection string.
+fn keyword_form(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (auth, db) = main.split_once('/').unwrap();
+    let (user, host) = auth.split_once('@').unwrap();
+    let (host, port) = host.split_once(':').unwrap_or((host, "5432"));
+    let mut s = format!("host={host} port={port} user={user} dbname={db}");
+    for p in query.split('&').filter(|p| !p.is_empty()) {
+        s.push(' ');
+        s.push_str(p);
+    }
+    s
+}
+
+/// `store_url` (here `KEYSHIFT_STORE`) written as libpq's connection
+/// string is the shared store: terraform and the CLI see the same keys,
+/// and no embedded store appears in the working directory.
+#[test]
+fn a_connection_string_names_the_shared_store() {
+    let Some(db) = PgDatabase::create("kwform") else {
+        return;
+    };
+    let conn = keyword_form(db.url());
+    let tf = Tf::new().with_env("KEYSHIFT_STORE", &conn).with_env(
+        "KEYSHIFT_MASTER_KEY_FILE",
+        db.master_key_file().to_str().unwrap(),
+    );
+    tf.write_main("resource \"keyshift_key\" \"k\" {}\n");
+    tf.apply();
+    let id = tf.resource("keyshift_key.k")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(cli_key_ids(&tf), BTreeSet::from([id.clone()]));
+    assert_eq!(
+        cli_key_ids(&tf_on(&db)),
+        BTreeSet::from([id]),
+        "the URL's store"
+    );
+    let dirs: Vec<String> = std::fs::read_dir(tf.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(dirs.is_empty(), "no embedded store: {dirs:?}");
+    tf.assert_clean_plan();
+}
+
+/// When the shared store's server goes away in the middle of an apply, a
+/// key that names its instance fails with "Key store unreachable", not
+/// with a diagnostic blaming its `instance_id`.
+#[test]
+fn a_store_that_goes_down_is_called_unreachable() {
+    use keyshift_e2e::pg_proxy::CutProxy;
+    let Some(db) = PgDatabase::create("down") else {
+        return;
+    };
+    let rest = db.url().split_once('@').unwrap().1;
+    let host_port = rest.split(['/', '?']).next().unwrap();
+    let proxy = CutProxy::start(host_port);
+    let url = db
+        .url()
+        .replacen(host_port, &format!("127.0.0.1:{}", proxy.port()), 1);
+    let tf = Tf::new().with_env("KEYSHIFT_STORE", &url).with_env(
+        "KEYSHIFT_MASTER_KEY_FILE",
+        db.master_key_file().to_str().unwrap(),
+    );
+    // The relay is cut after the instance exists and before the key is
+    // planned with its (then known) instance_id.
+    tf.write_main(&format!(
+        r#"resource "keyshift_kms_instance" "i" {{
+  name = "down"
+}}
+
+resource "terraform_data" "cut" {{
+  input = keyshift_kms_instance.i.id
+
+  provisioner "local-exec" {{
+    interpreter = ["bash", "-c"]
+    command     = "exec 3<>/dev/tcp/127.0.0.1/{}; cat <&3"
+  }}
+}}
+
+resource "keyshift_key" "k" {{
+  instance_id = terraform_data.cut.output
+}}
+"#,
+        proxy.control_port()
+    ));
+    let r = tf.run(&["apply", "-auto-approve"]);
+    let flat = r.flat();
+    assert_eq!(r.code, 1, "{flat}");
+    assert!(flat.contains("Error: Key store unreachable"), "{flat}");
+    assert!(flat.contains("cannot connect to the key store"), "{flat}");
+    assert!(!flat.contains("Invalid instance_id"), "{flat}");
+}

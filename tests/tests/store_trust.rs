@@ -107,3 +107,84 @@ fn a_master_key_open_to_others_is_a_warning() {
         quiet.flat()
     );
 }
+
+/// Every entry of `dir`, by name.
+fn entries(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A mistyped shared-store location never becomes a new private store:
+/// libpq's connection string is the PostgreSQL store (here unreachable,
+/// said so), a one-slash URL or a misspelt parameter is refused on
+/// `store_url`, nothing is created in the working directory, and the
+/// password never shows.
+#[test]
+fn mistyped_store_urls_are_refused_and_create_nothing() {
+    let cases = [
+        (
+            "connection string, server down",
+            "host=127.0.0.1 port=1 user=ks password=hunter2 dbname=x",
+            &[
+                "Cannot open the key store",
+                "key store unreachable",
+                "host=127.0.0.1 port=1 user=ks password=*** dbname=x",
+            ][..],
+        ),
+        (
+            "one slash",
+            "postgres:/ks:hunter2@127.0.0.1:1/x",
+            &[
+                "Invalid store_url",
+                "postgres:/ks:***@127.0.0.1:1/x is not a valid PostgreSQL URL",
+            ][..],
+        ),
+        (
+            "misspelt parameter",
+            "hots=127.0.0.1 password=hunter2 dbname=x",
+            &[
+                "Invalid store_url",
+                "parameter 1 (`hots`) of the connection string is not a PostgreSQL connection parameter",
+            ][..],
+        ),
+    ];
+    for (name, store, wants) in cases {
+        let tf = Tf::new()
+            .with_env("KEYSHIFT_STORE", store)
+            .with_env("KEYSHIFT_MASTER_KEY_FILE", "mk");
+        tf.write_main(CONFIG);
+        let before = entries(tf.path());
+        for cmd in [&["plan"][..], &["apply", "-auto-approve"][..]] {
+            let r = tf.run(cmd);
+            let flat = r.flat();
+            assert_eq!(r.code, 1, "{name} {cmd:?}: {flat}");
+            for want in wants {
+                assert!(flat.contains(want), "{name}: {want:?} in {flat}");
+            }
+            assert!(!flat.contains("hunter2"), "{name}: password shown: {flat}");
+        }
+        let after = entries(tf.path());
+        let made: Vec<_> = after
+            .difference(&before)
+            .filter(|n| !n.starts_with("terraform.tfstate"))
+            .collect();
+        assert!(made.is_empty(), "{name}: created {made:?}");
+    }
+    // In the provider block, the refusal points at the attribute.
+    let tf = Tf::new();
+    tf.write_main(&format!(
+        "provider \"keyshift\" {{\n  store_url = \"postgres:/ks@127.0.0.1:1/x\"\n}}\n{CONFIG}"
+    ));
+    let r = tf.run(&["plan"]);
+    let flat = r.flat();
+    assert_eq!(r.code, 1, "{flat}");
+    assert!(
+        flat.contains("store_url = \"postgres:/ks@127.0.0.1:1/x\""),
+        "no attribute path: {flat}"
+    );
+    assert!(!tf.path().join("postgres:").exists());
+    assert!(!tf.store().exists());
+}

@@ -29,6 +29,17 @@ pub const REQUIRED_ACTIONS: [&str; 5] = [
     "kms:GetKeyPolicy",
 ];
 
+/// [`REQUIRED_ACTIONS`] as a sentence for documentation and help text:
+/// "`kms:Encrypt`, `kms:Decrypt`, … and `kms:GetKeyPolicy`".
+pub fn required_actions_text() -> String {
+    let quoted: Vec<String> = REQUIRED_ACTIONS.iter().map(|a| format!("`{a}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// `Sid` of the rendered statement granting [`REQUIRED_ACTIONS`].
 pub const STATEMENT_SID: &str = "AllowKeyshiftEkms";
 

@@ -4,10 +4,14 @@
 //!
 //! - a grant names a change request (`CHG` + 7 to 10 digits), a principal,
 //!   a scope (`key_ids` and/or every key of `instance_id`), permissions
-//!   (`encrypt`, `decrypt`, `sign`, `verify`) and a ttl of 1 s to 24 h;
+//!   (`encrypt`, `decrypt`, `sign`, `verify`) and a ttl of 1 s to 24 h
+//!   (written like every duration: `90s`, `30m`, `1h30m`, `1d`);
 //! - breaking glass records the grant and issues a one-time credential into
 //!   a secret of the store (`break-glass/<grant id>`, sealed by
 //!   `credential_key_id`); the grant keeps only the credential's SHA-256;
+//!   that secret is read only by the audited credential hand-out
+//!   ([`Kms::grant_credential`]): every other read of it is refused (the
+//!   rule is in `secret_read.rs`, which every value read goes through);
 //! - a grant's status is derived from the clock on every read and use:
 //!   `revoked` once repaired, `expired` from `expires_at` on, else `active`;
 //!   an expired grant's credential is refused even before anyone repairs it;
@@ -24,8 +28,9 @@ use sm2::elliptic_curve::zeroize::Zeroizing;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::engine::Kms;
 use crate::engine::kms::{now, rfc3339};
+use crate::engine::secret_read::CREDENTIAL_SECRET_PREFIX;
+use crate::engine::{Kms, validate};
 use crate::store::crypto::random_fill;
 use crate::store::{
     Container, GrantRecord, NewSecret, SecretType, StoreError, StoreReader, StoreResult, read_with,
@@ -33,6 +38,10 @@ use crate::store::{
 
 /// The longest ttl a grant may have.
 pub const MAX_TTL_SECONDS: i64 = 24 * 3600;
+/// The longest principal, in characters.
+pub const PRINCIPAL_MAX: usize = 256;
+/// The longest reason, in characters.
+pub const REASON_MAX: usize = 1024;
 /// Credentials start with this (then the grant id, a dot, 64 hex).
 pub const CREDENTIAL_PREFIX: &str = "kbg1.";
 /// How many of the newest audit entries [`Kms::break_glass_audit`] scans.
@@ -150,40 +159,17 @@ pub fn change_request(s: &str) -> StoreResult<()> {
     ))
 }
 
-/// The ttl rule: `<n>h`, `<n>m`, `<n>s` parts (e.g. `1h30m`), 1 s to 24 h.
-/// Returns seconds.
+/// The ttl rule: a duration ([`super::duration`]: `90s`, `30m`, `1h30m`,
+/// `1d`) of 1 s to 24 h. Returns seconds.
 pub fn ttl_seconds(s: &str) -> StoreResult<i64> {
     let bad = |why: &str| {
         invalid(
             "ttl",
-            format!("{s:?} {why}; use e.g. 90s, 30m or 1h30m (at most 24h)"),
+            format!("{s:?} {why}; use e.g. 90s, 30m, 1h30m or 1d (at most 24h)"),
         )
     };
-    let (mut total, mut num, mut any) = (0i64, None::<i64>, false);
-    for c in s.chars() {
-        if let Some(d) = c.to_digit(10) {
-            let n = num
-                .unwrap_or(0)
-                .saturating_mul(10)
-                .saturating_add(i64::from(d));
-            num = Some(n.min(MAX_TTL_SECONDS + 1));
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad("is not a duration")),
-        };
-        let n = num.take().ok_or_else(|| bad("is not a duration"))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        any = true;
-    }
-    if num.is_some() || !any {
-        return Err(bad(
-            "is not a duration (every number needs a unit h, m or s)",
-        ));
-    }
+    let total = super::duration::seconds(s)
+        .ok_or_else(|| bad("is not a duration (numbers with units d, h, m or s, largest first)"))?;
     if !(1..=MAX_TTL_SECONDS).contains(&total) {
         return Err(bad("is out of range"));
     }
@@ -297,18 +283,26 @@ pub(super) fn load_grant<R: StoreReader + ?Sized>(r: &R, id: &str) -> StoreResul
     })
 }
 
+/// The principal rule: an identifier (printable, no control characters,
+/// no surrounding whitespace) of at most [`PRINCIPAL_MAX`] characters.
+pub fn principal(s: &str) -> StoreResult<()> {
+    validate::identifier("principal", s, PRINCIPAL_MAX)
+}
+
+/// The reason rule: free text of at most [`REASON_MAX`] characters (line
+/// breaks and tabs allowed, other control characters not).
+pub fn reason(s: &str) -> StoreResult<()> {
+    validate::free_text("reason", s, REASON_MAX)
+}
+
 /// The input rules of a new grant; returns its permissions and ttl (s).
 fn check_input(new: &NewGrant) -> StoreResult<(Vec<Permission>, i64)> {
     change_request(&new.change_request)?;
-    if new.principal.trim().is_empty() || new.principal.len() > 256 {
-        return Err(invalid("principal", "must be 1 to 256 characters".into()));
-    }
+    principal(&new.principal)?;
     scope(&new.key_ids, new.instance_id.as_deref())?;
     let perms = permissions(&new.permissions)?;
     let ttl = ttl_seconds(&new.ttl)?;
-    if new.reason.len() > 1024 {
-        return Err(invalid("reason", "must be at most 1024 characters".into()));
-    }
+    reason(&new.reason)?;
     Ok((perms, ttl))
 }
 
@@ -323,16 +317,34 @@ fn scope_exists<R: StoreReader + ?Sized>(r: &R, new: &NewGrant) -> StoreResult<(
     Ok(())
 }
 
+/// The start of every break-glass audit detail: `change_request=CHG…
+/// principal=…`, the principal quoted as a JSON string unless it is one
+/// word of `[A-Za-z0-9@._:/+-]`, so no principal can pose as another
+/// field (see [`detail_change_request`]).
 pub(super) fn audit_detail(g: &GrantRecord) -> String {
-    format!(
-        "change_request={} principal={}",
-        g.change_request, g.principal
-    )
+    let plain = !g.principal.is_empty()
+        && g.principal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._:/+-".contains(c));
+    let principal = if plain {
+        g.principal.clone()
+    } else {
+        serde_json::Value::from(g.principal.as_str()).to_string()
+    };
+    format!("change_request={} principal={principal}", g.change_request)
+}
+
+/// The change request an audit detail written by [`audit_detail`] names:
+/// its first field, exactly.
+pub(super) fn detail_change_request(detail: &str) -> Option<&str> {
+    let rest = detail.strip_prefix("change_request=")?;
+    rest.split(' ').next()
 }
 
 /// The one-grant rule: a change request breaks glass once per principal;
 /// breaking glass again needs a new change request (an expired or repaired
-/// grant is never re-issued).
+/// grant is never re-issued). A repeat is a `Conflict` with the existing
+/// grant (HTTP 409 from `keyshift break-glass serve`), not bad input.
 fn grant_free<R: StoreReader + ?Sized>(
     r: &R,
     change_request: &str,
@@ -343,13 +355,10 @@ fn grant_free<R: StoreReader + ?Sized>(
         .into_iter()
         .find(|g| g.change_request == change_request && g.principal == principal)
     {
-        return Err(invalid(
-            "change_request",
-            format!(
-                "{change_request} already broke glass for {principal} (grant {}); breaking glass again needs a new change request",
-                g.id
-            ),
-        ));
+        return Err(StoreError::Conflict(format!(
+            "{change_request} already broke glass for {principal} (grant {}); breaking glass again needs a new change request",
+            g.id
+        )));
     }
     Ok(())
 }
@@ -386,7 +395,7 @@ impl Kms {
         ));
         let secret = self.create_secret(
             NewSecret {
-                name: format!("break-glass/{id}"),
+                name: format!("{CREDENTIAL_SECRET_PREFIX}{id}"),
                 container: key.container.clone(),
                 secret_type: SecretType::Generic,
                 encryption_key_id: key.id.clone(),
@@ -513,7 +522,7 @@ impl Kms {
             .credential_secret_id
             .clone()
             .ok_or_else(|| refused("its credential was destroyed".into()))?;
-        let value = self.get_secret_value(&secret_id, None)?;
+        let value = self.credential_value(&secret_id, id)?.value;
         let text = String::from_utf8(value.to_vec()).map_err(|_| {
             StoreError::database(format!("credential secret {secret_id} is not text"))
         })?;

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::break_glass::{
     AUDIT_LIMIT, AUDIT_PREFIX, Grant, GrantStatus, Permission, allows, audit_detail,
-    credential_grant_id, digest, invalid, load_grant, parse_time,
+    credential_grant_id, detail_change_request, digest, invalid, load_grant, parse_time,
 };
 use crate::engine::Kms;
 use crate::engine::kms::{now, rfc3339};
@@ -35,16 +35,13 @@ impl Kms {
                 })
             })
             .transpose()?;
-        let needle = change_request.map(|c| format!("change_request={c} "));
         let mut out = Vec::new();
         for e in self.audit_log(AUDIT_LIMIT)? {
             if !e.action.starts_with(AUDIT_PREFIX) {
                 continue;
             }
-            if let Some(n) = &needle {
-                if !format!("{} ", e.detail).contains(n.as_str()) {
-                    continue;
-                }
+            if change_request.is_some_and(|c| detail_change_request(&e.detail) != Some(c)) {
+                continue;
             }
             if let Some(since) = since {
                 if parse_time(&e.at)? < since {

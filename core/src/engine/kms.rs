@@ -260,7 +260,10 @@ impl Kms {
     fn audit_failure(&self, at: &str, action: &str, object: &str, e: &StoreError) {
         if matches!(
             e,
-            StoreError::Busy(_) | StoreError::Database(_) | StoreError::Io { .. }
+            StoreError::Busy(_)
+                | StoreError::Database(_)
+                | StoreError::Unreachable(_)
+                | StoreError::Io { .. }
         ) {
             return; // the store itself is the problem: don't pile on
         }

@@ -7,6 +7,7 @@
 //! - [`kms`]: the facade, instances, aliases, audit.
 //! - `kms_keys`: key lifecycle (create, update, deletion).
 //! - [`deletion`]: deletion windows, purge of what is due, cancel/restore.
+//! - [`duration`]: the one way durations (rotation interval, grant ttl) are written.
 //! - `kms_material`: import, encrypt/decrypt.
 //! - `kms_key_move`: in-place key moves between containers.
 //! - [`key_dependents`]: a key never leaves a container while secrets there depend on it.
@@ -23,6 +24,7 @@
 pub mod break_glass;
 mod break_glass_use;
 pub mod deletion;
+pub mod duration;
 pub mod ekms_master;
 pub mod ekms_wrapper;
 pub mod key_dependents;

@@ -86,23 +86,11 @@ fn invalid_interval(message: String) -> StoreError {
     }
 }
 
-/// Parses a rotation interval written like `30d`, `720h` or `604800s`
-/// (7 to 365 days); `Invalid { field: "rotation_interval" }` otherwise.
+/// Parses a rotation interval (7 to 365 days) written as a duration
+/// ([`super::duration`]: `30d`, `720h`, `604800s`, `1d12h`);
+/// `Invalid { field: "rotation_interval" }` otherwise.
 pub fn parse_interval(s: &str) -> StoreResult<Duration> {
-    let seconds = s.char_indices().last().and_then(|(at, unit)| {
-        let unit = match unit {
-            'd' => 86_400,
-            'h' => 3_600,
-            's' => 1,
-            _ => return None,
-        };
-        let digits = s.get(..at)?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse::<i64>().ok()?.checked_mul(unit)
-    });
-    match seconds {
+    match super::duration::seconds(s) {
         Some(n) if INTERVAL_SECONDS.contains(&n) => Ok(Duration::seconds(n)),
         _ => Err(invalid_interval(format!(
             "{s:?} is not an interval from 7 to 365 days written like 30d, 720h or 604800s"

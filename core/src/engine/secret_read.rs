@@ -2,13 +2,21 @@
 //! version's value. Shared by the `keyshift_secret_value` ephemeral
 //! resource and `keyshift secret get`/`list`, so both choose the same
 //! secret and the same version for the same input.
+//!
+//! Every value read goes through one function ([`load_version_value`]),
+//! which holds the credential rule: the secret holding a break-glass
+//! grant's credential (`break-glass/<grant id>`) opens only for that
+//! grant's audited credential hand-out ([`Kms::grant_credential`]); any
+//! other read of it (CLI, ephemeral resource, engine) is refused, and the
+//! refusal is audited as `break_glass.credential`.
 
 use sm2::elliptic_curve::zeroize::Zeroizing;
 
 use super::kms::Kms;
 use super::kms_secrets::load_secret;
 use crate::store::{
-    Container, KeyState, STAGE_CURRENT, Secret, StoreError, StoreReader, StoreResult, read_with,
+    Container, GrantRecord, KeyState, STAGE_CURRENT, Secret, StoreError, StoreReader, StoreResult,
+    read_with,
 };
 
 /// Which version of a secret to read.
@@ -40,13 +48,59 @@ pub fn is_secret_id(reference: &str) -> bool {
         .is_some_and(|u| uuid::Uuid::parse_str(u).is_ok())
 }
 
+/// Who reads a secret value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reader<'a> {
+    /// Anyone but break glass: credential secrets are refused.
+    Caller,
+    /// The audited hand-out of this grant's credential.
+    GrantCredential(&'a str),
+}
+
+/// Prefix of the name of every credential secret (then the grant id).
+pub(super) const CREDENTIAL_SECRET_PREFIX: &str = "break-glass/";
+
+/// The grant whose credential `s` holds, if it is a credential secret:
+/// named `break-glass/<grant id>` and recorded by that grant.
+fn credential_grant<R: StoreReader + ?Sized>(
+    r: &R,
+    s: &Secret,
+) -> StoreResult<Option<GrantRecord>> {
+    let Some(grant_id) = s.name.strip_prefix(CREDENTIAL_SECRET_PREFIX) else {
+        return Ok(None);
+    };
+    Ok(r.grant(grant_id)?
+        .filter(|g| g.credential_secret_id.as_deref() == Some(s.id.as_str())))
+}
+
+/// The credential rule: a credential secret opens only for its own grant.
+fn check_reader<R: StoreReader + ?Sized>(r: &R, s: &Secret, reader: Reader<'_>) -> StoreResult<()> {
+    let Some(g) = credential_grant(r, s)? else {
+        return Ok(());
+    };
+    if reader == Reader::GrantCredential(&g.id) {
+        return Ok(());
+    }
+    Err(StoreError::GrantRefused {
+        grant: g.id.clone(),
+        why: format!(
+            "secret {} holds the grant's break-glass credential, which is read only with \
+             `keyshift break-glass credential {}` (audited)",
+            s.name, g.id
+        ),
+    })
+}
+
+/// The one function that opens a secret version's value for any reader.
 fn load_version_value<R: StoreReader + ?Sized>(
     kms: &Kms,
     r: &R,
     id: &str,
     pick: VersionPick<'_>,
+    reader: Reader<'_>,
 ) -> StoreResult<SecretVersionValue> {
-    load_secret(r, id)?;
+    let secret = load_secret(r, id)?;
+    check_reader(r, &secret, reader)?;
     let versions = r.secret_versions(id)?;
     let has_stage = |stages: &[String], want: &str| stages.iter().any(|s| s == want);
     let (found, want) = match pick {
@@ -108,15 +162,17 @@ impl Kms {
         id: &str,
         version_or_stage: Option<&str>,
     ) -> StoreResult<SecretVersionValue> {
-        read_with(&*self.store, |r| match version_or_stage {
-            None => load_version_value(self, r, id, VersionPick::Current),
-            Some(w) => load_version_value(self, r, id, VersionPick::Id(w)).or_else(|e| match e {
-                StoreError::NotFound { .. } => {
-                    load_version_value(self, r, id, VersionPick::Stage(w))
-                }
-                e => Err(e),
-            }),
-        })
+        let out = read_with(&*self.store, |r| {
+            let read = |pick| load_version_value(self, r, id, pick, Reader::Caller);
+            match version_or_stage {
+                None => read(VersionPick::Current),
+                Some(w) => read(VersionPick::Id(w)).or_else(|e| match e {
+                    StoreError::NotFound { .. } => read(VersionPick::Stage(w)),
+                    e => Err(e),
+                }),
+            }
+        });
+        self.audited(out)
     }
 
     /// The value of the version `pick` chooses. The encryption key that
@@ -126,6 +182,32 @@ impl Kms {
         id: &str,
         pick: VersionPick<'_>,
     ) -> StoreResult<SecretVersionValue> {
-        read_with(&*self.store, |r| load_version_value(self, r, id, pick))
+        let out = read_with(&*self.store, |r| {
+            load_version_value(self, r, id, pick, Reader::Caller)
+        });
+        self.audited(out)
+    }
+
+    /// The current value of credential secret `secret_id`, for the audited
+    /// hand-out of grant `grant_id`'s credential.
+    pub(super) fn credential_value(
+        &self,
+        secret_id: &str,
+        grant_id: &str,
+    ) -> StoreResult<SecretVersionValue> {
+        let reader = Reader::GrantCredential(grant_id);
+        read_with(&*self.store, |r| {
+            load_version_value(self, r, secret_id, VersionPick::Current, reader)
+        })
+    }
+
+    /// `out`, with a refused credential read recorded in the audit log.
+    fn audited(&self, out: StoreResult<SecretVersionValue>) -> StoreResult<SecretVersionValue> {
+        if let Err(StoreError::GrantRefused { grant, why }) = &out {
+            if let Ok(g) = self.grant(grant) {
+                self.audit_refusal(&g.record, "break_glass.credential", why);
+            }
+        }
+        out
     }
 }

@@ -39,8 +39,10 @@ fn input_rules() {
         ("ttl 24h", "24h", Ok(86400)),
         ("ttl over 24h", "24h1s", Err("out of range")),
         ("ttl zero", "0s", Err("out of range")),
-        ("ttl no unit", "30", Err("needs a unit")),
-        ("ttl junk", "1d", Err("not a duration")),
+        ("ttl one day", "1d", Ok(86400)),
+        ("ttl over a day", "1d1s", Err("out of range")),
+        ("ttl no unit", "30", Err("not a duration")),
+        ("ttl junk", "1w", Err("not a duration")),
         ("ttl empty", "", Err("not a duration")),
         ("ttl huge", "99999999999999999999h", Err("out of range")),
     ];

@@ -193,6 +193,93 @@ pub fn non_blank(field: &'static str, value: &str) -> StoreResult<()> {
     }
 }
 
+/// Characters that change how text is laid out or read without being
+/// visible: bidirectional overrides and isolates, zero-width characters,
+/// the byte-order mark, and the Unicode line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// True for a character that text output must not print as is: a control
+/// character (newline, tab, escape, C1 controls) or an invisible layout
+/// character (bidirectional overrides, zero-width characters).
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control() || invisible(c)
+}
+
+/// The first character of `value` that `allowed` refuses, with its
+/// position (1-based, in characters), as a message.
+fn refused_char(value: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
+    let (at, c) = value.chars().enumerate().find(|(_, c)| !allowed(*c))?;
+    Some(format!(
+        "contains the control character U+{:04X} at position {}; only printable text is accepted",
+        u32::from(c),
+        at + 1
+    ))
+}
+
+/// The identifier rule (a break-glass `principal`, and any name recorded
+/// in the audit trail as written): 1 to `max` characters of printable
+/// text, no control or invisible layout characters (newline, tab, escape
+/// sequences, bidirectional overrides), no leading or trailing whitespace.
+/// Violations are `Invalid { field }`; the message never repeats the value.
+pub fn identifier(field: &'static str, value: &str, max: usize) -> StoreResult<()> {
+    let invalid = |message: String| StoreError::Invalid { field, message };
+    let len = value.chars().count();
+    if value.trim().is_empty() {
+        return Err(invalid("must not be empty".into()));
+    }
+    if len > max {
+        return Err(invalid(format!(
+            "must be at most {max} characters, got {len}"
+        )));
+    }
+    if let Some(why) = refused_char(value, |c| !is_unprintable(c)) {
+        return Err(invalid(why));
+    }
+    if value.trim() != value {
+        return Err(invalid("must not start or end with whitespace".into()));
+    }
+    Ok(())
+}
+
+/// The free-text rule (a grant's `reason`, descriptions): at most `max`
+/// characters; line breaks and tabs are allowed, other control and
+/// invisible layout characters (escape sequences, bidirectional
+/// overrides) are not. Violations are `Invalid { field }`.
+pub fn free_text(field: &'static str, value: &str, max: usize) -> StoreResult<()> {
+    let invalid = |message: String| StoreError::Invalid { field, message };
+    let len = value.chars().count();
+    if len > max {
+        return Err(invalid(format!(
+            "must be at most {max} characters, got {len}"
+        )));
+    }
+    let allowed = |c: char| matches!(c, '\n' | '\t') || !is_unprintable(c);
+    match refused_char(value, allowed) {
+        Some(why) => Err(invalid(why)),
+        None => Ok(()),
+    }
+}
+
+/// The boolean rule of every setting given as text (an environment
+/// variable such as `KEYSHIFT_LEGACY_SUPPORT`, read by the provider and the
+/// CLI alike): `true` or `1`, `false` or `0`, in any case, surrounding
+/// spaces ignored. `None` for anything else.
+pub fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,3 +468,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "validate_text_tests.rs"]
+mod text_tests;

@@ -51,6 +51,12 @@ pub enum StoreError {
         /// empty when no run is recorded.
         holder: String,
     },
+    /// The shared store's database server cannot be reached (down,
+    /// refusing connections, network failure, connection lost): nothing
+    /// about the request itself was judged, and nothing was changed. The
+    /// [`DbError`] says which server and what the client saw.
+    #[error("key store unreachable: {0}")]
+    Unreachable(#[source] DbError),
     /// Another process holds the store's write lock for too long.
     #[error("key store is busy (locked by another process): {0}")]
     Busy(String),
@@ -151,6 +157,17 @@ impl StoreError {
     /// A [`StoreError::Database`] without an underlying error.
     pub fn database(message: impl Into<String>) -> StoreError {
         StoreError::Database(DbError::from(message.into()))
+    }
+
+    /// A [`StoreError::Unreachable`] caused by `source`.
+    pub fn unreachable(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Unreachable(DbError {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        })
     }
 
     /// A [`StoreError::Database`] caused by `source`.

@@ -7,11 +7,18 @@
 //!
 //! - `postgres://…` or `postgresql://…`: the shared PostgreSQL store (a
 //!   libpq-style URL; TLS options as query parameters, e.g.
-//!   `?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt`). Its master
+//!   `?sslmode=verify-full&sslrootcert=/etc/ssl/pg-root.crt`), or the same
+//!   written as libpq's keyword/value connection string (`host=db
+//!   port=5432 user=ks dbname=keyshift sslmode=verify-full`). Its master
 //!   key is never beside it: [`OpenOptions`] names a key file or a wrapper.
 //! - `sqlite:PATH` or a plain `PATH`: the embedded store in directory
 //!   `PATH` (`keyshift.db` and, unless a key file is named, its
 //!   `master.key`).
+//! - Nothing else: a text that starts like a URL (`scheme:`) or like a
+//!   connection string (`word=`) but is not a valid one is refused, so a
+//!   mistyped database location never becomes a new, empty embedded store
+//!   (with a new master key) in a directory named after it. A password is
+//!   shown as `***` in every message, whichever form holds it.
 //!
 //! Both backends apply one master-key rule on open ([`crate::store::trust`]).
 
@@ -20,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::store::crypto::{RootKeyWrapper, SecretKey32};
+use crate::store::location_text;
+pub use crate::store::location_text::redact_password;
 use crate::store::sqlite::missing_store;
 use crate::store::trust::MasterSource;
 use crate::store::{KeyStore, PostgresStore, SqliteStore, StoreError, StoreResult};
@@ -35,38 +44,66 @@ pub enum StoreLocation {
 }
 
 impl StoreLocation {
-    /// Parses a location string (see the module docs). An empty string is
-    /// an error; anything that is not a URL is a directory path.
+    /// Parses a location string: the one place that decides which backend
+    /// a text names (see the module docs).
+    ///
+    /// - `postgres://…` / `postgresql://…` (scheme in any case): the shared
+    ///   store;
+    /// - a keyword/value connection string (`host=… dbname=…`: it starts
+    ///   with `word=`): the shared store, every parameter checked here;
+    /// - `sqlite:PATH` (or `sqlite://PATH`): the embedded store in `PATH`;
+    /// - anything else that starts like a URL (`scheme:`, e.g. the
+    ///   one-slash `postgres:/…`) is refused, never taken as a directory;
+    /// - any other text is a directory path (write `./name` for a directory
+    ///   whose name starts with `word:` or `word=`).
+    ///
+    /// Errors are `Invalid { field: "store" }` and show the text with any
+    /// password hidden.
     pub fn parse(text: &str) -> StoreResult<StoreLocation> {
         let text = text.trim();
+        let invalid = |message: String| StoreError::Invalid {
+            field: "store",
+            message,
+        };
         if text.is_empty() {
-            return Err(StoreError::Invalid {
-                field: "store",
-                message: "the store location is empty".into(),
-            });
+            return Err(invalid("the store location is empty".into()));
         }
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Ok(StoreLocation::Postgres(text.to_string()));
+        if location_text::is_keyword_form(text) {
+            return match location_text::keyword_pairs(text) {
+                Ok(_) => Ok(StoreLocation::Postgres(text.to_string())),
+                Err(why) => Err(invalid(format!(
+                    "{} is not a valid PostgreSQL connection string: {why}",
+                    redact_password(text)
+                ))),
+            };
         }
-        if let Some(path) = text.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                return Err(StoreError::Invalid {
-                    field: "store",
-                    message: "`sqlite:` needs a directory path after it".into(),
-                });
+        let Some((scheme, rest)) = location_text::url_scheme(text) else {
+            return Ok(StoreLocation::Sqlite(PathBuf::from(text)));
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    return Err(invalid("`sqlite:` needs a directory path after it".into()));
+                }
+                Ok(StoreLocation::Sqlite(PathBuf::from(path)))
             }
-            return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+            "postgres" | "postgresql" if rest.starts_with("//") => {
+                Ok(StoreLocation::Postgres(format!("{scheme}:{rest}")))
+            }
+            "postgres" | "postgresql" => Err(invalid(format!(
+                "{} is not a valid PostgreSQL URL: it needs `{scheme}://` \
+                 (postgres://user@host:port/db)",
+                redact_password(text)
+            ))),
+            _ => Err(invalid(format!(
+                "{} names an unknown store scheme `{scheme}:`; use postgres://…, a \
+                 PostgreSQL connection string (host=… dbname=…), sqlite:PATH or a directory \
+                 path (./{scheme}:… for a directory whose name holds a colon)",
+                redact_password(text)
+            ))),
         }
-        if let Some((scheme, _)) = text.split_once("://") {
-            return Err(StoreError::Invalid {
-                field: "store",
-                message: format!(
-                    "unknown store scheme `{scheme}://` (use postgres://…, sqlite:PATH or a directory path)"
-                ),
-            });
-        }
-        Ok(StoreLocation::Sqlite(PathBuf::from(text)))
     }
 
     /// The embedded store in `dir`.
@@ -93,45 +130,6 @@ impl fmt::Debug for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StoreLocation({self})")
     }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    // The userinfo ends at the last `@` before the query; a password may
-    // hold `/` or `@` (or even `?`: then any `@` counts, erring on the side
-    // of hiding too much).
-    let before_query = rest.find('?').unwrap_or(rest.len());
-    let at = rest
-        .get(..before_query)
-        .and_then(|s| s.rfind('@'))
-        .or_else(|| rest.rfind('@'));
-    let (userinfo, tail) = match at {
-        Some(i) => rest.split_at(i),
-        None => ("", rest),
-    };
-    let user = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => userinfo.to_string(),
-    };
-    format!("{scheme}://{user}{}", redact_query_password(tail))
-}
-
-/// `…?password=x&…` → `…?password=***&…`.
-fn redact_query_password(tail: &str) -> String {
-    let Some((head, query)) = tail.split_once('?') else {
-        return tail.to_string();
-    };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|p| match p.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => p.to_string(),
-        })
-        .collect();
-    format!("{head}?{}", params.join("&"))
 }
 
 /// How to open a store.
@@ -294,9 +292,45 @@ mod tests {
                     "postgresql://u@127.0.0.1/ks?sslmode=require".into(),
                 )),
             ),
+            (
+                "scheme in capitals",
+                "Postgres://u@h/ks",
+                Some(StoreLocation::Postgres("postgres://u@h/ks".into())),
+            ),
+            (
+                "keyword form",
+                "host=127.0.0.1 port=5432 user=ks password=pw dbname=x",
+                Some(StoreLocation::Postgres(
+                    "host=127.0.0.1 port=5432 user=ks password=pw dbname=x".into(),
+                )),
+            ),
+            (
+                "keyword form, quoted value and spaces around =",
+                "dbname = 'key store' host=h",
+                Some(StoreLocation::Postgres(
+                    "dbname = 'key store' host=h".into(),
+                )),
+            ),
+            (
+                "path with a colon written as ./",
+                "./backup:2026",
+                Some(StoreLocation::Sqlite("./backup:2026".into())),
+            ),
+            (
+                "path with spaces",
+                "/tmp/my store",
+                Some(StoreLocation::Sqlite("/tmp/my store".into())),
+            ),
             ("empty", "  ", None),
             ("bare sqlite", "sqlite:", None),
             ("unknown scheme", "mysql://h/db", None),
+            ("one slash", "postgres:/ks@127.0.0.1/x", None),
+            ("no slash", "postgresql:ks@127.0.0.1/x", None),
+            ("other scheme without slashes", "file:/tmp/s", None),
+            ("misspelt keyword", "hots=127.0.0.1 dbname=x", None),
+            ("keyword without value", "host=h dbname", None),
+            ("unterminated quote", "host=h password='pw", None),
+            ("directory named like a keyword", "a=b", None),
         ];
         for (name, text, want) in cases {
             let got = StoreLocation::parse(text).ok();
@@ -317,6 +351,14 @@ mod tests {
                 "postgres://u@h/db?password=pw&x=1",
                 "postgres://u@h/db?password=***&x=1",
             ),
+            (
+                "host=h user=u password=pw dbname=x",
+                "host=h user=u password=*** dbname=x",
+            ),
+            (
+                "host=h password = 'a b\\' c' dbname=x",
+                "host=h password=*** dbname=x",
+            ),
         ];
         for (url, want) in cases {
             assert_eq!(
@@ -324,6 +366,27 @@ mod tests {
                 want,
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn refusals_hide_the_password() {
+        for text in [
+            "postgres:/ks:hunter2@127.0.0.1/x",
+            "postgresql:ks:hunter2@127.0.0.1/x",
+            "mysql://ks:hunter2@h/db",
+            "hots=h password=hunter2",
+            "host=h password=hunter2 dbnam=x",
+            "host=h password=hunter2 tail",
+            "host=h password='hunter2",
+        ] {
+            let err = StoreLocation::parse(text).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, StoreError::Invalid { field: "store", .. }),
+                "{text}: {msg}"
+            );
+            assert!(!msg.contains("hunter2"), "{text}: {msg}");
         }
     }
 

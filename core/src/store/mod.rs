@@ -30,6 +30,7 @@ pub mod crypto;
 pub mod error;
 pub mod keygen;
 pub mod location;
+mod location_text;
 pub mod master_key;
 pub mod migration_run;
 pub mod model;

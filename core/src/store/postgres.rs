@@ -55,11 +55,11 @@ use postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::crypto::SecretKey32;
-use crate::store::postgres_tls;
 use crate::store::postgres_tx::PgTx;
 use crate::store::traits::{KeyStore, StoreReader, StoreTx};
 use crate::store::trust::MasterSource;
 use crate::store::{StoreError, StoreLocation, StoreResult};
+use crate::store::{location_text, postgres_tls};
 
 pub use crate::store::postgres_test_support as test_support;
 
@@ -141,7 +141,11 @@ impl PostgresStore {
     fn connect(url: &str, lock_timeout: Duration) -> StoreResult<Self> {
         let location = StoreLocation::Postgres(url.to_string());
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let (client_url, tls) = postgres_tls::split(url, home.as_deref())?;
+        let url = location_text::client_url(url).map_err(|why| StoreError::Invalid {
+            field: "store",
+            message: format!("{location} is not a valid PostgreSQL connection string: {why}"),
+        })?;
+        let (client_url, tls) = postgres_tls::split(&url, home.as_deref())?;
         let connector = postgres_tls::connector(&tls)?;
         let mut config: postgres::Config = client_url.parse().map_err(|e| StoreError::Invalid {
             field: "store",
@@ -210,10 +214,12 @@ impl PostgresStore {
             discard(vec![conn]);
         }
         let client = self.config.connect(self.connector.clone()).map_err(|e| {
-            StoreError::database_source(
-                format!("cannot connect to the key store {}: {e}", self.location),
-                e,
-            )
+            let message = format!("cannot connect to the key store {}: {e}", self.location);
+            if unreachable(&e) {
+                StoreError::unreachable(message, e)
+            } else {
+                StoreError::database_source(message, e)
+            }
         })?;
         Ok(Conn {
             client,
@@ -366,10 +372,42 @@ pub(crate) fn is_retryable(e: &postgres::Error) -> bool {
     )
 }
 
-/// Maps a client error: a lock wait past the timeout is `Busy`, a unique
-/// violation `AlreadyExists` (`kind` unknown at this level: `object`), the
-/// rest `Database` with the error as its source.
+/// Whether `e` says the server could not be reached or went away (refused,
+/// reset, timed out, closed), as opposed to an answer from the server
+/// (authentication, unknown database) or a TLS or configuration problem,
+/// which say something the user must fix about the store's settings.
+fn unreachable(e: &postgres::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    e.is_closed()
+        || io.is_some_and(|io| {
+            matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::NotConnected
+                    | K::BrokenPipe
+                    | K::TimedOut
+                    | K::UnexpectedEof
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::AddrNotAvailable
+            )
+        })
+}
+
+/// Maps a client error: a lost connection is `Unreachable`, a lock wait
+/// past the timeout `Busy`, a unique violation `AlreadyExists` (`kind`
+/// unknown at this level: `object`), the rest `Database` with the error as
+/// its source.
 pub(crate) fn pg_err(e: postgres::Error, lock_timeout: Duration) -> StoreError {
+    if unreachable(&e) {
+        return StoreError::unreachable(
+            format!("the connection to the key store was lost ({e})"),
+            e,
+        );
+    }
     match e.code() {
         Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => StoreError::Busy(format!(
             "gave up after waiting {}s for the write lock ({e})",

@@ -1,9 +1,14 @@
 //! `keyshift audit`: the break-glass audit trail — every break, credential
 //! hand-out, use, refusal, revocation and repair, with its change request.
 //! Entries never hold a credential, key material or a secret value (the
-//! engine never writes one there).
+//! engine never writes one there). The table escapes every field (a
+//! newline or escape sequence in stored text prints as `\n`, `\u{001B}`);
+//! `--format json` (with `schema_version`) carries the entries exactly and
+//! is the source of truth. `--change-request` selects the entries whose
+//! change request is exactly the one given.
 
 use crate::cli::break_glass::Format;
+use crate::cli::listing::escape;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::Args;
@@ -62,7 +67,11 @@ pub fn run(
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}",
-                    e.at, e.action, e.object, e.outcome, e.detail
+                    escape(&e.at),
+                    escape(&e.action),
+                    escape(&e.object),
+                    escape(&e.outcome),
+                    escape(&e.detail)
                 )?;
             }
         }

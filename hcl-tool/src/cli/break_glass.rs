@@ -4,6 +4,7 @@
 //! destroys its credential secret (finishing a pending repair). The rules
 //! are the engine's (`engine/break_glass.rs`).
 
+use crate::cli::listing::escape;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
 use clap::{Args, Subcommand, ValueEnum};
@@ -176,12 +177,12 @@ pub fn run(
                         writeln!(
                             out,
                             "{}\t{}\t{}\t{}\t{}\t{}",
-                            r.id,
-                            r.change_request,
-                            r.principal,
+                            escape(r.id),
+                            escape(r.change_request),
+                            escape(r.principal),
                             r.status,
-                            r.expires_at,
-                            r.pending_repair.unwrap_or("-")
+                            escape(r.expires_at),
+                            escape(r.pending_repair.unwrap_or("-"))
                         )?;
                     }
                 }

@@ -11,7 +11,11 @@
 //!   `200 {repaired: [ids]}`.
 //!
 //! One request per connection; headers at most 16 KiB, bodies at most
-//! 64 KiB (`413` beyond); errors are `{"error": …}` with a 4xx/5xx status.
+//! 64 KiB (`413` beyond); errors are `{"error": …}` with a 4xx/5xx status:
+//! `400` bad input (e.g. a principal with control characters), `403` a
+//! refused grant, `404` unknown, `409` a conflict with the store's state
+//! (a change request that already broke glass for that principal, a
+//! migration in progress), `503` store busy or unreachable.
 //! SIGTERM (or SIGINT) stops accepting and exits 0.
 
 use crate::cli::store::{self, AwsArgs, open_existing};
@@ -267,12 +271,14 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(
 
 fn store_reply(e: &StoreError) -> Reply {
     let status = match e {
-        StoreError::Invalid { .. } | StoreError::AlreadyExists { .. } => 400,
+        StoreError::Invalid { .. } => 400,
         StoreError::GrantRefused { .. } => 403,
         StoreError::NotFound { .. } => 404,
         StoreError::Moved(_) => 410,
-        StoreError::Conflict(_) | StoreError::MigrationInProgress { .. } => 409,
-        StoreError::Busy(_) => 503,
+        StoreError::AlreadyExists { .. }
+        | StoreError::Conflict(_)
+        | StoreError::MigrationInProgress { .. } => 409,
+        StoreError::Busy(_) | StoreError::Unreachable(_) => 503,
         _ => 500,
     };
     error(status, e.to_string())

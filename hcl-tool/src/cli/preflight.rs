@@ -56,7 +56,8 @@ pub struct PreflightArgs {
     #[arg(long)]
     pub target_unsupported: bool,
     /// Allow legacy-architecture cases (the table still applies).
-    #[arg(long, env = "KEYSHIFT_LEGACY_SUPPORT")]
+    /// `KEYSHIFT_LEGACY_SUPPORT` takes true/false or 1/0.
+    #[arg(long, env = "KEYSHIFT_LEGACY_SUPPORT", value_parser = crate::cli::store::parse_bool)]
     pub legacy_support: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

@@ -1,6 +1,7 @@
 //! `keyshift secret list`: the secrets of a store (or of one container),
 //! metadata only: a value is never read, let alone printed.
 
+use crate::cli::listing::escape;
 use crate::cli::secret::parse_container;
 use crate::cli::store::{self, AwsArgs, failed, open_existing};
 use crate::cli::{CliError, Outcome};
@@ -78,11 +79,11 @@ fn table(rows: &[Row<'_>], out: &mut dyn Write) -> std::io::Result<()> {
         .iter()
         .map(|r| {
             [
-                r.id.to_string(),
-                r.container.clone(),
-                r.name.to_string(),
+                escape(r.id).into_owned(),
+                escape(&r.container).into_owned(),
+                escape(r.name).into_owned(),
                 r.secret_type.to_string(),
-                r.encryption_key_id.to_string(),
+                escape(r.encryption_key_id).into_owned(),
                 r.version_count.to_string(),
             ]
         })

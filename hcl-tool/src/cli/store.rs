@@ -48,6 +48,13 @@ pub fn parse_location(raw: &std::ffi::OsStr) -> Result<StoreLocation, CliError> 
     }
 }
 
+/// Parses a boolean flag's value (from its environment variable, e.g.
+/// `KEYSHIFT_LEGACY_SUPPORT`) with the provider's rule: true/false or 1/0.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    keyshift_core::engine::validate::boolean(text)
+        .ok_or_else(|| format!("{text:?} is not a boolean (true, false, 1 or 0)"))
+}
+
 /// AWS KMS settings for externally wrapped (EKMS) containers; the same
 /// environment variables as the provider. `AWS_ENDPOINT_URL_KMS`, the
 /// standard credential chain and `AWS_REGION` are honoured by the SDK.

@@ -29,12 +29,12 @@ fn attributes() -> Vec<Attribute> {
     vec![
         A::computed("id", Str, "Grant id, `bg-` followed by 16 hex digits."),
         A::required("change_request", Str, "The change request that authorises breaking glass: `CHG` followed by 7 to 10 digits (e.g. `CHG0030001`). A change request breaks glass once per principal; changing it means a new grant (replacement: the old one is repaired, a new credential issued).").force_new(),
-        A::required("principal", Str, "Who the grant is for (e.g. the on-call engineer)."),
+        A::required("principal", Str, "Who the grant is for (e.g. the on-call engineer): 1 to 256 characters of printable text, without control characters (newline, tab, escape sequences) or surrounding spaces."),
         A::optional("key_ids", AttrType::string_set(), "Keys in scope. Set `key_ids`, `instance_id` or both."),
         A::optional("instance_id", Str, "Every key of this KMS instance is in scope."),
         A::required("permissions", AttrType::string_set(), "Operations the credential allows: any of `encrypt`, `decrypt`, `sign`, `verify`."),
-        A::required("ttl", Str, "How long the grant lasts: `h`, `m`, `s` parts such as `90s`, `30m`, `1h30m`; 1 second to 24 hours. The grant expires on its own when it ends."),
-        A::optional("reason", Str, "Why glass is broken (up to 1024 characters)."),
+        A::required("ttl", Str, "How long the grant lasts, written like every duration of the provider: `d`, `h`, `m`, `s` parts, largest first, such as `90s`, `30m`, `1h30m` or `1d`; 1 second to 24 hours. The grant expires on its own when it ends."),
+        A::optional("reason", Str, "Why glass is broken (up to 1024 characters; line breaks and tabs allowed, other control characters not)."),
         A::required("credential_key_id", Str, "An `Enabled` `AES_256` key sealing the credential secret; the secret lives in this key's container."),
         A::computed("status", Str, "`active`, `expired` (past `expires_at`, whether or not it was destroyed) or `revoked` (repaired). Read from the store on every refresh; an expired grant is never re-issued.").volatile(),
         A::computed("expires_at", Str, "RFC 3339 time from which the grant is expired."),
@@ -198,12 +198,22 @@ fn ttl_value(g: &Grant, shape: Option<&str>) -> Value {
 }
 
 fn check_known(c: &GrantConfig, diags: &mut Diagnostics) {
-    let rules: [(&str, Result<(), StoreError>); 3] = [
+    let rules: [(&str, Result<(), StoreError>); 5] = [
         (
             "change_request",
             c.change_request
                 .known()
                 .map_or(Ok(()), |r| break_glass::change_request(r)),
+        ),
+        (
+            "principal",
+            c.principal
+                .known()
+                .map_or(Ok(()), |p| break_glass::principal(p)),
+        ),
+        (
+            "reason",
+            c.reason.known().map_or(Ok(()), |r| break_glass::reason(r)),
         ),
         (
             "ttl",

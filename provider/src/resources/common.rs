@@ -9,13 +9,16 @@ use crate::framework::{Attr, AttrPath, Diagnostic, Diagnostics, Object, ToValue,
 use crate::store::{Container, StoreError};
 
 /// The error diagnostic for a failed store call; `Invalid { field }` errors
-/// point at that attribute. An object a store move took to another store
-/// (`Moved`, found through the tombstone it left) says so in the summary,
-/// and its detail names the new store: a refresh or import against the old
-/// store fails on it rather than dropping it from state, so no later apply
-/// re-creates it with new material.
+/// point at that attribute. A store that cannot be reached is said so in
+/// the summary instead of `summary`, whatever the call was about: it says
+/// nothing about the resource or its attributes. An object a store move
+/// took to another store (`Moved`, found through the tombstone it left)
+/// says so in the summary, and its detail names the new store: a refresh or
+/// import against the old store fails on it rather than dropping it from
+/// state, so no later apply re-creates it with new material.
 pub(crate) fn store_diag(summary: &str, err: &StoreError) -> Diagnostic {
     match err {
+        StoreError::Unreachable(_) => Diagnostic::error("Key store unreachable", err.to_string()),
         StoreError::Invalid { field, .. } => {
             Diagnostic::error(summary, err.to_string()).at(AttrPath::attr(field))
         }
@@ -276,5 +279,18 @@ mod tests {
             message: "bad".into(),
         };
         assert_eq!(store_diag("x", &e).path, Some(AttrPath::attr("spec")));
+    }
+
+    #[test]
+    fn an_unreachable_store_is_named_as_the_cause() {
+        let down = || StoreError::unreachable("cannot connect", std::io::Error::other("refused"));
+        for d in [
+            store_diag("Cannot read key", &down()),
+            reference_diag("Invalid instance_id", "instance_id", &down()),
+        ] {
+            assert_eq!(d.summary, "Key store unreachable");
+            assert_eq!(d.path, None);
+            assert!(!d.detail.contains("Invalid"), "{}", d.detail);
+        }
     }
 }

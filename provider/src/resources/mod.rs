@@ -28,7 +28,7 @@ use crate::framework::{
     Value,
 };
 pub use provider_config::ProviderConfig;
-use provider_config::{PROVIDER_ATTRS, open_diag};
+use provider_config::{PROVIDER_ATTRS, attr_description, open_diag};
 
 /// Default region of new instances when neither the provider block nor
 /// `KEYSHIFT_REGION` names one.
@@ -62,7 +62,7 @@ impl Provider for KeyshiftProvider {
             attributes: PROVIDER_ATTRS
                 .iter()
                 .map(|(name, _, ty, desc)| {
-                    let attr = Attribute::optional(name, ty.clone(), desc);
+                    let attr = Attribute::optional(name, ty.clone(), attr_description(desc));
                     // A URL may carry a password: Terraform must not show it.
                     if *name == "store_url" {
                         attr.sensitive()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::DEFAULT_REGION;
 use crate::engine::ekms_master::AwsMasterKeyWrapper;
 use crate::engine::ekms_wrapper::ExternalKeyService;
+use crate::engine::validate;
 use crate::framework::{AttrType, Diagnostic, Diagnostics, Value};
 use crate::store::crypto::RootKeyWrapper;
 use crate::store::{OpenOptions, StoreError, StoreLocation};
@@ -51,7 +52,7 @@ pub(super) const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "store_url",
         STORE_ENV,
         AttrType::String,
-        "Where the key store lives: `postgres://user@host:port/db` for a store shared by a team (TLS options as libpq query parameters, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`), or `sqlite:PATH` / a directory path for the embedded store. Conflicts with `store_path`. Default: `KEYSHIFT_STORE` (any of these forms), else `./.keyshift`. Sensitive: Terraform does not show it, and Keyshift redacts a password in it from every message.",
+        "Where the key store lives: `postgres://user@host:port/db` for a store shared by a team (TLS options as libpq query parameters, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`) or the same as a libpq connection string (`host=db port=5432 user=ks dbname=keyshift sslmode=verify-full`), or `sqlite:PATH` / a directory path for the embedded store. Text that starts like a URL (`scheme:`) or a connection string (`word=`) but is not a valid one is refused, never taken as a directory. Conflicts with `store_path`. Default: `KEYSHIFT_STORE` (any of these forms), else `./.keyshift`. Sensitive: Terraform does not show it, and Keyshift redacts a password in it (URL or `password=`) from every message.",
     ),
     (
         "master_key_file",
@@ -99,9 +100,30 @@ pub(super) const PROVIDER_ATTRS: &[(&str, &str, AttrType, &str)] = &[
         "service_principal",
         "KEYSHIFT_SERVICE_PRINCIPAL",
         AttrType::String,
-        "Principal that EKMS key policies must allow kms:Encrypt, kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:GetKeyPolicy (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.",
+        SERVICE_PRINCIPAL_DOC,
     ),
 ];
+
+/// `service_principal`'s description; [`ACTIONS_PLACEHOLDER`] stands for
+/// the required key-policy actions (see [`attr_description`]).
+const SERVICE_PRINCIPAL_DOC: &str = "Principal that EKMS key policies must allow {actions} (`data.keyshift_ekms_key_policy` renders that statement). Default: `KEYSHIFT_SERVICE_PRINCIPAL`, else not checked.";
+
+/// Stands for the required key-policy actions in a description.
+const ACTIONS_PLACEHOLDER: &str = "{actions}";
+
+/// The description of provider attribute `desc` as the schema shows it:
+/// the required key-policy actions filled in from the one list the policy
+/// check and `data.keyshift_ekms_key_policy` use.
+pub(super) fn attr_description(desc: &'static str) -> &'static str {
+    static FILLED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        SERVICE_PRINCIPAL_DOC.replace(ACTIONS_PLACEHOLDER, &crate::aws::required_actions_text())
+    });
+    if desc == SERVICE_PRINCIPAL_DOC {
+        FILLED.as_str()
+    } else {
+        desc
+    }
+}
 
 /// Environment variable naming the store (any form `store_url` accepts).
 const STORE_ENV: &str = "KEYSHIFT_STORE";
@@ -174,14 +196,14 @@ fn store_location(config: &Value, env: Env<'_>) -> Result<StoreLocation, Diagnos
             "Conflicting store settings",
             "Set either `store_path` (a directory of the embedded store) or `store_url`, not both.",
         )),
-        (Some(path), None) if path.trim().is_empty() || path.contains("://") => {
-            Err(Diagnostic::attr_error(
+        (Some(path), None) => match StoreLocation::parse(&path) {
+            Ok(dir @ StoreLocation::Sqlite(_)) => Ok(dir),
+            _ => Err(Diagnostic::attr_error(
                 "store_path",
                 "Invalid store_path",
-                "`store_path` is the directory of the embedded store (leave it unset for the default); put a database URL in `store_url`.",
-            ))
-        }
-        (Some(path), None) => Ok(StoreLocation::dir(std::path::Path::new(&path))),
+                "`store_path` is the directory of the embedded store (leave it unset for the default); put a database URL or connection string in `store_url`.",
+            )),
+        },
         (None, Some(url)) => {
             StoreLocation::parse(&url).map_err(|e| invalid("store_url", "store_url", e))
         }
@@ -291,14 +313,17 @@ impl ProviderConfig {
                     diags.push(d);
                     None
                 });
-        let legacy_support = match legacy.as_deref() {
-            None | Some("false" | "0" | "") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
+        let legacy_support = match legacy.as_deref().map(validate::boolean) {
+            None => false,
+            Some(Some(b)) => b,
+            Some(None) => {
                 diags.push(Diagnostic::attr_error(
                     "legacy_support",
                     "Invalid legacy_support",
-                    format!("{other:?} is not a boolean (true/false)"),
+                    format!(
+                        "{:?} is not a boolean (true, false, 1 or 0)",
+                        legacy.unwrap_or_default()
+                    ),
                 ));
                 false
             }

@@ -41,6 +41,13 @@ fn store_location_and_master_key_resolve() {
             None,
         ),
         (
+            "store_url connection string",
+            &[("store_url", "host=db port=5432 dbname=ks")],
+            &[],
+            StoreLocation::Postgres("host=db port=5432 dbname=ks".into()),
+            None,
+        ),
+        (
             "store_url sqlite",
             &[("store_url", "sqlite:/s")],
             &[],
@@ -154,7 +161,7 @@ fn bad_store_settings_are_diagnostics_on_the_attribute() {
             &[("store_path", "postgres://h/db")],
             &[],
             "store_path",
-            "put a database URL in `store_url`",
+            "put a database URL or connection string in `store_url`",
         ),
         (
             "empty store_path",
@@ -175,14 +182,35 @@ fn bad_store_settings_are_diagnostics_on_the_attribute() {
             &[("store_url", "mysql://u:hunter2@h/db")],
             &[],
             "store_url",
-            "unknown store scheme `mysql://`",
+            "unknown store scheme `mysql:`",
         ),
         (
             "bad env",
             &[],
             &[("KEYSHIFT_STORE", "redis://u:hunter2@h")],
             "store_url",
-            "KEYSHIFT_STORE: invalid store: unknown store scheme `redis://`",
+            "KEYSHIFT_STORE: invalid store: redis://u:***@h names an unknown store scheme `redis:`",
+        ),
+        (
+            "one-slash url",
+            &[("store_url", "postgres:/u:hunter2@h/db")],
+            &[],
+            "store_url",
+            "postgres:/u:***@h/db is not a valid PostgreSQL URL",
+        ),
+        (
+            "misspelt connection parameter",
+            &[("store_url", "hots=h password=hunter2 dbname=x")],
+            &[],
+            "store_url",
+            "parameter 1 (`hots`) of the connection string",
+        ),
+        (
+            "connection string in store_path",
+            &[("store_path", "host=h dbname=x")],
+            &[],
+            "store_path",
+            "put a database URL or connection string in `store_url`",
         ),
         (
             "bare sqlite",
@@ -275,4 +303,31 @@ fn open_errors_name_the_attribute_and_hide_the_password() {
     );
     assert!(format!("{pg:?}").contains("ks:***@"), "Debug redacts too");
     assert!(!format!("{pg:?}").contains("hunter2"));
+}
+
+#[test]
+fn legacy_support_reads_booleans_like_the_cli() {
+    let cases = [
+        ("1", Some(true)),
+        ("true", Some(true)),
+        ("TRUE", Some(true)),
+        ("0", Some(false)),
+        ("false", Some(false)),
+        ("yes", None),
+    ];
+    for (value, want) in cases {
+        let got = resolve(&[], &[("KEYSHIFT_LEGACY_SUPPORT", value)]);
+        match (got, want) {
+            (Ok(c), Some(w)) => assert_eq!(c.legacy_support, w, "{value}"),
+            (Err(d), None) => {
+                assert_eq!(d[0].path, Some(AttrPath::attr("legacy_support")), "{value}");
+                assert!(
+                    d[0].detail.contains("true, false, 1 or 0"),
+                    "{}",
+                    d[0].detail
+                );
+            }
+            (got, want) => panic!("{value}: {:?} vs {want:?}", got.map(|c| c.legacy_support)),
+        }
+    }
 }

@@ -102,7 +102,7 @@ impl EphemeralResource<ProviderCtx> for SecretValueEphemeral {
     fn schema(&self) -> Schema {
         Schema {
             version: 0,
-            description: "Reads a secret's value without storing it: an ephemeral resource (Terraform 1.10+) whose result never reaches state or plan. Use it in write-only arguments, provider blocks or other ephemeral contexts.",
+            description: "Reads a secret's value without storing it: an ephemeral resource (Terraform 1.10+) whose result never reaches state or plan. Use it in write-only arguments, provider blocks or other ephemeral contexts. The secret holding a break-glass grant's credential is refused (and the refusal audited): that credential is read only with `keyshift break-glass credential ID`.",
             attributes: attributes(),
         }
     }
