@@ -15,6 +15,12 @@
 //!
 //! Malformed or mismatched input is a [`CodecError`] naming the attribute
 //! path, never a panic.
+//!
+//! Values are read in one pass by `msgpack_read` and written with
+//! `rmp`'s low-level encoders (the crate `rmpv` itself is built on): no
+//! intermediate msgpack tree on either side, because decoding through one
+//! was the largest single cost of every provider call. Attribute paths are
+//! built only when an error travels up (`CodecError::under`).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -86,7 +92,7 @@ impl std::error::Error for CodecError {}
 const EXACT_F64: f64 = 9_007_199_254_740_992.0; // 2^53
 
 /// Decodes msgpack bytes into a value of type `ty`, in one pass (see
-/// [`super::msgpack_read`]). Trailing bytes are an error.
+/// `msgpack_read`). Trailing bytes are an error.
 pub fn decode_msgpack(bytes: &[u8], ty: &AttrType) -> Result<Value, CodecError> {
     // A cheap first pass (no allocation) checks the structure, so malformed
     // input is reported as such whatever the type says, and nothing is
