@@ -61,7 +61,7 @@ install: build ## put the provider in Terraform's implied local mirror (plain `t
 bench-provider: build ## apply, refresh, destroy N keys vs padded terraform_data (N=1000, or N=3000; ROUNDS=3); headline ratios, CPU/key, peak RSS; STORE=postgres: also PostgreSQL vs SQLite
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) STORE=$(or $(STORE),sqlite) $(if $(filter postgres,$(STORE)),./scripts/with-postgres.sh) ./tests/bench/provider.sh $(or $(N),1000)
 
-bench-migrate: build ## keyshift migrate --all of N keys (N=1000 and 10000), container and store moves (also into PostgreSQL): keys/s and peak RSS
+bench-migrate: build ## keyshift migrate --all of N keys (N=1000, 10000, 50000; NS="…" to choose), container and store moves (also into PostgreSQL, 1000 and 10000): keys/s and peak RSS
 	$(CARGO) build --release --locked --example seed_migration_bench -p keyshift
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./tests/bench/migrate.sh
 	KEYSHIFT_RELEASE_DIR=$(RELEASE) ./scripts/with-postgres.sh ./tests/bench/migrate_store.sh

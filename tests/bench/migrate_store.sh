@@ -33,7 +33,7 @@ move() {
 PG=${KEYSHIFT_TEST_PG_URL:-}
 echo "store move (--from-store A --to-store B --all), into a new embedded store:"
 printf '%-8s %-12s %-10s %s\n' N seconds keys/s peak_RSS_MB
-for N in ${NS:-1000 10000}; do
+for N in ${NS:-1000 10000 50000}; do
   "$SEED" "$WORK/src-$N" "$N" > /dev/null
   move "$N" "$WORK/src-$N" "$WORK/dst-$N"
 done
