@@ -20,10 +20,8 @@
 //!   tombstones removes them there, in the transaction that writes the
 //!   object ([`clear_arrived`]).
 
-use std::path::Path;
-
 use super::migrate::ObjectKind;
-use crate::store::location::redact_password;
+use crate::store::location::{StoreLocation, redact_password};
 use crate::store::sqlite::DB_FILE;
 use crate::store::{
     Container, MovedObject, Secret, StoreError, StoreReader, StoreResult, StoreTx, Tombstone,
@@ -155,10 +153,13 @@ pub(super) fn clear_arrived(
 /// password masked, or the directory of an embedded store (made absolute
 /// when it exists, so the name works from any working directory).
 pub fn store_name(location: &str) -> String {
-    if location.contains("://") {
-        return redact_password(location);
-    }
-    let path = Path::new(location);
+    // The one rule that tells a shared store from an embedded one decides
+    // here too (a connection string `host=… password=…` is no path).
+    let path = match StoreLocation::parse(location) {
+        Ok(StoreLocation::Sqlite(path)) => path,
+        _ => return redact_password(location),
+    };
+    let path = path.as_path();
     let dir = match (path.file_name(), path.parent()) {
         (Some(file), Some(dir)) if file == DB_FILE && !dir.as_os_str().is_empty() => dir,
         _ => path,
@@ -274,6 +275,11 @@ mod tests {
                 "password in a query parameter",
                 "postgresql://ks@db/keys?password=hunter2".to_string(),
                 "postgresql://ks@db/keys?password=***".to_string(),
+            ),
+            (
+                "shared store as a connection string: password masked",
+                "host=db.example user=ks password=hunter2 dbname=keys".to_string(),
+                "host=db.example user=ks password=*** dbname=keys".to_string(),
             ),
             (
                 "missing directory kept as given",
